@@ -1,0 +1,67 @@
+import { Worker } from 'node:worker_threads';
+import { BackupError, type BackupErrorCode } from './errors.js';
+import type { BackupProgress } from './options.js';
+import type { CopyRequest, CopyResult } from './snapshot-copy.js';
+
+/** What the worker receives. */
+export interface CopyWorkerData {
+  readonly request: CopyRequest;
+  /** One Int32: set to 1 to ask the copy to stop at its next step. */
+  readonly cancelBuffer: SharedArrayBuffer;
+}
+
+/** Everything the worker posts back. */
+export type WorkerMessage =
+  | { readonly type: 'progress'; readonly progress: BackupProgress }
+  | { readonly type: 'done'; readonly result: CopyResult }
+  | { readonly type: 'error'; readonly error: { code: BackupErrorCode; operation: string; path: string | undefined; reason: string } };
+
+/** How long a cancelled copy may take to stop by itself before its worker is terminated. */
+const CANCEL_GRACE_MS = 2_000;
+
+/**
+ * Runs {@link copySnapshot} in a worker thread so the host's event loop keeps serving.
+ * Aborting `signal` asks the copy to stop at its next step, then terminates the worker.
+ */
+export function copyInWorker(
+  request: CopyRequest,
+  opts: { signal?: AbortSignal | undefined; onProgress?: ((p: BackupProgress) => void) | undefined },
+): Promise<CopyResult> {
+  return new Promise((resolve, reject) => {
+    const cancelBuffer = new SharedArrayBuffer(4);
+    const data: CopyWorkerData = { request, cancelBuffer };
+    const worker = new Worker(new URL('./copy-worker.js', import.meta.url), { workerData: data });
+    let settled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      fn();
+    };
+    const onAbort = (): void => {
+      Atomics.store(new Int32Array(cancelBuffer), 0, 1);
+      killTimer = setTimeout(() => {
+        settle(() => reject(new BackupError('ECANCELLED', 'copy', request.source, 'cancelled (worker terminated)')));
+        void worker.terminate();
+      }, CANCEL_GRACE_MS);
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'progress') opts.onProgress?.(message.progress);
+      else if (message.type === 'done') settle(() => resolve(message.result));
+      else {
+        const e = message.error;
+        settle(() => reject(new BackupError(e.code, e.operation, e.path, e.reason)));
+      }
+    });
+    worker.on('error', (err) => settle(() => reject(new BackupError('EWORKER', 'copy worker', request.source, err.message, { cause: err }))));
+    worker.on('exit', (code) =>
+      settle(() => reject(new BackupError('EWORKER', 'copy worker', request.source, `exited with code ${code} before finishing`))),
+    );
+  });
+}

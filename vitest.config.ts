@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests drive the built package in dist/ (npm test builds first), real processes and real files.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    // Two cores: run two files at a time so real-writer tests are not starved.
+    maxWorkers: 2,
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
