@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { DEFAULTS, type Config } from './config.js';
+import { problemAt, type ConfigSource } from './config-source.js';
+import { isLoopback } from './loopback.js';
+import type { CheckedValues } from './schema.js';
+
+/**
+ * Applies defaults to the checked values, resolves paths against `source.baseDir`, takes the token
+ * from ATS_TOKEN when the file has none, then checks the settings that depend on each other.
+ */
+export function buildConfig(values: CheckedValues, source: ConfigSource): Config {
+  const { Database: db, Pulse: pulse, Server: server, ATS: ats } = values;
+  const dbPath = path.resolve(source.baseDir, db.path ?? DEFAULTS.database.path);
+  const backupDir = db.backup_dir === undefined ? path.dirname(dbPath) : path.resolve(source.baseDir, db.backup_dir);
+  const envToken = source.env.ATS_TOKEN;
+  const config: Config = {
+    file: source.absolute,
+    database: Object.freeze({
+      path: dbPath,
+      backupIntervalSeconds: db.backup_interval_seconds ?? DEFAULTS.database.backupIntervalSeconds,
+      backupKeep: db.backup_keep ?? DEFAULTS.database.backupKeep,
+      backupDir,
+      backupVerify: db.backup_verify ?? DEFAULTS.database.backupVerify,
+      backupTimeoutSeconds: db.backup_timeout_seconds ?? DEFAULTS.database.backupTimeoutSeconds,
+    }),
+    pulse: Object.freeze({
+      tickerIntervalSeconds: pulse.ticker_interval_seconds ?? DEFAULTS.pulse.tickerIntervalSeconds,
+    }),
+    server: Object.freeze({
+      host: server.host ?? DEFAULTS.server.host,
+      port: server.port ?? DEFAULTS.server.port,
+      // An empty ATS_TOKEN is how a shell unsets it: treat it as absent, never as the token "".
+      token: server.token ?? (envToken === undefined || envToken === '' ? undefined : envToken),
+      maxBodyBytes: server.max_body_bytes ?? DEFAULTS.server.maxBodyBytes,
+    }),
+    ats: Object.freeze({
+      maxPerActorContext: ats.max_per_actor_context ?? DEFAULTS.ats.maxPerActorContext,
+      maxBatch: ats.max_batch ?? DEFAULTS.ats.maxBatch,
+    }),
+  };
+  checkBackupPaths(config, values, source);
+  checkExposure(config, source);
+  return Object.freeze(config);
+}
+
+/**
+ * No backup generation may be the database file itself: rotation would overwrite it. With today's
+ * `<name>.bak<N>` naming this cannot happen; the check stays so a naming change cannot silently
+ * point rotation at the database.
+ */
+function checkBackupPaths(config: Config, values: CheckedValues, source: ConfigSource): void {
+  const { path: db, backupDir, backupKeep } = config.database;
+  for (let n = 1; n <= backupKeep; n++) {
+    const generation = path.join(backupDir, `${path.basename(db)}.bak${n}`);
+    if (generation !== db) continue;
+    const key = values.Database.backup_dir !== undefined ? 'backup_dir' : 'path';
+    throw problemAt(source,
+      `[Database] backup_dir ${backupDir} and path ${db} clash: backup generation ${n} would be the database itself`,
+      'Database', key);
+  }
+}
+
+/** A server reachable from other machines must ask for a token. */
+function checkExposure(config: Config, source: ConfigSource): void {
+  const { host, token } = config.server;
+  if (token !== undefined || isLoopback(host)) return;
+  throw problemAt(source, `[Server] host ${host} is not loopback: set [Server] token or ATS_TOKEN`, 'Server', 'host');
+}
