@@ -69,6 +69,9 @@ async function shift(from: string, to: string): Promise<void> {
     return;
   }
   await step('rename', link, () => fs.rename(link, to));
+  // rename() between two names of one file (left so by a crash mid-rotation) does nothing and
+  // succeeds; the temporary name must still go.
+  await fs.rm(link, { force: true });
 }
 
 /** fsyncs a folder so the renames in it survive a power loss. */

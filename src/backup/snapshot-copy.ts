@@ -97,10 +97,8 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
 
 function openSource(source: string): Database.Database {
   try {
-    const db = new Database(source, { readonly: true, fileMustExist: true, timeout: 0 });
-    // The copy streams every page once: a small cache is enough and keeps memory bounded.
-    db.pragma('cache_size = -4096');
-    return db;
+    // Opening reads nothing; the first statement (in beginSnapshot's retry loop) does.
+    return new Database(source, { readonly: true, fileMustExist: true, timeout: 0 });
   } catch (err) {
     throw new BackupError('ESOURCE', 'open source', source, reasonOf(err), { cause: err });
   }
@@ -123,6 +121,8 @@ function beginSnapshot(db: Database.Database, req: CopyRequest, hooks: CopyHooks
   const deadline = performance.now() + req.busyTimeoutMs;
   for (let busyRetries = 0; ; busyRetries++) {
     try {
+      // The copy streams every page once: a small cache is enough and keeps memory bounded.
+      db.pragma('cache_size = -4096');
       db.exec('BEGIN');
       db.prepare('SELECT count(*) FROM sqlite_schema').get();
       const journalMode = String(db.pragma('journal_mode', { simple: true }));
