@@ -1,0 +1,22 @@
+import { UsageError } from './usage-error.js';
+
+/** Parses a whole-number option value, naming the option when it is not one. */
+export function wholeNumber(option: string, min: number, max: number, command: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new UsageError(`${option} must be a whole number from ${min} to ${max} (got "${value}")`, `ats ${command} --help`);
+    }
+    return n;
+  };
+}
+
+/** Parses an option that takes one of a few words. */
+export function oneOf<T extends string>(option: string, choices: readonly T[], command: string) {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new UsageError(`${option} must be one of ${choices.join(', ')} (got "${value}")`, `ats ${command} --help`);
+    }
+    return value as T;
+  };
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { BackupError } from '../backup/index.js';
+import { backupCommand } from './commands/backup.js';
+import { UsageError } from './usage-error.js';
+
+/** Exit codes: 0 success, 1 the operation failed, 2 the command was called wrongly or the config is bad. */
+export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+const COMMANDS = [backupCommand];
+
+function program(): Command {
+  const ats = new Command('ats')
+    .description('attestation store on SQLite with a hot backup that always finishes')
+    .version(version);
+  for (const make of COMMANDS) ats.addCommand(make());
+  // Errors are printed once, by report(), with the exit code they deserve.
+  for (const command of [ats, ...ats.commands]) command.exitOverride().configureOutput({ writeErr: () => {} });
+  return ats;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const ats = program();
+  try {
+    await ats.parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    const command = ats.commands.find((c) => c.name() === argv[2]);
+    if (err instanceof CommanderError && err.code === 'commander.help') {
+      process.stderr.write((command ?? ats).helpInformation()); // called with no command at all
+      return EXIT.usage;
+    }
+    return report(err, command ? `ats ${command.name()} --help` : 'ats --help');
+  }
+}
+
+/** Prints one clear message for an error and returns the exit code it deserves. */
+function report(err: unknown, hint: string): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+    process.stderr.write(`Error: ${err.message.replace(/^error: /, '')}\nTry: ${hint}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`Error: ${err.message}\nTry: ${err.hint}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof BackupError) {
+    process.stderr.write(`Error: ${err.message}\n`);
+    return err.code === 'EINVALID' ? EXIT.usage : EXIT.failed;
+  }
+  process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT.failed;
+}
+
+process.exitCode = await main(process.argv);

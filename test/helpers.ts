@@ -1,0 +1,126 @@
+// Shared helpers of the tests: real temp folders, real SQLite files, real child processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI = path.join(ROOT, 'dist/cli/main.js');
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = 'ats-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Creates a database with table `t(id, body)` and about `megabytes` of rows. */
+export function makeDatabase(file: string, megabytes: number, journalMode: 'wal' | 'delete' = 'wal'): void {
+  const db = new Database(file);
+  db.pragma(`journal_mode = ${journalMode}`);
+  db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL); CREATE INDEX IF NOT EXISTS t_body ON t (body)');
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  const rows = Math.ceil((megabytes * 1024 * 1024) / 450); // row + index entry take ~450 bytes
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(`seed ${i} ${'x'.repeat(200)}`);
+  })();
+  db.close();
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Row count of table `t`, read through a fresh connection. Retries every millisecond: against a
+ * full-speed writer in rollback-journal mode, SQLite's own growing busy sleeps starve a reader.
+ */
+export function countRows(file: string): number {
+  const db = new Database(file, { readonly: true, timeout: 0 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || attempt > 20_000) throw err;
+        Atomics.wait(pause, 0, 0, 1);
+      }
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** `PRAGMA integrity_check` of a file: 'ok' or what SQLite reported (or the open error). */
+export function integrity(file: string): string {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    return (db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    db?.close();
+  }
+}
+
+/** A writer child process inserting into `t` as fast as it can. */
+export interface Writer {
+  readonly child: ChildProcess;
+  /** Sends SIGTERM and resolves with what the writer counted. */
+  stop(): Promise<{ rows: number; errors: number; firstError?: string }>;
+}
+
+export async function startWriter(file: string, journalMode: 'wal' | 'delete' = 'wal'): Promise<Writer> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/writer.mjs'), file, journalMode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`writer exited early with code ${code}`)));
+  });
+  return {
+    child,
+    stop: () =>
+      new Promise((resolve, reject) => {
+        child.once('exit', () => {
+          try {
+            resolve(JSON.parse(out.split('\n').filter(Boolean).at(-1) ?? '{}'));
+          } catch (err) {
+            reject(err);
+          }
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** The result of running the built CLI. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `ats ...args` as a real process. */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Files in a folder, sorted. */
+export function listDir(dir: string): string[] {
+  return fs.readdirSync(dir).sort();
+}
