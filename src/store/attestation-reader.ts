@@ -1,0 +1,110 @@
+import fs from 'node:fs';
+import type Database from 'better-sqlite3';
+import { KINDS, type Attestation, type AttestationQuery, type Kind, type StoreStats } from './attestation.js';
+import { ROW_COLUMNS, toAttestation, type AttestationRow } from './row.js';
+import { validateQuery } from './validate-query.js';
+
+/** A query's filters by their index table, in the order the plan binds them. */
+type Filter = Kind | 'pair';
+
+/** A query shape: its SQL and the filters whose term ids it binds, in order. */
+interface Plan {
+  readonly statement: Database.Statement<number[], AttestationRow>;
+  readonly binds: readonly Kind[];
+}
+
+const FILTER_KIND = { subject: 'subjects', predicate: 'predicates', context: 'contexts', actor: 'actors' } as const;
+// Which filter walks its index when several are given: predicates are usually the least selective.
+const DRIVE_ORDER: readonly Kind[] = ['subjects', 'contexts', 'actors', 'predicates'];
+
+/** Every read of the store: get, query and stats. Statements are prepared once (query plans on first use). */
+export class AttestationReader {
+  readonly #db: Database.Database;
+  readonly #file: string;
+  readonly #plans = new Map<string, Plan>();
+  readonly #s;
+
+  constructor(db: Database.Database, file: string) {
+    this.#db = db;
+    this.#file = file;
+    this.#s = {
+      byId: db.prepare<[string], AttestationRow>(`SELECT ${ROW_COLUMNS} FROM attestations a WHERE a.id = ?`),
+      term: db.prepare<[number, string], number>('SELECT term FROM terms WHERE kind = ? AND value = ?').pluck(),
+      counters: db.prepare<[], { name: string; n: number }>('SELECT name, n FROM counters'),
+    };
+  }
+
+  readonly get = (id: string): Attestation | undefined => {
+    const row = this.#s.byId.get(id);
+    return row === undefined ? undefined : toAttestation(row);
+  };
+
+  readonly query = (q: AttestationQuery): Attestation[] => {
+    const valid = validateQuery(q);
+    const terms = new Map<Kind, number>();
+    for (const [filter, kind] of Object.entries(FILTER_KIND) as [keyof typeof FILTER_KIND, Kind][]) {
+      const value = valid[filter];
+      if (value === undefined) continue;
+      const term = this.#s.term.get(KINDS.indexOf(kind), value);
+      if (term === undefined) return []; // a value no attestation uses matches nothing
+      terms.set(kind, term);
+    }
+    const plan = this.#plan([...terms.keys()]);
+    return plan.statement.all(...plan.binds.map((kind) => terms.get(kind) ?? 0), valid.limit).map(toAttestation);
+  };
+
+  readonly stats = (): StoreStats => {
+    const counts = new Map(this.#s.counters.all().map((row) => [row.name, row.n]));
+    const n = (name: string): number => counts.get(name) ?? 0;
+    return {
+      attestations: n('attestations'),
+      subjects: n('subjects'),
+      predicates: n('predicates'),
+      contexts: n('contexts'),
+      actors: n('actors'),
+      databaseBytes: fileSize(this.#file),
+      walBytes: fileSize(`${this.#file}-wal`),
+    };
+  };
+
+  /**
+   * The statement for a set of filters, built once per shape. One index drives the walk in
+   * (ts, attestation) order, newest first, so LIMIT stops it early; every other filter is a
+   * primary-key probe of its own index table. With both actor and context, the pair index drives.
+   */
+  #plan(kinds: readonly Kind[]): Plan {
+    const key = kinds.join(',');
+    const cached = this.#plans.get(key);
+    if (cached !== undefined) return cached;
+    const pair = kinds.includes('actors') && kinds.includes('contexts');
+    const driver: Filter | undefined = pair ? 'pair' : DRIVE_ORDER.find((kind) => kinds.includes(kind));
+    const probes = kinds.filter((kind) => !(pair ? kind === 'actors' || kind === 'contexts' : kind === driver));
+    const exists = probes.map((kind) =>
+      `AND EXISTS (SELECT 1 FROM ${kind} x WHERE x.term = ? AND x.ts = d.ts AND x.attestation = d.attestation)`);
+    let sql: string;
+    let binds: Kind[];
+    if (driver === undefined) {
+      sql = `SELECT ${ROW_COLUMNS} FROM attestations a ORDER BY a.ts DESC, a.seq DESC LIMIT ?`;
+      binds = [];
+    } else {
+      // CROSS JOIN pins the join order: the index table outside, attestations looked up by seq.
+      const from = driver === 'pair' ? 'actor_contexts d' : `${driver} d`;
+      const where = driver === 'pair' ? 'd.actor = ? AND d.context = ?' : 'd.term = ?';
+      sql = `SELECT ${ROW_COLUMNS} FROM ${from} CROSS JOIN attestations a ON a.seq = d.attestation
+        WHERE ${where} ${exists.join(' ')} ORDER BY d.ts DESC, d.attestation DESC LIMIT ?`;
+      binds = [...(driver === 'pair' ? (['actors', 'contexts'] as const) : [driver]), ...probes];
+    }
+    const plan = { statement: this.#db.prepare<number[], AttestationRow>(sql), binds };
+    this.#plans.set(key, plan);
+    return plan;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}

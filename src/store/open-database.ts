@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError } from './errors.js';
+import { checkNotNewer, migrate } from './migrations.js';
+
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (creating folder and file on first use) the database at `file`, sets the connection up and
+ * brings its schema up to date. A database from a newer ats is refused before anything changes it.
+ */
+export function openDatabase(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    checkNotNewer(db, file);
+    const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
+    if (mode !== 'wal') throw new StoreError('EOPEN', `open ${file}: cannot switch to WAL journal mode (still ${mode})`);
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // Commits never checkpoint: a separate job does it off the request path.
+    db.pragma('wal_autocheckpoint = 0');
+    migrate(db, file);
+    return db;
+  } catch (err) {
+    db?.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError('EOPEN', `open ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { KINDS, type AttestationInput, type Kind } from './attestation.js';
+import { StoreError } from './errors.js';
+import { isPlainObject, jsonProblem } from './json-value.js';
+import { parseTimestamp } from './timestamp.js';
+
+/** An attestation checked and ready to write. */
+export interface ValidAttestation {
+  readonly id: string;
+  /** Milliseconds since the epoch. */
+  readonly ts: number;
+  readonly values: Readonly<Record<Kind, readonly string[]>>;
+  readonly source: string;
+  /** `attributes` as JSON text. */
+  readonly attributes: string;
+}
+
+const FIELDS = ['id', ...KINDS, 'timestamp', 'source', 'attributes'];
+const MAX_ID_LENGTH = 256;
+// actors × contexts rows go into the pair index: bound the product an attestation can ask for.
+const MAX_VALUES = 256;
+
+/**
+ * Checks a put's argument: one attestation or a batch of 1..maxBatch. Every problem names the
+ * attestation's index in the batch and the field. Timestamps default to one `now` per batch.
+ */
+export function validateBatch(input: unknown, maxBatch: number, now = Date.now()): ValidAttestation[] {
+  const batch = Array.isArray(input) ? input : [input];
+  if (batch.length === 0) throw new StoreError('EINVALID', 'batch is empty: put at least one attestation');
+  if (batch.length > maxBatch) {
+    throw new StoreError('EINVALID', `batch of ${batch.length} attestations is over the limit of ${maxBatch} (maxBatch); split it`);
+  }
+  const seen = new Map<string, number>();
+  return batch.map((item, index) => {
+    const valid = validateOne(item, index, now);
+    const earlier = seen.get(valid.id);
+    if (earlier !== undefined) throw invalid(index, 'id', `id ${JSON.stringify(valid.id)} is also used by attestation ${earlier} of this batch`);
+    seen.set(valid.id, index);
+    return valid;
+  });
+}
+
+function validateOne(item: unknown, index: number, now: number): ValidAttestation {
+  if (!isPlainObject(item)) throw invalid(index, undefined, `must be an object (got ${describe(item)})`);
+  for (const key of Object.keys(item)) {
+    if (FIELDS.includes(key)) continue;
+    const hint = FIELDS.find((f) => f.toLowerCase() === key.toLowerCase() || f === `${key}s`);
+    throw invalid(index, key, `unknown field ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+  }
+  const a = item as Partial<Record<keyof AttestationInput, unknown>>;
+
+  if (a.id !== undefined && (typeof a.id !== 'string' || a.id === '' || a.id.length > MAX_ID_LENGTH)) {
+    throw invalid(index, 'id', `id must be a non-empty string of at most ${MAX_ID_LENGTH} characters (got ${describe(a.id)})`);
+  }
+  const values = {} as Record<Kind, readonly string[]>;
+  for (const kind of KINDS) {
+    const list = a[kind];
+    const bad = Array.isArray(list) ? list.findIndex((v) => typeof v !== 'string' || v === '') : -1;
+    if (!Array.isArray(list) || list.length === 0 || bad >= 0) {
+      const got = bad >= 0 ? `${kind}[${bad}] is ${describe((list as unknown[])[bad])}` : `got ${describe(list)}`;
+      throw invalid(index, kind, `${kind} must be a non-empty array of non-empty strings (${got})`);
+    }
+    if (list.length > MAX_VALUES) throw invalid(index, kind, `${kind} must hold at most ${MAX_VALUES} values (got ${list.length})`);
+    values[kind] = [...(list as string[])];
+  }
+  let ts = now;
+  if (a.timestamp !== undefined) {
+    const parsed = typeof a.timestamp === 'string' ? parseTimestamp(a.timestamp) : undefined;
+    if (parsed === undefined) {
+      throw invalid(index, 'timestamp',
+        `timestamp must be an ISO 8601 date-time with a zone, like 2024-05-01T12:00:00Z (got ${describe(a.timestamp)})`);
+    }
+    ts = parsed;
+  }
+  if (a.source !== undefined && typeof a.source !== 'string') throw invalid(index, 'source', `source must be a string (got ${describe(a.source)})`);
+  let attributes = '{}';
+  if (a.attributes !== undefined) {
+    if (!isPlainObject(a.attributes)) throw invalid(index, 'attributes', `attributes must be a plain JSON object (got ${describe(a.attributes)})`);
+    const problem = jsonProblem(a.attributes, 'attributes');
+    if (problem !== undefined) throw invalid(index, 'attributes', problem);
+    attributes = JSON.stringify(a.attributes);
+  }
+  return { id: a.id ?? randomUUID(), ts, values, source: a.source ?? '', attributes };
+}
+
+function invalid(index: number, field: string | undefined, problem: string): StoreError {
+  return new StoreError('EINVALID', `attestation ${index}: ${problem}`, { index, field });
+}
+
+/** A received value, short, for "(got ...)". */
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : `an array of ${value.length}`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return isPlainObject(value) ? 'an object' : `a ${value.constructor?.name ?? 'object'}`;
+}
