@@ -124,3 +124,74 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
 export function listDir(dir: string): string[] {
   return fs.readdirSync(dir).sort();
 }
+
+/** A running `ats serve` process. */
+export interface Service {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Every JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Log lines with this `event`. */
+  events(event: string): Record<string, unknown>[];
+  /** Sends a signal and resolves with the exit code once the process has ended. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `ats serve --config <file>` and resolves once it listens. */
+export async function startService(config: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
+    cwd: options.cwd ?? path.dirname(config),
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.event === 'listening') resolve(String(entry.url));
+      }
+    });
+    void exited.then((code) => reject(new Error(`ats serve exited with ${code} before listening: ${stderr}`)));
+  });
+  return {
+    child,
+    url,
+    logs,
+    events: (event) => logs.filter((l) => l.event === event),
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Waits until `condition()` holds, polling every 50 ms, or fails after `ms`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Writes an am.toml in `dir` and returns its path. */
+export function writeConfig(dir: string, text: string): string {
+  const file = path.join(dir, 'am.toml');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** A valid attestation body. */
+export function attestation(i: number, extra: object = {}): object {
+  return { subjects: [`subject-${i}`], predicates: ['member'], contexts: [`ctx-${i % 10}`], actors: [`actor-${i % 7}`], attributes: { i }, ...extra };
+}

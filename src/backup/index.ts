@@ -9,3 +9,5 @@ export type { VerifyOutcome } from './verify.js';
 export { generationPath } from './rotation.js';
 export { BackupError } from './errors.js';
 export type { BackupErrorCode } from './errors.js';
+export { tryLock, lockOwner } from './file-lock.js';
+export type { FileLock } from './file-lock.js';

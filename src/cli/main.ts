@@ -2,14 +2,17 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { BackupError } from '../backup/index.js';
+import { ConfigError } from '../config/index.js';
 import { backupCommand } from './commands/backup.js';
+import { serveCommand } from './commands/serve.js';
+import { StartupError } from './startup-check.js';
 import { UsageError } from './usage-error.js';
 
 /** Exit codes: 0 success, 1 the operation failed, 2 the command was called wrongly or the config is bad. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-const COMMANDS = [backupCommand];
+const COMMANDS = [serveCommand, backupCommand];
 
 function program(): Command {
   const ats = new Command('ats')
@@ -46,6 +49,14 @@ function report(err: unknown, hint: string): number {
   if (err instanceof UsageError) {
     process.stderr.write(`Error: ${err.message}\nTry: ${err.hint}\n`);
     return EXIT.usage;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`Error: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  if (err instanceof StartupError) {
+    process.stderr.write(`Error: ${err.message}\n`);
+    return EXIT.failed;
   }
   if (err instanceof BackupError) {
     process.stderr.write(`Error: ${err.message}\n`);

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { lockOwner, tryLock } from '../../backup/index.js';
+import { loadConfig, type Config } from '../../config/index.js';
+import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
+import { buildApp } from '../../server/index.js';
+import { openStore } from '../../store/index.js';
+import { createLogger } from '../logger.js';
+import { checkDatabase, StartupError } from '../startup-check.js';
+
+/** Path of the lock a running service holds on its database; `ats restore` checks it. */
+export function serviceLockPath(database: string): string {
+  return `${database}.serve.lock`;
+}
+
+/** `ats serve`: the attestation store over HTTP, with the Pulse ticker backing it up. */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve the attestation store over HTTP and back it up periodically')
+    .option('--config <path>', 'the am.toml to use (default: ./am.toml when present, else the defaults)')
+    .action(async (flags: { config?: string }) => {
+      await serve(loadConfig({ path: flags.config }));
+    });
+}
+
+async function serve(config: Config): Promise<void> {
+  const { database, server, pulse, ats } = config;
+  const log = createLogger();
+  fs.mkdirSync(database.backupDir, { recursive: true });
+  fs.mkdirSync(database.path.slice(0, database.path.lastIndexOf('/')) || '/', { recursive: true });
+  const lock = tryLock(serviceLockPath(database.path), `ats serve, pid ${process.pid}`);
+  if (!lock) throw new StartupError(`database ${database.path} is already served by another process (${lockOwner(serviceLockPath(database.path)) ?? 'unknown'})`);
+  try {
+    checkDatabase(database.path, database.backupDir, config.file);
+    const store = openStore(database.path, ats);
+    const backups = new BackupJob({
+      database: database.path, backupDir: database.backupDir, intervalSeconds: database.backupIntervalSeconds,
+      keep: database.backupKeep, verify: database.backupVerify, timeoutSeconds: database.backupTimeoutSeconds,
+    }, log);
+    const ticker = new Ticker(pulse.tickerIntervalSeconds * 1000, [backups, new CheckpointJob(database.path, log)], log);
+    const app = await buildApp({ store, backups, logger: log, maxBodyBytes: server.maxBodyBytes, maxBatch: ats.maxBatch, token: server.token });
+    const url = await app.listen({ host: server.host, port: server.port });
+    log.info({ event: 'listening', url, database: database.path, config: config.file ?? null, backupIntervalSeconds: database.backupIntervalSeconds }, `listening on ${url}`);
+    ticker.start();
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
+    await app.close();
+    await ticker.stop(); // cancels a running backup; its temporary file is removed
+    store.close();
+    log.info({ event: 'stopped' }, 'stopped');
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,160 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BackupError, generationPath, runBackup, type BackupResult, type VerifyMode } from '../backup/index.js';
+import type { Logger } from './logger.js';
+import type { PulseJob } from './ticker.js';
+
+/** Settings of the periodic backup. */
+export interface BackupJobOptions {
+  readonly database: string;
+  readonly backupDir: string;
+  /** Seconds between backups; 0: never by the ticker (a backup can still be asked for). */
+  readonly intervalSeconds: number;
+  readonly keep: number;
+  readonly verify: VerifyMode;
+  readonly timeoutSeconds: number;
+  /** First retry after a failure; doubles each time, capped at the interval. Default 10 s. */
+  readonly retryBaseSeconds?: number;
+}
+
+/** A failed backup, as recorded. */
+export interface BackupFailure {
+  readonly at: string;
+  readonly code: string;
+  readonly reason: string;
+}
+
+/** One generation on disk. */
+export interface BackupFile {
+  readonly generation: number;
+  readonly file: string;
+  readonly bytes: number;
+  readonly modifiedAt: string;
+  /** The check this process made before rotating it in; undefined when made before this process started. */
+  readonly verify: BackupResult['verify'] | undefined;
+}
+
+/** Events: 'start' (), 'success' (BackupResult), 'failure' (BackupFailure). */
+export interface BackupJobEvents {
+  start: [];
+  success: [BackupResult];
+  failure: [BackupFailure];
+}
+
+/**
+ * The periodic hot backup. Each tick checks whether one is due and starts it in the background;
+ * a guard keeps two from overlapping. The due time comes from the newest backup on disk, so a
+ * restart does not rotate at once. A failure is retried after a growing backoff; a backup past
+ * its deadline is cancelled.
+ */
+export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob {
+  readonly name = 'backup';
+  readonly options: BackupJobOptions;
+  readonly #target: string;
+  readonly #log: Logger;
+  readonly #shutdown = new AbortController();
+  readonly #verified = new Map<number, BackupResult['verify']>(); // by inode: rotation keeps inodes
+  #running: Promise<void> | undefined;
+  #nextDueAt: number;
+  #failuresInRow = 0;
+  #last: BackupResult | undefined;
+  #lastFailure: BackupFailure | undefined;
+
+  constructor(options: BackupJobOptions, log: Logger, now = Date.now()) {
+    super();
+    this.options = options;
+    this.#log = log;
+    this.#target = path.join(options.backupDir, path.basename(options.database));
+    const newest = fs.statSync(generationPath(this.#target, 1), { throwIfNoEntry: false });
+    this.#nextDueAt = newest ? newest.mtimeMs + options.intervalSeconds * 1000 : now;
+  }
+
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** When the ticker will start the next backup (ms since epoch); undefined when periodic backup is off. */
+  get nextDueAt(): number | undefined {
+    return this.options.intervalSeconds > 0 ? this.#nextDueAt : undefined;
+  }
+
+  get last(): BackupResult | undefined {
+    return this.#last;
+  }
+
+  get lastFailure(): BackupFailure | undefined {
+    return this.#lastFailure;
+  }
+
+  tick(now: number): void {
+    if (this.options.intervalSeconds === 0 || this.running || now < this.#nextDueAt) return;
+    this.start();
+  }
+
+  /** Starts a backup now unless one is running; returns whether it started. */
+  start(): boolean {
+    if (this.running || this.#shutdown.signal.aborted) return false;
+    this.#running = this.#run().finally(() => (this.#running = undefined));
+    return true;
+  }
+
+  /** The generations on disk, newest first. */
+  files(): BackupFile[] {
+    const files: BackupFile[] = [];
+    for (let n = 1; ; n++) {
+      const file = generationPath(this.#target, n);
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      if (!stat) break;
+      files.push({ generation: n, file, bytes: stat.size, modifiedAt: stat.mtime.toISOString(), verify: this.#verified.get(stat.ino) });
+    }
+    return files;
+  }
+
+  /** Cancels a running backup (its temporary file is removed) and waits for it to end. */
+  async stop(): Promise<void> {
+    this.#shutdown.abort();
+    await this.#running;
+  }
+
+  async #run(): Promise<void> {
+    const { database, keep, verify, timeoutSeconds, intervalSeconds } = this.options;
+    this.emit('start');
+    this.#log.info({ event: 'backup_start', database, target: this.#target }, 'backup started');
+    try {
+      const result = await runBackup({
+        source: database, target: this.#target, keep, verify,
+        signal: AbortSignal.any([this.#shutdown.signal, AbortSignal.timeout(timeoutSeconds * 1000)]),
+      });
+      this.#last = result;
+      this.#failuresInRow = 0;
+      this.#nextDueAt = Date.now() + intervalSeconds * 1000;
+      this.#verified.set(fs.statSync(result.file).ino, result.verify);
+      for (const warning of result.warnings) this.#log.warn({ event: 'backup_warning', database }, warning);
+      this.#log.info({
+        event: 'backup_finish', database, file: result.file, durationMs: result.durationMs, copyMs: result.copyMs,
+        readLockMs: result.readLockMs, bytes: result.bytes, pages: result.pages, verify: result.verify.mode,
+        verifyMs: result.verify.ms, busyRetries: result.busyRetries,
+      }, 'backup finished');
+      this.emit('success', result);
+    } catch (err) {
+      const failure = {
+        at: new Date().toISOString(),
+        code: err instanceof BackupError ? err.code : 'EUNKNOWN',
+        reason: err instanceof Error ? err.message : String(err),
+      };
+      this.#lastFailure = failure;
+      this.#failuresInRow++;
+      const retryMs = this.#retryDelayMs();
+      this.#nextDueAt = Date.now() + retryMs;
+      this.#log.error({ event: 'backup_fail', database, code: failure.code, reason: failure.reason, retryInMs: retryMs }, 'backup failed');
+      this.emit('failure', failure);
+    }
+  }
+
+  #retryDelayMs(): number {
+    const base = (this.options.retryBaseSeconds ?? 10) * 1000;
+    const cap = this.options.intervalSeconds > 0 ? this.options.intervalSeconds * 1000 : Infinity;
+    return Math.min(base * 2 ** (this.#failuresInRow - 1), cap);
+  }
+}

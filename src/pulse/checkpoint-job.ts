@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from './logger.js';
+import type { PulseJob } from './ticker.js';
+
+/** What the checkpoint worker is started with. */
+export interface CheckpointWorkerData {
+  readonly database: string;
+  readonly truncateAboveBytes: number;
+}
+
+/** What one checkpoint did. */
+export interface CheckpointOutcome {
+  readonly walFrames: number;
+  readonly checkpointedFrames: number;
+  readonly truncated: boolean;
+  readonly ms: number;
+}
+
+type Reply = { ok: true; outcome: CheckpointOutcome } | { ok: false; reason: string };
+
+/**
+ * WAL checkpoints off the request path. The application's connection never checkpoints on commit
+ * (wal_autocheckpoint=0); this job does, each tick, from its own connection in a worker thread:
+ * PASSIVE, which never blocks writers, then TRUNCATE once everything is copied and the WAL file
+ * has grown past `truncateAboveBytes` (as it does while a backup holds its snapshot).
+ */
+export class CheckpointJob implements PulseJob {
+  readonly name = 'checkpoint';
+  readonly #wal: string;
+  readonly #log: Logger;
+  readonly #worker: Worker;
+  #inFlight: Promise<void> | undefined;
+  #last: CheckpointOutcome | undefined;
+
+  constructor(database: string, log: Logger, truncateAboveBytes = 16 << 20) {
+    this.#wal = `${database}-wal`;
+    this.#log = log;
+    const data: CheckpointWorkerData = { database, truncateAboveBytes };
+    this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: data });
+    this.#worker.unref();
+  }
+
+  get last(): CheckpointOutcome | undefined {
+    return this.#last;
+  }
+
+  tick(): void {
+    if (this.#inFlight) return;
+    const walBytes = fs.statSync(this.#wal, { throwIfNoEntry: false })?.size ?? 0;
+    if (walBytes === 0) return;
+    this.#inFlight = this.#checkpoint(walBytes).finally(() => (this.#inFlight = undefined));
+  }
+
+  async stop(): Promise<void> {
+    await this.#inFlight;
+    await this.#worker.terminate();
+  }
+
+  #checkpoint(walBytes: number): Promise<void> {
+    return new Promise((resolve) => {
+      const onExit = (code: number): void => {
+        this.#log.error({ event: 'checkpoint_fail', code }, 'checkpoint worker exited');
+        resolve();
+      };
+      this.#worker.once('exit', onExit);
+      this.#worker.once('message', (reply: Reply) => {
+        this.#worker.off('exit', onExit);
+        if (reply.ok) {
+          this.#last = reply.outcome;
+          if (reply.outcome.truncated) this.#log.info({ event: 'checkpoint_truncate', walBytes, ...reply.outcome }, 'WAL checkpointed and truncated');
+        } else {
+          this.#log.error({ event: 'checkpoint_fail', reason: reply.reason }, 'checkpoint failed');
+        }
+        resolve();
+      });
+      this.#worker.postMessage(walBytes);
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { BackupJob } from '../pulse/index.js';
+import type { AttestationStore } from '../store/index.js';
+import { registerAuth } from './auth.js';
+import { formatSchemaErrors, registerErrorHandler } from './error-handler.js';
+import { registerMetrics } from './metrics.js';
+import { attestationRoutes } from './routes/attestations.js';
+import { backupRoutes } from './routes/backups.js';
+import { healthRoutes } from './routes/health.js';
+
+/** What the HTTP API is built on. */
+export interface AppDeps {
+  readonly store: AttestationStore;
+  readonly backups: BackupJob;
+  readonly logger: FastifyBaseLogger;
+  readonly maxBodyBytes: number;
+  readonly maxBatch: number;
+  /** When set, every route but /healthz and /metrics needs this bearer token. */
+  readonly token: string | undefined;
+}
+
+/** Builds the HTTP API; listening and shutdown are the caller's. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Metrics count requests; the log keeps errors and backups.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: deps.maxBodyBytes,
+    // Refuse what does not match a schema: no silent coercion of types, no dropping of unknown fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
+    schemaErrorFormatter: formatSchemaErrors,
+  });
+  registerErrorHandler(app);
+  registerAuth(app, deps.token);
+  registerMetrics(app, deps.backups);
+  await app.register(healthRoutes(deps.store));
+  await app.register(attestationRoutes(deps.store, deps.maxBatch));
+  await app.register(backupRoutes(deps.backups));
+  return app;
+}

@@ -1,0 +1,18 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+
+/** Routes open without a token: probes and scrapers. */
+const OPEN = new Set(['/healthz', '/metrics']);
+
+/** When a token is set, every other route needs `Authorization: Bearer <token>`. */
+export function registerAuth(app: FastifyInstance, token: string | undefined): void {
+  if (token === undefined) return;
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.addHook('onRequest', async (request, reply) => {
+    if (OPEN.has(request.url.split('?')[0] ?? '')) return;
+    const given = Buffer.from(request.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply.status(401).header('www-authenticate', 'Bearer').send({ error: 'EUNAUTHORIZED', message: 'missing or wrong bearer token' });
+    }
+  });
+}

@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import type { BackupJob } from '../../pulse/index.js';
+import { errorBody } from '../schemas.js';
+
+/** `/backups`: what the periodic backup did and will do, and a way to start one now. */
+export function backupRoutes(backups: BackupJob) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get('/backups', async () => {
+      const nextDue = backups.nextDueAt;
+      return {
+        enabled: backups.options.intervalSeconds > 0,
+        intervalSeconds: backups.options.intervalSeconds,
+        running: backups.running,
+        nextDueAt: nextDue === undefined ? null : new Date(nextDue).toISOString(),
+        last: backups.last ?? null,
+        lastFailure: backups.lastFailure ?? null,
+        files: backups.files(),
+      };
+    });
+
+    app.post('/backups', { schema: { response: { '4xx': errorBody } } }, async (_request, reply) => {
+      if (!backups.start()) return reply.status(409).send({ error: 'ERUNNING', message: 'a backup is already running' });
+      return reply.status(202).send({ started: true });
+    });
+  };
+}
