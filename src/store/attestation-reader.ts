@@ -4,7 +4,7 @@ import { KINDS, type Attestation, type AttestationQuery, type Kind, type StoreSt
 import { ROW_COLUMNS, toAttestation, type AttestationRow } from './row.js';
 import { validateQuery } from './validate-query.js';
 
-/** A query's filters by their index table, in the order the plan binds them. */
+/** The index a query walks: one value table, or the (actor, context) pair index. */
 type Filter = Kind | 'pair';
 
 /** A query shape: its SQL and the filters whose term ids it binds, in order. */
