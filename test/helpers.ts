@@ -195,3 +195,14 @@ export function writeConfig(dir: string, text: string): string {
 export function attestation(i: number, extra: object = {}): object {
   return { subjects: [`subject-${i}`], predicates: ['member'], contexts: [`ctx-${i % 10}`], actors: [`actor-${i % 7}`], attributes: { i }, ...extra };
 }
+
+/** Overwrites the header of one leaf page of index t_body with garbage, as a bad disk sector would. */
+export function corruptIndexPage(db: string): void {
+  const conn = new Database(db, { readonly: true });
+  const { pageno } = conn.prepare("SELECT pageno FROM dbstat WHERE name = 't_body' AND pagetype = 'leaf' LIMIT 1 OFFSET 3").get() as { pageno: number };
+  const pageSize = conn.pragma('page_size', { simple: true }) as number;
+  conn.close();
+  const fd = fs.openSync(db, 'r+');
+  fs.writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, (pageno - 1) * pageSize);
+  fs.closeSync(fd);
+}

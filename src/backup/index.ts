@@ -11,3 +11,5 @@ export { BackupError } from './errors.js';
 export type { BackupErrorCode } from './errors.js';
 export { tryLock, lockOwner } from './file-lock.js';
 export type { FileLock } from './file-lock.js';
+export { restoreBackup } from './restore.js';
+export type { RestoreOptions, RestoreResult } from './restore.js';

@@ -4,7 +4,10 @@ import { Command, CommanderError } from 'commander';
 import { BackupError } from '../backup/index.js';
 import { ConfigError } from '../config/index.js';
 import { backupCommand } from './commands/backup.js';
+import { backupsCommand } from './commands/backups.js';
+import { restoreCommand } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
+import { verifyCommand } from './commands/verify.js';
 import { StartupError } from './startup-check.js';
 import { UsageError } from './usage-error.js';
 
@@ -12,7 +15,7 @@ import { UsageError } from './usage-error.js';
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-const COMMANDS = [serveCommand, backupCommand];
+const COMMANDS = [serveCommand, backupCommand, backupsCommand, verifyCommand, restoreCommand];
 
 function program(): Command {
   const ats = new Command('ats')
@@ -66,4 +69,7 @@ function report(err: unknown, hint: string): number {
   return EXIT.failed;
 }
 
+// Past RLIMIT_FSIZE a write should fail with EFBIG (a clear error, temporary files removed)
+// rather than the default SIGXFSZ killing the process mid-write.
+process.on('SIGXFSZ', () => {});
 process.exitCode = await main(process.argv);

@@ -30,6 +30,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
     schemaErrorFormatter: formatSchemaErrors,
   });
+  app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415
   registerErrorHandler(app);
   registerAuth(app, deps.token);
   registerMetrics(app, deps.backups);

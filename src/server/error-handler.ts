@@ -14,7 +14,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status < 500) {
       if ('validation' in err && err.validation) return reply.status(400).send({ error: 'EINVALID', message: err.message });
-      return reply.status(status).send({ error: 'code' in err && err.code ? String(err.code) : 'EBADREQUEST', message: err.message });
+      const message = status === 415 ? `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json` : err.message;
+      return reply.status(status).send({ error: 'code' in err && err.code ? String(err.code) : 'EBADREQUEST', message });
     }
     request.log.error({ err }, 'request failed');
     return reply.status(status).send({ error: 'EINTERNAL', message: 'internal error; see the server log' });

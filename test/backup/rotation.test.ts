@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackupError, runBackup } from '../../dist/backup/index.js';
-import { countRows, integrity, listDir, makeDatabase, tempDir } from '../helpers.js';
+import { corruptIndexPage, countRows, integrity, listDir, makeDatabase, tempDir } from '../helpers.js';
 
 let dir: string;
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -104,14 +104,3 @@ describe('rotation', () => {
     expect(integrity(`${db}.bak1`)).toBe('ok');
   });
 });
-
-/** Overwrites the header of one leaf page of index t_body with garbage, as a bad disk sector would. */
-export function corruptIndexPage(db: string): void {
-  const conn = new Database(db, { readonly: true });
-  const { pageno } = conn.prepare("SELECT pageno FROM dbstat WHERE name = 't_body' AND pagetype = 'leaf' LIMIT 1 OFFSET 3").get() as { pageno: number };
-  const pageSize = conn.pragma('page_size', { simple: true }) as number;
-  conn.close();
-  const fd = fs.openSync(db, 'r+');
-  fs.writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, (pageno - 1) * pageSize);
-  fs.closeSync(fd);
-}

@@ -106,7 +106,7 @@ describe('ats serve with periodic backups', () => {
     dir = tempDir();
     service = await startService(config());
     const second = await startService(config()).then(() => undefined, (e: Error) => e);
-    expect(second?.message).toMatch(new RegExp(`exited with 1 before listening: Error: database .*ats\\.db is already served by another process \\(ats serve, pid ${service.child.pid}\\)`));
+    expect(second?.message).toMatch(new RegExp(`exited with 1 before listening: Error: database .*ats\\.db is already in use by another process \\(ats serve, pid ${service.child.pid}\\)`));
   });
 
   it('makes no backup files with backup_interval_seconds = 0', async () => {

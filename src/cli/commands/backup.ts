@@ -11,6 +11,7 @@ interface BackupFlags {
   out?: string;
   verify: VerifyMode;
   keep: number;
+  busyTimeout: number;
   json?: boolean;
 }
 
@@ -22,12 +23,13 @@ export function backupCommand(): Command {
     .option('--out <path>', 'where backups go: a folder, or the base path of <base>.bak1 (default: beside the database)')
     .option('--verify <mode>', 'check of the copy before rotation: quick, full or off', oneOf('--verify', ['quick', 'full', 'off'], 'backup'), BACKUP_DEFAULTS.verify)
     .option('--keep <n>', 'generations to keep', wholeNumber('--keep', 1, 1000, 'backup'), BACKUP_DEFAULTS.keep)
+    .option('--busy-timeout <ms>', 'how long to retry while the database is locked', wholeNumber('--busy-timeout', 0, 3_600_000, 'backup'), BACKUP_DEFAULTS.busyTimeoutMs)
     .option('--json', 'print the result as JSON on stdout')
     .action(async (flags: BackupFlags) => {
       const bar = progressReporter('backup');
       try {
         const result = await withShutdownSignal((signal) =>
-          runBackup({ source: flags.db, target: resolveTarget(flags.db, flags.out), keep: flags.keep, verify: flags.verify, signal, onProgress: (p) => bar.update(p) }),
+          runBackup({ source: flags.db, target: resolveTarget(flags.db, flags.out), keep: flags.keep, verify: flags.verify, busyTimeoutMs: flags.busyTimeout, signal, onProgress: (p) => bar.update(p) }),
         );
         bar.stop();
         for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);

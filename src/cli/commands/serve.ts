@@ -1,17 +1,12 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { lockOwner, tryLock } from '../../backup/index.js';
 import { loadConfig, type Config } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
 import { buildApp } from '../../server/index.js';
 import { openStore } from '../../store/index.js';
 import { createLogger } from '../logger.js';
-import { checkDatabase, StartupError } from '../startup-check.js';
-
-/** Path of the lock a running service holds on its database; `ats restore` checks it. */
-export function serviceLockPath(database: string): string {
-  return `${database}.serve.lock`;
-}
+import { holdDatabase } from '../service-lock.js';
+import { checkBackupDir, checkDatabase, StartupError } from '../startup-check.js';
 
 /** `ats serve`: the attestation store over HTTP, with the Pulse ticker backing it up. */
 export function serveCommand(): Command {
@@ -26,10 +21,10 @@ export function serveCommand(): Command {
 async function serve(config: Config): Promise<void> {
   const { database, server, pulse, ats } = config;
   const log = createLogger();
+  checkBackupDir(database.path, database.backupDir);
   fs.mkdirSync(database.backupDir, { recursive: true });
-  fs.mkdirSync(database.path.slice(0, database.path.lastIndexOf('/')) || '/', { recursive: true });
-  const lock = tryLock(serviceLockPath(database.path), `ats serve, pid ${process.pid}`);
-  if (!lock) throw new StartupError(`database ${database.path} is already served by another process (${lockOwner(serviceLockPath(database.path)) ?? 'unknown'})`);
+  const held = holdDatabase(database.path, 'ats serve');
+  if ('heldBy' in held) throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
     checkDatabase(database.path, database.backupDir, config.file);
     const store = openStore(database.path, ats);
@@ -53,6 +48,6 @@ async function serve(config: Config): Promise<void> {
     store.close();
     log.info({ event: 'stopped' }, 'stopped');
   } finally {
-    lock.release();
+    held.lock.release();
   }
 }

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import { Command } from 'commander';
+import Database from 'better-sqlite3';
+import { generationPath, verifyDatabase } from '../../backup/index.js';
+import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
+import { formatBytes } from '../progress.js';
+
+/** `ats backups`: the generations on disk, each checked now. */
+export function backupsCommand(): Command {
+  return withDatabaseOptions(new Command('backups'))
+    .description('list the backup generations with time, size, pages and a quick_check of each')
+    .option('--json', 'print the list as JSON on stdout')
+    .action((flags: { config?: string; db?: string; json?: boolean }) => {
+      const { target, database } = resolveDatabase(flags, 'backups');
+      const rows = [];
+      for (let n = 1; ; n++) {
+        const file = generationPath(target, n);
+        const stat = fs.statSync(file, { throwIfNoEntry: false });
+        if (!stat) break;
+        const verify = verifyDatabase(file, 'quick');
+        rows.push({ generation: `bak${n}`, file, modifiedAt: stat.mtime.toISOString(), bytes: stat.size, pages: verify.ok ? pageCount(file) : null, verify });
+      }
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ database, backups: rows }, null, 2)}\n`);
+        return;
+      }
+      if (rows.length === 0) {
+        process.stdout.write(`no backups of ${database} (looked for ${generationPath(target, 1)})\n`);
+        return;
+      }
+      for (const r of rows) {
+        const state = r.verify.ok ? 'ok' : `FAILED: ${r.verify.problems[0] ?? ''}`;
+        process.stdout.write(`${r.generation}  ${r.modifiedAt}  ${formatBytes(r.bytes).padStart(10)}  ${String(r.pages ?? '-').padStart(8)} pages  quick_check ${state}  ${r.file}\n`);
+      }
+    });
+}
+
+function pageCount(file: string): number {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return Number(db.pragma('page_count', { simple: true }));
+  } finally {
+    db.close();
+  }
+}

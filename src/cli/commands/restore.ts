@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { Command } from 'commander';
+import { generationPath, restoreBackup } from '../../backup/index.js';
+import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
+import { formatBytes, progressReporter } from '../progress.js';
+import { holdDatabase } from '../service-lock.js';
+import { StartupError } from '../startup-check.js';
+import { UsageError } from '../usage-error.js';
+
+interface RestoreFlags {
+  config?: string;
+  db?: string;
+  from: string;
+  full?: boolean;
+  yes?: boolean;
+}
+
+/** `ats restore`: puts a verified backup in place of the database, keeping the one it replaces. */
+export function restoreCommand(): Command {
+  return withDatabaseOptions(new Command('restore'))
+    .description('replace the database with a verified backup; the replaced one is kept as <db>.pre-restore-<time>')
+    .option('--from <bakN|path>', 'the backup: a generation (bak1 newest, bak2, ...) or a file', 'bak1')
+    .option('--full', 'check the backup with integrity_check instead of quick_check')
+    .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
+    .action(async (flags: RestoreFlags) => {
+      const { database, target } = resolveDatabase(flags, 'restore');
+      const from = /^bak[1-9][0-9]*$/.test(flags.from) ? generationPath(target, Number(flags.from.slice(3))) : path.resolve(flags.from);
+      const held = holdDatabase(database, 'ats restore');
+      if ('heldBy' in held) throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+      try {
+        if (!flags.yes) await confirm(database, from);
+        const bar = progressReporter('restore');
+        const result = await restoreBackup({
+          from, database, verify: flags.full ? 'full' : 'quick',
+          onProgress: (done, total) => bar.update({ phase: 'copy', pagesDone: Math.round(done / 4096), pagesTotal: Math.round(total / 4096) }),
+        }).finally(() => bar.stop());
+        process.stdout.write(`restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
+          `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`);
+      } finally {
+        held.lock.release();
+      }
+    });
+}
+
+async function confirm(database: string, from: string): Promise<void> {
+  if (!process.stdin.isTTY) throw new UsageError(`restore replaces ${database}: pass --yes to confirm`, 'ats restore --help');
+  const exists = fs.existsSync(database) ? ' (it is kept as a .pre-restore file)' : '';
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`Replace ${database}${exists} with ${from}? [y/N] `);
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('restore cancelled: nothing was changed', 'ats restore --yes');
+}
