@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+
+/** The loads a cell can run under, lightest first. */
+export const LOADS = ['none', 'rate', 'full', 'service'] as const;
+export type LoadId = (typeof LOADS)[number];
+
+/** Everything the command line chooses. */
+export interface BenchOptions {
+  readonly sizes: readonly number[];
+  readonly cases: readonly string[];
+  readonly loads: readonly LoadId[];
+  /** Each contender is stopped after this long and reported as "did not finish". */
+  readonly capMs: number;
+  /** Commits per second of the fixed-rate writer. */
+  readonly rate: number;
+  /** Requests per second the HTTP load sends to the service. */
+  readonly httpRate: number;
+  /** Backups shorter than this are repeated back to back until they cover it. */
+  readonly minWindowMs: number;
+  /** Longest writer window judged per contender (and so the longest baseline window). */
+  readonly windowMaxMs: number;
+  /** Run contenders even where a lighter or smaller cell already showed they cannot finish. */
+  readonly runAll: boolean;
+  readonly report: string;
+  readonly json: string;
+}
+
+export const DEFAULTS = Object.freeze({
+  sizes: [100, 1000],
+  bigSize: 5000,
+  loads: ['none', 'rate', 'full', 'service'] as LoadId[],
+  capSeconds: 60,
+  rate: 200,
+  httpRate: 400,
+  minWindowSeconds: 5,
+  windowMaxSeconds: 10,
+});
+
+export const USAGE = `Usage: npm run bench -- [options]
+  --sizes 100,1000     database sizes in MB (default 100,1000)
+  --big                add the 5 GB database (5000)
+  --cases LIST         contenders: ours (= ours-cli,ours-service), ours-cli, ours-service, note,
+                       bs3-default, shell, vacuum, cp (default: all)
+  --loads LIST         none, rate, full, service (default: all)
+  --cap SECONDS        stop a contender after this long: "did not finish" (default 60)
+  --rate N             commits/s of the fixed-rate writer (default 200)
+  --http-rate N        requests/s sent to the service (default 400)
+  --min-window SECONDS repeat shorter backups back to back until they cover this (default 5)
+  --window SECONDS     longest writer window judged per contender, and its baseline (default 10)
+  --run-all            also run contenders a lighter or smaller cell showed cannot finish
+  --report FILE        Markdown report (default BENCHMARKS.md)
+  --json FILE          raw results (default bench-results.json)`;
+
+/** Parses and validates the command line; throws an Error naming the option and the value. */
+export function parseBenchArgs(argv: readonly string[], allCases: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      sizes: { type: 'string' }, big: { type: 'boolean' }, cases: { type: 'string' }, loads: { type: 'string' },
+      cap: { type: 'string' }, rate: { type: 'string' }, 'http-rate': { type: 'string' }, window: { type: 'string' }, 'min-window': { type: 'string' },
+      'run-all': { type: 'boolean' }, report: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) throw new HelpRequested();
+  const sizes = values.sizes === undefined ? [...DEFAULTS.sizes] : list(values.sizes).map((s) => positive('--sizes', s));
+  if (values.big && !sizes.includes(DEFAULTS.bigSize)) sizes.push(DEFAULTS.bigSize);
+  const cases = values.cases === undefined ? [...allCases] : list(values.cases).flatMap((c) => (c === 'ours' ? ['ours-cli', 'ours-service'] : [c]));
+  for (const c of cases) if (!allCases.includes(c)) throw new Error(`--cases: unknown contender "${c}" (known: ours, ${allCases.join(', ')})`);
+  const loads = values.loads === undefined ? [...DEFAULTS.loads] : list(values.loads);
+  for (const l of loads) if (!(LOADS as readonly string[]).includes(l)) throw new Error(`--loads: unknown load "${l}" (known: ${LOADS.join(', ')})`);
+  return Object.freeze({
+    sizes: [...new Set(sizes)].sort((a, b) => a - b),
+    cases: allCases.filter((c) => cases.includes(c)),
+    loads: LOADS.filter((l) => loads.includes(l)),
+    capMs: positive('--cap', values.cap ?? String(DEFAULTS.capSeconds)) * 1000,
+    rate: positive('--rate', values.rate ?? String(DEFAULTS.rate)),
+    httpRate: positive('--http-rate', values['http-rate'] ?? String(DEFAULTS.httpRate)),
+    minWindowMs: positive('--min-window', values['min-window'] ?? String(DEFAULTS.minWindowSeconds)) * 1000,
+    windowMaxMs: positive('--window', values.window ?? String(DEFAULTS.windowMaxSeconds)) * 1000,
+    runAll: values['run-all'] ?? false,
+    report: values.report ?? 'BENCHMARKS.md',
+    json: values.json ?? 'bench-results.json',
+  });
+}
+
+/** `--help` was given: print {@link USAGE} and stop. */
+export class HelpRequested extends Error {}
+
+function list(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function positive(option: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${option} must be a positive number (got "${text}")`);
+  return n;
+}

@@ -1,0 +1,57 @@
+/** Where and how long one contender may copy. */
+export interface RunContext {
+  /** The database to back up (a working copy of a dataset, possibly under load). */
+  readonly source: string;
+  /** An empty folder for the copy; the bench removes what is left in it. */
+  readonly outDir: string;
+  /** Past this the contender is stopped and reported as "did not finish". */
+  readonly capMs: number;
+}
+
+/** Event-loop delay of the process that ran the copy, in ms. */
+export interface EventLoopDelay {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** What one contender did in one cell. */
+export interface ContenderRun {
+  /** True when a complete copy was written before the cap. */
+  readonly finished: boolean;
+  /** Why it did not finish when that was not the cap. */
+  readonly error?: string | undefined;
+  /** Monotonic ms bounding the copy (the window in which the writer's commits are judged). */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** Until the copy is complete and fsynced, without verification. */
+  readonly copyMs: number;
+  /** The contender's own verification of its copy, when it has one. */
+  readonly verifyMs?: number | undefined;
+  /** Wall time of the whole run as a user sees it (process start to exit, verification included). */
+  readonly wallMs: number;
+  /** Times the copy started over from page 1 because the source changed. */
+  readonly restarts?: number | undefined;
+  /** Steps retried because the source was BUSY or LOCKED. */
+  readonly busyRetries?: number | undefined;
+  /** Peak resident memory of the process that copied. */
+  readonly peakRssKb?: number | undefined;
+  /** Peak RSS minus RSS just before the copy began (in-process contenders only). */
+  readonly rssGrowthKb?: number | undefined;
+  readonly eventLoop?: EventLoopDelay | undefined;
+  /** The copy, for the bench's own integrity check; removed afterwards. */
+  readonly output?: string | undefined;
+}
+
+/** One backup tool, run the same way in every cell. */
+export interface Contender {
+  /** Short id used on the command line (`--cases`). */
+  readonly id: string;
+  /** Name in the report's tables. */
+  readonly label: string;
+  /** One sentence for the report on what exactly runs. */
+  readonly description: string;
+  /** Why it cannot run on this machine, or undefined when it can. */
+  unavailable(): string | undefined;
+  run(ctx: RunContext): Promise<ContenderRun>;
+}

@@ -1,0 +1,49 @@
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { nowMs } from '../clock.js';
+import type { Contender } from './contender.js';
+import { runInHost } from './in-host.js';
+import { CapReached, type InNodeJob, type JobOutcome, type JobRequest } from './in-node-job.js';
+import { RestartCounter } from './restart-counter.js';
+
+const STEP_PAGES = 5_000;
+const BUSY_BACKOFF_MS = 5;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The design note's loop, re-created: its own read-only connection, `sqlite3_backup_step(5000)`,
+ * a yield (`setImmediate`) after each successful step and a 5 ms sleep after a BUSY one. Nothing
+ * holds a read transaction across steps, so a foreign commit restarts the copy from page 1.
+ */
+async function copyWithNoteLoop({ source, outDir, capMs }: JobRequest): Promise<JobOutcome> {
+  const out = path.join(outDir, 'note-loop.db');
+  const counter = new RestartCounter(STEP_PAGES);
+  const started = nowMs();
+  const db = new Database(source, { readonly: true, fileMustExist: true });
+  try {
+    await db.backup(out, {
+      progress({ totalPages, remainingPages }) {
+        if (nowMs() - started > capMs) throw new CapReached(capMs);
+        // The note's loop runs on its own thread, so its backoff is a blocking sleep.
+        if (counter.observe(totalPages, remainingPages)) Atomics.wait(sleeper, 0, 0, BUSY_BACKOFF_MS);
+        return STEP_PAGES;
+      },
+    });
+    return { finished: true, copyMs: nowMs() - started, restarts: counter.restarts, busyRetries: counter.busy, output: out };
+  } catch (err) {
+    const capped = err instanceof CapReached;
+    return { finished: false, error: capped ? undefined : String(err), copyMs: nowMs() - started, restarts: counter.restarts, busyRetries: counter.busy };
+  } finally {
+    db.close();
+  }
+}
+
+export const noteLoopJob: InNodeJob = { run: copyWithNoteLoop };
+
+export const noteLoop: Contender = {
+  id: 'note',
+  label: "design note's loop (step 5000, yield, 5 ms on BUSY)",
+  description: "The design note's manual loop re-created with better-sqlite3's db.backup(): own read-only connection, 5,000 pages per step, yield after each step, 5 ms sleep on BUSY; no read transaction held across steps; the bench fsyncs the copy and counts that time.",
+  unavailable: () => undefined,
+  run: (ctx) => runInHost('note', ctx),
+};

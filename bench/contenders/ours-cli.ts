@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import { lastJsonLine } from '../child.js';
+import { CLI } from '../paths.js';
+import { runMeasured } from '../proc-stats.js';
+import type { Contender, ContenderRun } from './contender.js';
+
+/** The fields of `ats backup --json` the bench reads. */
+interface CliResult {
+  readonly file: string;
+  readonly durationMs: number;
+  readonly busyRetries: number;
+  readonly verify: { readonly ms: number; readonly ok: boolean };
+}
+
+/** `ats backup` exactly as a user runs it: a new Node process per backup. */
+export const oursCli: Contender = {
+  id: 'ours-cli',
+  label: 'ats backup (CLI)',
+  description: '`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --json`, a new process per backup; times are its own (durationMs without verify), wall time includes Node start-up.',
+  unavailable: () => (fs.existsSync(CLI) ? undefined : `${CLI} not built`),
+  async run(ctx): Promise<ContenderRun> {
+    const run = await runMeasured(process.execPath, [CLI, 'backup', '--db', ctx.source, '--out', ctx.outDir, '--keep', '1', '--verify', 'quick', '--json'], ctx.capMs);
+    const wallMs = run.endedAt - run.startedAt;
+    const result = run.code === 0 ? lastJsonOf<CliResult>(run.stdout) : undefined;
+    if (!result) {
+      return {
+        finished: false,
+        error: run.capped ? undefined : `exit ${run.code}: ${run.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+        startedAt: run.startedAt, endedAt: run.endedAt, copyMs: wallMs, wallMs, peakRssKb: run.peakRssKb,
+      };
+    }
+    return {
+      finished: true,
+      startedAt: run.startedAt,
+      endedAt: run.endedAt,
+      copyMs: result.durationMs - result.verify.ms,
+      verifyMs: result.verify.ms,
+      wallMs,
+      busyRetries: result.busyRetries,
+      restarts: 0, // one held snapshot: a foreign commit cannot restart it
+      peakRssKb: run.peakRssKb,
+      output: result.file,
+    };
+  },
+};
+
+/** `--json` prints the result pretty-printed over several lines. */
+function lastJsonOf<T>(stdout: string): T | undefined {
+  const start = stdout.indexOf('{');
+  if (start < 0) return lastJsonLine<T>(stdout);
+  try {
+    return JSON.parse(stdout.slice(start)) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,179 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { lastJsonLine, spawnChild } from '../child.js';
+import { nowMs, sleep } from '../clock.js';
+import { FileSizeSampler } from '../file-sampler.js';
+import { log } from '../log.js';
+import { windowStats, type LatencyStats } from '../metrics.js';
+import { OUT_DIR, benchChild } from '../paths.js';
+import { statusKb } from '../proc-stats.js';
+import type { ServiceBackup, ServiceResult } from '../results.js';
+import { SERVE_COMMAND, request, startService } from './service.js';
+import { ensureServiceDataset } from './service-dataset.js';
+
+/** Requests in the seconds after a backup are neither "during" nor baseline (catch-up checkpoint). */
+const AFTER_MS = 2_000;
+
+export interface ServiceCellSetup {
+  readonly sizeMb: number;
+  readonly workDir: string;
+  readonly httpRate: number;
+  readonly capMs: number;
+  readonly windowMaxMs: number;
+}
+
+/** The `last` backup as `GET /backups` reports it (only what the bench reads). */
+interface LastBackup {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly copyMs?: number;
+  readonly verify?: { readonly ms: number };
+}
+
+/**
+ * The real service on a copy of its own database of `sizeMb`, under HTTP writes at a bounded rate
+ * while its ticker backs up; compares request latency during backups with the same length of
+ * time without one.
+ */
+export async function runServiceCell(s: ServiceCellSetup): Promise<ServiceResult> {
+  const base = { sizeMb: s.sizeMb };
+  if (!fs.existsSync(SERVE_COMMAND)) {
+    log(`service ${s.sizeMb} MB: skipped, ${path.relative(process.cwd(), SERVE_COMMAND)} does not exist yet`);
+    return { ...base, status: 'unavailable', reason: '`ats serve` is not built yet (dist/cli/commands/serve.js missing)' };
+  }
+  try {
+    const pristine = await ensureServiceDataset(path.join(OUT_DIR, 'datasets'), s.sizeMb);
+    fs.mkdirSync(s.workDir, { recursive: true });
+    const db = path.join(s.workDir, `service-${s.sizeMb}mb.db`);
+    fs.copyFileSync(pristine, db);
+    fsync(db);
+    // Expect about a second per 100 MB (copy + verify); leave a quiet stretch as long as two backups.
+    const expectedS = Math.max(1, s.sizeMb / 100);
+    const intervalS = Math.ceil(2 * expectedS + 4);
+    const loadS = Math.min(2 * intervalS + expectedS + 2, s.capMs / 1000 + intervalS);
+    const result = await measure(s, db, intervalS, loadS);
+    log(`service ${s.sizeMb} MB: ${result.backups?.length ?? 0} backups; HTTP p99 ${result.during?.p99Ms.toFixed(1)} ms during, ${result.baseline?.p99Ms.toFixed(1)} ms without`);
+    return result;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    log(`service ${s.sizeMb} MB: failed: ${reason}`);
+    return { ...base, status: 'failed', reason };
+  }
+}
+
+async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS: number): Promise<ServiceResult> {
+  const service = await startService({ db, configFile: path.join(s.workDir, 'am.toml'), backupIntervalSeconds: intervalS });
+  const wal = new FileSizeSampler(`${db}-wal`);
+  const wallToMono = Date.now() - nowMs();
+  const backups = new Map<string, ServiceBackup>();
+  let peakRssKb = 0;
+  let rssBeforeKb: number | undefined;
+  let running = false;
+  let stopped = false;
+  const samplesFile = path.join(s.workDir, 'http.f64');
+  const loadStart = nowMs();
+  try {
+    const load = spawnChild(process.execPath, [benchChild('load/http-load-process.js'), '--port', String(service.port), '--rate', String(s.httpRate), '--seconds', String(loadS), '--out', samplesFile]);
+    // Watch the backups and the service's memory while the load runs.
+    const watcher = (async () => {
+      let triggered = false;
+      while (!stopped) {
+        const rss = statusKb(service.pid, 'VmRSS') ?? 0;
+        const res = await request(service.port, 'GET', '/backups').catch(() => undefined);
+        const state = res?.status === 200 ? (JSON.parse(res.text) as { running?: boolean; last?: LastBackup | null }) : undefined;
+        if (state?.running) peakRssKb = Math.max(peakRssKb, rss);
+        else if (!running) rssBeforeKb = rss;
+        running = state?.running ?? false;
+        const last = state?.last;
+        if (last?.startedAt && !backups.has(last.startedAt)) {
+          backups.set(last.startedAt, {
+            durationMs: last.durationMs,
+            copyMs: last.copyMs,
+            verifyMs: last.verify?.ms,
+            startedAt: Date.parse(last.startedAt) - wallToMono,
+            endedAt: Date.parse(last.finishedAt) - wallToMono,
+          });
+        }
+        // If the ticker has not started one by the second interval, ask for one.
+        if (!triggered && backups.size === 0 && !running && nowMs() - loadStart > (intervalS + 3) * 1000) {
+          triggered = true;
+          await request(service.port, 'POST', '/backups').catch(() => undefined);
+        }
+        await sleep(50);
+      }
+    })();
+    const { stdout } = await load.exited;
+    // Let a backup still running finish, so its result is seen.
+    const waitUntil = nowMs() + s.capMs;
+    while (running && nowMs() < waitUntil) await sleep(100);
+    stopped = true;
+    await watcher;
+    const summary = lastJsonLine<{ sent: number; answered: number; skipped: number; unanswered: number }>(stdout);
+    const samples = readTriples(samplesFile);
+    return { sizeMb: s.sizeMb, status: 'finished', httpRate: s.httpRate, backups: [...backups.values()], ...compare(samples, [...backups.values()], s.windowMaxMs),
+      requests: summary?.sent, peakRssKb: peakRssKb || undefined, rssBeforeKb, walPeakBytes: wal.stop(), eventLoopP99Ms: await eventLoopLag(service.port) };
+  } finally {
+    stopped = true;
+    wal.stop();
+    await service.stop();
+    fs.rmSync(samplesFile, { force: true });
+    for (const f of fs.readdirSync(s.workDir)) if (f.startsWith(path.basename(db))) fs.rmSync(path.join(s.workDir, f), { force: true });
+  }
+}
+
+/** Latency of requests that ended during backups, next to requests in as long a stretch with none. */
+function compare(samples: Float64Array, backups: readonly ServiceBackup[], windowMaxMs: number) {
+  const pairs: number[] = [];
+  let failedRequests = 0;
+  for (let i = 0; i + 2 < samples.length; i += 3) {
+    const status = samples[i + 2] ?? 0;
+    if (status !== 201) failedRequests++;
+    else pairs.push(samples[i] ?? 0, samples[i + 1] ?? 0);
+  }
+  const ok = Float64Array.from(pairs);
+  const during = (t: number): boolean => backups.some((b) => t >= b.startedAt && t < b.endedAt);
+  const near = (t: number): boolean => backups.some((b) => t >= b.startedAt - 500 && t < b.endedAt + AFTER_MS);
+  const duringPairs: number[] = [];
+  const quietPairs: number[] = [];
+  for (let i = 0; i + 1 < ok.length; i += 2) {
+    const t = ok[i] ?? 0;
+    if (during(t)) duringPairs.push(t, ok[i + 1] ?? 0);
+    else if (!near(t)) quietPairs.push(t, ok[i + 1] ?? 0);
+  }
+  const windowMs = Math.min(windowMaxMs * Math.max(1, backups.length), backups.reduce((sum, b) => sum + (b.endedAt - b.startedAt), 0));
+  const duringStats = statsOf(duringPairs, Infinity);
+  const quietStats = statsOf(quietPairs, duringPairs.length / 2);
+  return { during: duringStats, baseline: quietStats, windowMs, failedRequests };
+}
+
+/** Stats of the first `limit` requests of a list of [t, latency] pairs (equal counts ≈ equal time at a fixed rate). */
+function statsOf(pairs: number[], limit: number): LatencyStats | undefined {
+  const n = Math.min(pairs.length / 2, limit);
+  if (n === 0) return undefined;
+  const arr = Float64Array.from(pairs.slice(0, n * 2));
+  const stats = windowStats(arr, [[-Infinity, Infinity]]);
+  return stats && { ...stats, perSecond: NaN };
+}
+
+function readTriples(file: string): Float64Array {
+  const bytes = fs.readFileSync(file);
+  return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8).slice();
+}
+
+/** The service's event-loop lag p99 from its Prometheus metrics, when it exports prom-client's default ones. */
+async function eventLoopLag(port: number): Promise<number | undefined> {
+  const res = await request(port, 'GET', '/metrics').catch(() => undefined);
+  const match = res && /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})?\s+([0-9.eE+-]+)/m.exec(res.text);
+  return match ? Number(match[1]) * 1000 : undefined;
+}
+
+function fsync(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+

@@ -1,0 +1,106 @@
+// `npm run bench`: every contender on ATS-shaped databases under each load, side by side in one
+// run; writes BENCHMARKS.md, bench-results.json and the latency plot.
+import fs from 'node:fs';
+import path from 'node:path';
+import { HelpRequested, USAGE, parseBenchArgs, type BenchOptions, type LoadId } from './args.js';
+import { killAllChildren } from './child.js';
+import { CONTENDERS, type Contender } from './contenders/index.js';
+import { ensureDataset, type Dataset } from './dataset.js';
+import { describeEnvironment } from './environment.js';
+import { runServiceCell } from './load/service-cell.js';
+import { log } from './log.js';
+import { OUT_DIR, ROOT } from './paths.js';
+import { writeReport } from './report.js';
+import type { CellResult, ServiceResult } from './results.js';
+import { runCell } from './run-cell.js';
+
+const WORK_DIR = path.join(OUT_DIR, 'work');
+const PLOT_SIZE_MB = 1000;
+
+async function main(): Promise<void> {
+  let opts: BenchOptions;
+  try {
+    opts = parseBenchArgs(process.argv.slice(2), CONTENDERS.map((c) => c.id));
+  } catch (err) {
+    if (err instanceof HelpRequested) return void process.stdout.write(`${USAGE}\n`);
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\nTry: npm run bench -- --help\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const started = Date.now();
+  const env = describeEnvironment();
+  log(`sizes ${opts.sizes.join(', ')} MB; loads ${opts.loads.join(', ')}; cases ${opts.cases.join(', ')}; cap ${opts.capMs / 1000} s`);
+  const cells: CellResult[] = [];
+  const services: ServiceResult[] = [];
+  const datasets: Dataset[] = [];
+  const plotSize = opts.sizes.includes(PLOT_SIZE_MB) ? PLOT_SIZE_MB : opts.sizes.at(-1);
+  try {
+    for (const sizeMb of opts.sizes) {
+      const dataset = ensureDataset(path.join(OUT_DIR, 'datasets'), sizeMb);
+      datasets.push(dataset);
+      const work = path.join(WORK_DIR, `ats-${sizeMb}mb.db`);
+      for (const load of opts.loads) {
+        if (load === 'service') {
+          services.push(await runServiceCell({ sizeMb, workDir: WORK_DIR, httpRate: opts.httpRate, capMs: opts.capMs, windowMaxMs: opts.windowMaxMs }));
+          continue;
+        }
+        for (const contender of contendersOf(opts)) {
+          const skip = skipReason(contender, sizeMb, load, cells, opts);
+          if (skip) {
+            cells.push({ sizeMb, load, contender: contender.id, status: skip.status, reason: skip.reason });
+            continue;
+          }
+          const cell = await runCell({
+            dataset, work, outDir: path.join(WORK_DIR, 'out'), load, contender, capMs: opts.capMs, rate: opts.rate,
+            minWindowMs: opts.minWindowMs, windowMaxMs: opts.windowMaxMs, keepSeries: sizeMb === plotSize && load === 'full',
+          });
+          cells.push(cell);
+          log(describeCell(cell));
+        }
+      }
+      fs.rmSync(work, { force: true });
+      for (const f of [`${work}-wal`, `${work}-shm`]) fs.rmSync(f, { force: true });
+    }
+  } finally {
+    fs.rmSync(WORK_DIR, { recursive: true, force: true });
+  }
+  const elapsedMs = Date.now() - started;
+  const written = writeReport({ opts, env, datasets, cells, services, elapsedMs, plotSize, root: ROOT });
+  log(`done in ${(elapsedMs / 60000).toFixed(1)} min: ${written.join(', ')}`);
+}
+
+function contendersOf(opts: BenchOptions): Contender[] {
+  return CONTENDERS.filter((c) => opts.cases.includes(c.id));
+}
+
+const LOAD_ORDER: Record<LoadId, number> = { none: 0, rate: 1, full: 2, service: 3 };
+
+/**
+ * A contender that hit the cap under a lighter load at this size, or under this load at a smaller
+ * size, cannot finish here either (each foreign commit restarts it), so it is not run again.
+ */
+function skipReason(c: Contender, sizeMb: number, load: LoadId, cells: readonly CellResult[], opts: BenchOptions) {
+  const why = c.unavailable();
+  if (why) return { status: 'unavailable' as const, reason: why };
+  if (opts.runAll) return undefined;
+  const lost = cells.find((r) => r.contender === c.id && r.status === 'did-not-finish' &&
+    ((r.sizeMb === sizeMb && LOAD_ORDER[r.load] < LOAD_ORDER[load]) || (r.sizeMb < sizeMb && r.load === load)));
+  if (!lost) return undefined;
+  return { status: 'skipped' as const, reason: `not run: did not finish at ${lost.sizeMb} MB under the ${lost.load === 'rate' ? `${opts.rate} commits/s` : lost.load} load` };
+}
+
+function describeCell(r: CellResult): string {
+  const head = `${r.sizeMb} MB ${r.load.padEnd(4)} ${r.contender.padEnd(12)} ${r.status}`;
+  if (!r.run) return `${head} ${r.reason ?? ''}`;
+  const w = r.writer ? ` writer p99 ${r.writer.during.p99Ms.toFixed(2)}/${r.writer.baseline.p99Ms.toFixed(2)} ms max ${r.writer.during.maxMs.toFixed(1)}/${r.writer.baseline.maxMs.toFixed(1)} after ${r.writer.afterMaxMs.toFixed(1)}` : '';
+  return `${head} copy ${(r.run.copyMs / 1000).toFixed(2)} s restarts ${r.run.restarts ?? '-'}${w}${r.check ? ` ${r.check.kind} ${r.check.ok ? 'ok' : 'FAILED'}` : ''}${r.reason ? ` (${r.reason})` : ''}`;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllChildren();
+    fs.rmSync(WORK_DIR, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+await main();

@@ -1,0 +1,167 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LoadId } from './args.js';
+import { checkCopy, type CopyCheck } from './check-copy.js';
+import { nowMs, sleep } from './clock.js';
+import type { Contender, ContenderRun } from './contenders/index.js';
+import { refreshWorkingCopy, truncateWal, type Dataset } from './dataset.js';
+import { FileSizeSampler } from './file-sampler.js';
+import { startWriter } from './load/writer.js';
+import { latencySeries, windowStats, type Window } from './metrics.js';
+import type { CellResult, CellSeries, WriterFigures } from './results.js';
+
+/** Writer runs this long before the first backup, so its rate has settled. */
+const WARMUP_MS = 1_000;
+/** Writer keeps going this long after the last backup (the catch-up checkpoint lands here). */
+const AFTER_MS = 2_000;
+/** Short backups are repeated back to back, up to this many, until they cover the minimum window. */
+const MAX_RUNS = 6;
+
+/** Where and how one cell runs. */
+export interface CellSetup {
+  readonly dataset: Dataset;
+  /** The working copy the contender backs up and the writer writes. */
+  readonly work: string;
+  /** Emptied before and after the cell. */
+  readonly outDir: string;
+  readonly load: Exclude<LoadId, 'service'>;
+  readonly contender: Contender;
+  readonly capMs: number;
+  readonly rate: number;
+  /** Backups shorter than this are repeated until their windows add up to it (p99 needs commits). */
+  readonly minWindowMs: number;
+  /** Longest writer window judged (and so the longest baseline). */
+  readonly windowMaxMs: number;
+  /** Keep the writer's downsampled latency over the whole cell (for the plot). */
+  readonly keepSeries: boolean;
+}
+
+/**
+ * Runs one contender on the working copy under one load: writer warm-up, the backup (repeated
+ * back to back while short), a few seconds after it, then a baseline window of the same length
+ * with the same writer and no backup. Checks the last copy once the writer has stopped, then
+ * removes them.
+ */
+export async function runCell(s: CellSetup): Promise<CellResult> {
+  const base = { sizeMb: s.dataset.sizeMb, load: s.load, contender: s.contender.id };
+  refreshWorkingCopy(s.dataset, s.work);
+  truncateWal(s.work);
+  emptyDir(s.outDir);
+  try {
+    if (s.load === 'none') {
+      const runs = await repeatRuns(s);
+      return { ...base, ...summarize(runs), check: checkLast(s, runs) };
+    }
+    const writer = await startWriter(s.work, s.load === 'full' ? 'full' : s.rate, path.join(path.dirname(s.outDir), `writer-${process.pid}.f64`));
+    const wal = new FileSizeSampler(`${s.work}-wal`);
+    const cellStart = nowMs();
+    let timed;
+    try {
+      timed = await backupsThenBaseline(s, wal);
+    } catch (err) {
+      wal.stop();
+      await writer.stop().catch(() => undefined); // the first error is the one worth reporting
+      throw err;
+    }
+    const record = await writer.stop();
+    const { runs, walPeakBytes, windows, baseline } = timed;
+    const last = runs[runs.length - 1]!;
+    const during = windowStats(record.samples, windows);
+    const quiet = windowStats(record.samples, [baseline]);
+    const after = windowStats(record.samples, [[last.endedAt, last.endedAt + AFTER_MS]]);
+    const writerFigures: WriterFigures | undefined = during && quiet
+      ? { windowMs: baseline[1] - baseline[0], during, baseline: quiet, afterMaxMs: after?.maxMs ?? NaN, afterMs: AFTER_MS, errors: record.errors }
+      : undefined;
+    let series: CellSeries | undefined;
+    if (s.keepSeries) {
+      const bucketMs = 25;
+      const at = (t: number): number => (t - cellStart) / 1000;
+      series = {
+        bucketMs,
+        backups: runs.map((r) => [at(r.startedAt), at(r.endedAt)] as const),
+        baselineStart: at(baseline[0]),
+        baselineEnd: at(baseline[1]),
+        points: latencySeries(record.samples, cellStart, baseline[1], bucketMs),
+      };
+    }
+    return { ...base, ...summarize(runs), check: checkLast(s, runs), writer: writerFigures, walPeakBytes, series };
+  } catch (err) {
+    return { ...base, status: 'failed', reason: err instanceof Error ? err.message : String(err) };
+  } finally {
+    emptyDir(s.outDir);
+  }
+}
+
+/** Runs the contender once, and again back to back while its runs are short, each into its own folder. */
+async function repeatRuns(s: CellSetup): Promise<ContenderRun[]> {
+  const runs: ContenderRun[] = [];
+  let covered = 0;
+  for (;;) {
+    const outDir = path.join(s.outDir, String(runs.length + 1));
+    fs.mkdirSync(outDir, { recursive: true });
+    const run = await s.contender.run({ source: s.work, outDir, capMs: s.capMs });
+    runs.push(run);
+    covered += run.endedAt - run.startedAt;
+    if (!run.finished || covered >= s.minWindowMs || runs.length >= MAX_RUNS) return runs;
+  }
+}
+
+/** Warm-up, the backups, the seconds after them, then the baseline window, under the running writer. */
+async function backupsThenBaseline(s: CellSetup, wal: FileSizeSampler) {
+  await sleep(WARMUP_MS);
+  const runs = await repeatRuns(s);
+  const walPeakBytes = wal.stop();
+  await sleep(AFTER_MS);
+  // Judge at most windowMaxMs of backup time, from the start; the baseline is as long.
+  const windows: Window[] = [];
+  let left = s.windowMaxMs;
+  for (const r of runs) {
+    const length = Math.min(r.endedAt - r.startedAt, left);
+    if (length <= 0) break;
+    windows.push([r.startedAt, r.startedAt + length]);
+    left -= length;
+  }
+  const judged = s.windowMaxMs - left;
+  const baselineStart = nowMs();
+  await sleep(judged);
+  return { runs, walPeakBytes, windows, baseline: [baselineStart, baselineStart + judged] as Window };
+}
+
+/** One figure per cell from its runs: the median copy, the worst memory and event-loop delay. */
+function summarize(runs: readonly ContenderRun[]): Pick<CellResult, 'status' | 'reason' | 'run' | 'runs'> {
+  const failed = runs.find((r) => !r.finished);
+  const sorted = [...runs].sort((a, b) => a.copyMs - b.copyMs);
+  const median = failed ?? sorted[Math.floor((sorted.length - 1) / 2)]!;
+  const worst = (pick: (r: ContenderRun) => number | undefined): number | undefined => {
+    const values = runs.map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? Math.max(...values) : undefined;
+  };
+  const eventLoops = runs.map((r) => r.eventLoop).filter((e) => e !== undefined);
+  const { output: _output, ...run } = median;
+  return {
+    status: !failed ? 'finished' : failed.error ? 'failed' : 'did-not-finish',
+    reason: failed?.error,
+    run: {
+      ...run,
+      peakRssKb: worst((r) => r.peakRssKb),
+      rssGrowthKb: worst((r) => r.rssGrowthKb),
+      eventLoop: eventLoops.length ? { p50Ms: median.eventLoop?.p50Ms ?? NaN, p99Ms: Math.max(...eventLoops.map((e) => e.p99Ms)), maxMs: Math.max(...eventLoops.map((e) => e.maxMs)) } : undefined,
+    },
+    runs: runs.map((r) => ({ copyMs: r.copyMs, verifyMs: r.verifyMs, wallMs: r.wallMs, finished: r.finished })),
+  };
+}
+
+/**
+ * Checks the last copy of the cell (the one made under the most load): cp's with integrity_check,
+ * as it is the one that may be torn, the others with quick_check. One per cell keeps the run short.
+ */
+function checkLast(s: CellSetup, runs: readonly ContenderRun[]): CopyCheck | undefined {
+  const output = runs[runs.length - 1]?.output;
+  if (!output || !fs.existsSync(output)) return undefined;
+  return checkCopy(output, s.contender.id === 'cp' ? 'integrity_check' : 'quick_check');
+}
+
+function emptyDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+}
