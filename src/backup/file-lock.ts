@@ -17,6 +17,7 @@ export function tryLock(file: string, owner?: string): FileLock | undefined {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { timeout: 0 });
+    db.pragma('journal_mode = MEMORY'); // it never writes: no -journal for a crash to leave behind
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
     db?.close();

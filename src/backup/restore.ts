@@ -91,14 +91,26 @@ async function copyFile(from: string, to: string, mode: number, size: number, on
 /** Keeps the current database (if any) as `<db>.pre-restore-<time>`, its -wal and journal beside it. */
 async function setAside(database: string): Promise<string | undefined> {
   if (!(await exists(database))) return undefined;
-  const keptAs = `${database}.pre-restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-  await fs.link(database, keptAs);
+  const keptAs = await linkUnique(database, `${database}.pre-restore-${new Date().toISOString().replace(/[-:]/g, '')}`);
   for (const suffix of ['-wal', '-journal']) {
     if (await exists(`${database}${suffix}`)) await fs.rename(`${database}${suffix}`, `${keptAs}${suffix}`);
   }
   await fs.rm(`${database}-shm`, { force: true }); // rebuilt from the WAL by whoever opens it
   await fsyncDir(path.dirname(database));
   return keptAs;
+}
+
+/** Hard-links `file` as `name`, or `name-2`, `name-3`, ... if taken: an earlier kept database is never replaced. */
+async function linkUnique(file: string, name: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? name : `${name}-${n}`;
+    try {
+      await fs.link(file, candidate);
+      return candidate;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -24,7 +24,8 @@ export function verifyDatabase(file: string, mode: VerifyMode): VerifyOutcome {
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
     const rows = db.pragma(mode === 'full' ? 'integrity_check(100)' : 'quick_check(100)', { simple: false }) as Record<string, string>[];
-    const messages = rows.map((row) => String(Object.values(row)[0]));
+    // One row can hold several lines ("*** in database main ***\nTree 4 page 4: ..."): one problem each.
+    const messages = rows.flatMap((row) => String(Object.values(row)[0]).split('\n')).filter((m) => m.trim() !== '');
     const ok = messages.length === 1 && messages[0] === 'ok';
     return done(ok, ok ? [] : messages);
   } catch (err) {

@@ -31,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const ats = program();
   try {
     await ats.parseAsync(argv);
-    return EXIT.ok;
+    return Number(process.exitCode ?? EXIT.ok); // a command may report a finding (e.g. verify) this way
   } catch (err) {
     const command = ats.commands.find((c) => c.name() === argv[2]);
     if (err instanceof CommanderError && err.code === 'commander.help') {

@@ -24,8 +24,7 @@ export function checkDatabase(database: string, backupDir: string, configFile: s
     advice = `the newest good backup is ${generationPath(target, n)}: restore it with \`ats restore --from bak${n}${config}\``;
     break;
   }
-  const problems = check.problems.slice(0, 2).join('; ').replace(/\s+/g, ' ');
-  throw new StartupError(`database ${database} fails quick_check (${problems}); ${advice}`);
+  throw new StartupError(`database ${database} fails quick_check (${check.problems.slice(0, 2).join('; ')}); ${advice}`);
 }
 
 /** A backup folder must not hold another file named like the database: their generations would mix. */
