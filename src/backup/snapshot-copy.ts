@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
@@ -77,7 +78,7 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
       });
       pages = done.totalPages;
     } catch (err) {
-      throw err instanceof BackupError ? err : new BackupError('ECOPY', 'copy', req.source, reasonOf(err), { cause: err });
+      throw err instanceof BackupError ? err : new BackupError('ECOPY', 'copy', req.source, explainWriteError(err, req.tmp), { cause: err });
     } finally {
       if (src.inTransaction) src.exec('COMMIT');
     }
@@ -93,6 +94,19 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
   } finally {
     src.close();
   }
+}
+
+/**
+ * SQLite reports a full disk as SQLITE_FULL and a file size limit (EFBIG) as a bare "disk I/O
+ * error": say where it was writing and how much room is left there.
+ */
+function explainWriteError(err: unknown, tmp: string): string {
+  const reason = reasonOf(err);
+  if (!/^SQLITE_(FULL|IOERR)/.test(String((err as { code?: unknown }).code ?? ''))) return reason;
+  const { bavail, bsize } = fs.statfsSync(path.dirname(tmp));
+  const free = bavail * bsize;
+  return `${reason} while writing ${tmp} (${(free / 1048576).toFixed(1)} MiB free there; ` +
+    'a full disk, a file size limit (ulimit -f) or a failing disk causes this)';
 }
 
 function openSource(source: string): Database.Database {

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAULTS } from '../faults/catalog.js';
 import { countRows, integrity, listDir, makeDatabase, runCli, tempDir } from '../helpers.js';
 
 // Every crash point of a backup, in order; ATS_FAULT_POINT makes the CLI SIGKILL itself there.
 const POINTS = ['copy-step@2', 'copy-done', 'verified', 'before-rotate', 'rotate-shift', 'rotate-renamed'];
-const RANDOM_KILLS = 10;
+const RANDOM_KILLS = FAULTS['kill-at-random'].trials;
 
 let dir: string;
 let db: string;
@@ -51,6 +52,8 @@ async function crashAndRecover(kill: { point?: string; afterMs?: number }): Prom
 }
 
 describe('SIGKILL during a backup never costs a good backup', () => {
+  it('covers every step in the catalog', () => expect(POINTS).toHaveLength(FAULTS['kill-at-step'].trials));
+
   it.each(POINTS)('killed at %s', async (point) => {
     await crashAndRecover({ point });
   });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FAULTS } from '../faults/catalog.js';
 import { corruptIndexPage, listDir, makeDatabase, runCli, startService, tempDir, type Service } from '../helpers.js';
 
 let dir: string;
@@ -8,7 +9,7 @@ let service: Service | undefined;
 afterEach(async () => {
   await service?.stop('SIGKILL');
   service = undefined;
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 // Each bad am.toml stops start-up with exit 2, a message naming the file and key, and nothing created.
@@ -26,6 +27,7 @@ const BAD_CONFIGS: [string, string, RegExp][] = [
 ];
 
 describe('ats serve refuses a bad am.toml', () => {
+  it('tries every bad config in the catalog', () => expect(BAD_CONFIGS.length + 2).toBe(FAULTS['bad-config'].trials)); // + missing, folder
   it.each(BAD_CONFIGS)('%s', async (_name, text, message) => {
     dir = tempDir();
     fs.writeFileSync(path.join(dir, 'am.toml'), text);

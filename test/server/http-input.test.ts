@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupJob } from '../../dist/pulse/index.js';
 import { buildApp } from '../../dist/server/index.js';
 import { openStore, type AttestationStore } from '../../dist/store/index.js';
+import { FAULTS } from '../faults/catalog.js';
 import { attestation, tempDir } from '../helpers.js';
 
 // The real app on a real database, driven with inject(): every bad body gets a 4xx that says what
@@ -53,6 +54,7 @@ const BAD_BODIES: [string, string, number, RegExp][] = [
 ];
 
 describe('POST /attestations refuses bad bodies and writes nothing', () => {
+  it('tries every bad body in the catalog', () => expect(BAD_BODIES.length + 1).toBe(FAULTS['bad-http'].trials)); // + the content type
   it.each(BAD_BODIES)('%s', async (_name, payload, status, message) => {
     const response = await app.inject({ method: 'POST', url: '/attestations', headers: { 'content-type': 'application/json' }, payload });
     expect(response.statusCode).toBe(status);

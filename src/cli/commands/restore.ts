@@ -27,10 +27,10 @@ export function restoreCommand(): Command {
     .action(async (flags: RestoreFlags) => {
       const { database, target } = resolveDatabase(flags, 'restore');
       const from = /^bak[1-9][0-9]*$/.test(flags.from) ? generationPath(target, Number(flags.from.slice(3))) : path.resolve(flags.from);
+      if (!flags.yes) await confirm(database, from); // before the lock: a waiting prompt must not hold the database
       const held = holdDatabase(database, 'ats restore');
       if ('heldBy' in held) throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
       try {
-        if (!flags.yes) await confirm(database, from);
         const bar = progressReporter('restore');
         const result = await restoreBackup({
           from, database, verify: flags.full ? 'full' : 'quick',
