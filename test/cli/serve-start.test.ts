@@ -61,6 +61,19 @@ describe('ats serve starting up', () => {
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
   });
 
+  it('says clearly when its port is taken', async () => {
+    dir = tempDir();
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    fs.writeFileSync(path.join(dir, 'am.toml'), `[Server]\nport = ${port}\n`);
+    const run = await runCli(['serve'], { cwd: dir });
+    taken.close();
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`Error: cannot listen on 127.0.0.1:${port} ([Server] host and port): EADDRINUSE\n`);
+  });
+
   it('refuses a backup_dir that already holds another file named like the database', async () => {
     dir = tempDir();
     fs.mkdirSync(path.join(dir, 'other'));

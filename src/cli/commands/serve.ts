@@ -34,7 +34,9 @@ async function serve(config: Config): Promise<void> {
     }, log);
     const ticker = new Ticker(pulse.tickerIntervalSeconds * 1000, [backups, new CheckpointJob(database.path, log)], log);
     const app = await buildApp({ store, backups, logger: log, maxBodyBytes: server.maxBodyBytes, maxBatch: ats.maxBatch, token: server.token });
-    const url = await app.listen({ host: server.host, port: server.port });
+    const url = await app.listen({ host: server.host, port: server.port }).catch((err: NodeJS.ErrnoException) => {
+      throw new StartupError(`cannot listen on ${server.host}:${server.port} ([Server] host and port): ${err.code ?? err.message}`);
+    });
     log.info({ event: 'listening', url, database: database.path, config: config.file ?? null, backupIntervalSeconds: database.backupIntervalSeconds }, `listening on ${url}`);
     ticker.start();
 
