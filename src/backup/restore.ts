@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
+import { requireFile } from './path-checks.js';
 import { fsyncDir } from './rotation.js';
 import { verifyDatabase, type VerifyOutcome } from './verify.js';
 
@@ -43,10 +44,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const database = path.resolve(opts.database);
   const tmp = `${database}.restore.tmp`;
   if (from === database) throw new BackupError('EINVALID', 'restore', from, 'the backup is the database itself');
-  const stat = await fs.stat(from).catch((err: NodeJS.ErrnoException) => {
-    throw new BackupError('ESOURCE', 'restore from', from, err.code === 'ENOENT' ? 'no such file' : reasonOf(err), { cause: err });
-  });
-  if (!stat.isFile()) throw new BackupError('ESOURCE', 'restore from', from, 'not a regular file');
+  const stat = await requireFile(from, 'restore from');
   const checked = verifyDatabase(from, opts.verify);
   if (!checked.ok) {
     throw new BackupError('EVERIFY', 'restore from', from, `the backup fails ${opts.verify}_check (${checked.problems.slice(0, 2).join('; ')}); nothing was changed`);

@@ -5,6 +5,7 @@ import { copyInWorker } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
 import { resolveBackupOptions, type BackupOptions } from './options.js';
+import { requireFile, requireWritableFolder } from './path-checks.js';
 import { copyTmpPath, generationPath, removeStaleFiles, rotate } from './rotation.js';
 import type { CopyResult } from './snapshot-copy.js';
 
@@ -35,8 +36,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
 
-  const sourceMode = await checkSource(source);
-  await checkFolder(path.dirname(target));
+  const sourceMode = (await requireFile(source, 'open source')).mode & 0o666;
+  await requireWritableFolder(path.dirname(target));
   for (let n = 1; n <= opts.keep; n++) {
     if (generationPath(target, n) === source) {
       throw new BackupError('EINVALID', 'backup', source, `the backup file ${generationPath(target, n)} would be the database itself`);
@@ -79,34 +80,5 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     throw new BackupError('ECOPY', 'backup', source, reasonOf(err), { cause: err });
   } finally {
     lock.release();
-  }
-}
-
-/** The source must be a readable regular file; returns its permission bits for the copy. */
-async function checkSource(source: string): Promise<number> {
-  let stat;
-  try {
-    stat = await fs.stat(source);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new BackupError('ESOURCE', 'open source', source, code === 'ENOENT' ? 'no such file' : reasonOf(err), { cause: err });
-  }
-  if (!stat.isFile()) throw new BackupError('ESOURCE', 'open source', source, 'not a regular file');
-  return stat.mode & 0o666;
-}
-
-async function checkFolder(dir: string): Promise<void> {
-  let stat;
-  try {
-    stat = await fs.stat(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new BackupError('EDEST', 'backup folder', dir, code === 'ENOENT' ? 'does not exist' : reasonOf(err), { cause: err });
-  }
-  if (!stat.isDirectory()) throw new BackupError('EDEST', 'backup folder', dir, 'is not a folder');
-  try {
-    await fs.access(dir, fs.constants.W_OK);
-  } catch (err) {
-    throw new BackupError('EDEST', 'backup folder', dir, 'is not writable', { cause: err });
   }
 }
