@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackupJob, type BackupFailure } from '../../dist/pulse/index.js';
+import { integrity, makeDatabase, tempDir, waitFor } from '../helpers.js';
+
+let dir: string;
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+const silent = pino({ level: 'silent' });
+
+describe('BackupJob', () => {
+  it('retries a failed backup after a backoff that doubles, then succeeds and waits a full interval', async () => {
+    dir = tempDir();
+    const database = path.join(dir, 'later.db');
+    const job = new BackupJob({ database, backupDir: dir, intervalSeconds: 60, keep: 2, verify: 'quick', timeoutSeconds: 60, retryBaseSeconds: 0.2 }, silent);
+    const failures: BackupFailure[] = [];
+    job.on('failure', (f) => failures.push(f));
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      job.tick(Date.now() + 60_000);
+      await waitFor(() => failures.length === attempt, 10_000, `failure ${attempt}`);
+      delays.push(job.nextDueAt! - Date.parse(failures[attempt - 1]!.at));
+    }
+    expect(failures.every((f) => f.code === 'ESOURCE')).toBe(true);
+    expect(delays.map((d) => Math.round(d / 100))).toEqual([2, 4, 8]); // 0.2 s, 0.4 s, 0.8 s
+    expect(job.lastFailure?.reason).toMatch(/no such file/);
+
+    makeDatabase(database, 0.1);
+    job.tick(job.nextDueAt!);
+    await waitFor(() => job.last !== undefined, 10_000, 'the backup');
+    expect(integrity(job.last!.file)).toBe('ok');
+    expect(job.nextDueAt! - Date.parse(job.last!.finishedAt)).toBeGreaterThanOrEqual(59_000);
+    await job.stop();
+  });
+
+  it('ignores ticks while a backup runs and before it is due', async () => {
+    dir = tempDir();
+    const database = path.join(dir, 'a.db');
+    makeDatabase(database, 1);
+    const job = new BackupJob({ database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'quick', timeoutSeconds: 60 }, silent);
+    let starts = 0;
+    job.on('start', () => starts++);
+    job.tick(Date.now()); // no backup yet: due now
+    expect(job.running).toBe(true);
+    // A backup cannot settle during synchronous code: every tick below lands while it runs.
+    for (let i = 0; i < 50; i++) job.tick(Date.now() + 7_200_000);
+    expect(job.start()).toBe(false);
+    await waitFor(() => !job.running, 20_000, 'the backup to end');
+    expect(starts).toBe(1);
+    job.tick(Date.now() + 3_500_000); // not due for an hour
+    expect(job.running).toBe(false);
+    expect(job.files().map((f) => f.generation)).toEqual([1]);
+    await job.stop();
+  });
+
+  it('stop() cancels a running backup and leaves no temporary file', async () => {
+    dir = tempDir();
+    const database = path.join(dir, 'a.db');
+    makeDatabase(database, 40);
+    const job = new BackupJob({ database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'full', timeoutSeconds: 60 }, silent);
+    const failures: BackupFailure[] = [];
+    job.on('failure', (f) => failures.push(f));
+    expect(job.start()).toBe(true);
+    await waitFor(() => fs.existsSync(path.join(dir, 'a.db.bak.tmp')), 10_000, 'the copy to start');
+    await job.stop();
+    expect(failures.map((f) => f.code)).toEqual(['ECANCELLED']);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp') || /\.bak\d$/.test(f))).toEqual([]);
+    expect(job.start()).toBe(false); // stopped for good
+  });
+});
