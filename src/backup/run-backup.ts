@@ -60,7 +60,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     faultPoint('before-rotate');
     await rotate(tmp, target, opts.keep);
     const warnings = copy.journalMode === 'wal' ? [] : [
-      `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.readLockMs} ms ` +
+      `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.copyMs} ms ` +
       `(capped at ${opts.maxReadLockMs} ms); WAL mode avoids this`,
     ];
     return Object.freeze({

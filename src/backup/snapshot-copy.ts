@@ -26,9 +26,8 @@ export interface CopyResult {
   readonly bytes: number;
   readonly journalMode: string;
   readonly busyRetries: number;
+  /** How long the copy took: the source snapshot (and, in rollback-journal mode, its read lock) is held exactly this long. */
   readonly copyMs: number;
-  /** How long the source read snapshot (and, in rollback-journal mode, its lock) was held. */
-  readonly readLockMs: number;
   readonly verify: VerifyOutcome;
 }
 
@@ -82,15 +81,14 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
     } finally {
       if (src.inTransaction) src.exec('COMMIT');
     }
-    const readLockMs = Math.round(performance.now() - lockedAt);
-    const copyMs = readLockMs;
+    const copyMs = Math.round(performance.now() - lockedAt);
     hooks.progress({ phase: 'copy', pagesDone: pages, pagesTotal: pages });
     faultPoint('copy-done');
     const bytes = finishFile(req.tmp);
     hooks.progress({ phase: 'verify', pagesDone: pages, pagesTotal: pages });
     const verify = verifyDatabase(req.tmp, req.verify);
     faultPoint('verified');
-    return { pages, pageSize, bytes, journalMode, busyRetries, copyMs, readLockMs, verify };
+    return { pages, pageSize, bytes, journalMode, busyRetries, copyMs, verify };
   } finally {
     src.close();
   }

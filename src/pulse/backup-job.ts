@@ -133,7 +133,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       for (const warning of result.warnings) this.#log.warn({ event: 'backup_warning', database }, warning);
       this.#log.info({
         event: 'backup_finish', database, file: result.file, durationMs: result.durationMs, copyMs: result.copyMs,
-        readLockMs: result.readLockMs, bytes: result.bytes, pages: result.pages, verify: result.verify.mode,
+        bytes: result.bytes, pages: result.pages, verify: result.verify.mode,
         verifyMs: result.verify.ms, busyRetries: result.busyRetries,
       }, 'backup finished');
       this.emit('success', result);
