@@ -19,10 +19,16 @@ export interface BenchOptions {
   readonly minWindowMs: number;
   /** Longest writer window judged per contender (and so the longest baseline window). */
   readonly windowMaxMs: number;
+  /** The writer's wal_autocheckpoint (SQLite's default 1000; 0 = the writer never checkpoints). */
+  readonly writerAutocheckpoint: number;
+  /** Also run the profiling cells (ours-service with a writer that never checkpoints inline). */
+  readonly profile: boolean;
   /** Run contenders even where a lighter or smaller cell already showed they cannot finish. */
   readonly runAll: boolean;
   readonly report: string;
   readonly json: string;
+  /** Re-render the report from this earlier results file instead of measuring. */
+  readonly fromJson: string | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -31,9 +37,9 @@ export const DEFAULTS = Object.freeze({
   loads: ['none', 'rate', 'full', 'service'] as LoadId[],
   capSeconds: 60,
   rate: 200,
-  httpRate: 400,
+  httpRate: 100,
   minWindowSeconds: 5,
-  windowMaxSeconds: 10,
+  windowMaxSeconds: 20,
 });
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -44,12 +50,18 @@ export const USAGE = `Usage: npm run bench -- [options]
   --loads LIST         none, rate, full, service (default: all)
   --cap SECONDS        stop a contender after this long: "did not finish" (default 60)
   --rate N             commits/s of the fixed-rate writer (default 200)
-  --http-rate N        requests/s sent to the service (default 400)
+  --http-rate N        requests/s sent to the service (default 100)
+  --from-json FILE     only re-render the report from an earlier run's raw results
   --min-window SECONDS repeat shorter backups back to back until they cover this (default 5)
-  --window SECONDS     longest writer window judged per contender, and its baseline (default 10)
+  --window SECONDS     longest writer window judged per contender (the last part of
+                       a longer backup), and its baseline (default 20)
+  --writer-autocheckpoint N  the writer's wal_autocheckpoint (default 1000, SQLite's; 0: never)
+  --no-profile         skip the profiling cells (ours-service again with a writer at wal_autocheckpoint=0)
   --run-all            also run contenders a lighter or smaller cell showed cannot finish
   --report FILE        Markdown report (default BENCHMARKS.md)
-  --json FILE          raw results (default bench-results.json)`;
+  --json FILE          raw results (default bench-results.json)
+Experiments: ATS_BENCH_ENGINE=path/to/backup/index.js runs ours-service on another engine build;
+ATS_BENCH_CLI=path/to/cli/main.js runs ours-cli and the service from another build.`;
 
 /** Parses and validates the command line; throws an Error naming the option and the value. */
 export function parseBenchArgs(argv: readonly string[], allCases: readonly string[]): BenchOptions {
@@ -59,7 +71,7 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
     options: {
       sizes: { type: 'string' }, big: { type: 'boolean' }, cases: { type: 'string' }, loads: { type: 'string' },
       cap: { type: 'string' }, rate: { type: 'string' }, 'http-rate': { type: 'string' }, window: { type: 'string' }, 'min-window': { type: 'string' },
-      'run-all': { type: 'boolean' }, report: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' },
+      'run-all': { type: 'boolean' }, 'no-profile': { type: 'boolean' }, 'writer-autocheckpoint': { type: 'string' }, report: { type: 'string' }, json: { type: 'string' }, 'from-json': { type: 'string' }, help: { type: 'boolean' },
     },
   });
   if (values.help) throw new HelpRequested();
@@ -78,9 +90,12 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
     httpRate: positive('--http-rate', values['http-rate'] ?? String(DEFAULTS.httpRate)),
     minWindowMs: positive('--min-window', values['min-window'] ?? String(DEFAULTS.minWindowSeconds)) * 1000,
     windowMaxMs: positive('--window', values.window ?? String(DEFAULTS.windowMaxSeconds)) * 1000,
+    writerAutocheckpoint: wholeOrZero('--writer-autocheckpoint', values['writer-autocheckpoint'] ?? '1000'),
+    profile: !(values['no-profile'] ?? false),
     runAll: values['run-all'] ?? false,
     report: values.report ?? 'BENCHMARKS.md',
     json: values.json ?? 'bench-results.json',
+    fromJson: values['from-json'],
   });
 }
 
@@ -89,6 +104,12 @@ export class HelpRequested extends Error {}
 
 function list(text: string): string[] {
   return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function wholeOrZero(option: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${option} must be a whole number ≥ 0 (got "${text}")`);
+  return n;
 }
 
 function positive(option: string, text: string): number {

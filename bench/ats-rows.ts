@@ -1,10 +1,10 @@
 import type Database from 'better-sqlite3';
 
 /**
- * The shape of an ATS attestation table: who (`subjects`) is what (`predicates`) in which
+ * The shape of an ATS attestation table (with {@link ATS_INDEXES}): who (`subjects`) is what (`predicates`) in which
  * `contexts`, said by whom (`actors`), with free JSON `attributes`, and an index on each of the four.
  */
-export const ATS_SCHEMA = `
+export const ATS_TABLE = `
 CREATE TABLE IF NOT EXISTS attestations (
   id TEXT PRIMARY KEY,
   subjects TEXT NOT NULL,
@@ -15,7 +15,10 @@ CREATE TABLE IF NOT EXISTS attestations (
   source TEXT NOT NULL,
   attributes TEXT,
   created_at TEXT NOT NULL
-);
+);`;
+
+/** The four value indexes of {@link ATS_TABLE}. */
+export const ATS_INDEXES = `
 CREATE INDEX IF NOT EXISTS idx_attestations_subjects ON attestations (subjects);
 CREATE INDEX IF NOT EXISTS idx_attestations_predicates ON attestations (predicates);
 CREATE INDEX IF NOT EXISTS idx_attestations_contexts ON attestations (contexts);
@@ -38,9 +41,12 @@ export interface Attestation {
 export class AttestationGenerator {
   #state: number;
   #n = 0;
+  readonly #padding: string;
 
-  constructor(seed: number) {
+  /** `paddingBytes` adds a free-text attribute of that size (richer attestations, fewer per GB). */
+  constructor(seed: number, paddingBytes = 0) {
     this.#state = seed >>> 0 || 1;
+    this.#padding = 'lorem ipsum dolor sit amet, consectetur adipiscing elit; '.repeat(Math.ceil(paddingBytes / 57)).slice(0, paddingBytes);
   }
 
   /** A uniform integer in [0, n). */
@@ -65,6 +71,7 @@ export class AttestationGenerator {
         weight: this.int(1000) / 10,
         tags: Array.from({ length: this.int(4) }, () => `tag${this.int(300)}`),
         note: 'lorem ipsum dolor sit amet '.repeat(1 + this.int(6)),
+        ...(this.#padding ? { description: this.#padding } : {}),
       },
     };
   }
@@ -78,7 +85,7 @@ export class AttestationGenerator {
 /** A prepared insert of one attestation row; returns nothing, throws SQLite's error. */
 export type InsertAttestation = (a: Attestation, id: string) => void;
 
-/** Prepares the insert statement on `db` (which must already hold {@link ATS_SCHEMA}). */
+/** Prepares the insert statement on `db` (which must already hold {@link ATS_TABLE}). */
 export function prepareInsert(db: Database.Database, source = 'bench'): InsertAttestation {
   const stmt = db.prepare(
     'INSERT INTO attestations (id, subjects, predicates, contexts, actors, timestamp, source, attributes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',

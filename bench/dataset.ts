@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ATS_SCHEMA, AttestationGenerator, prepareInsert } from './ats-rows.js';
+import { ATS_INDEXES, ATS_TABLE, AttestationGenerator, prepareInsert } from './ats-rows.js';
 import { log } from './log.js';
 
 /** Bump when the dataset's shape changes, so cached files are rebuilt. */
-const DATASET_VERSION = 1;
+const DATASET_VERSION = 2;
+/** The four value indexes add about this share to the table's size (measured on these rows). */
+const INDEX_SHARE = 0.3;
 const ROWS_PER_TRANSACTION = 20_000;
 
 /** What the cache records beside each prepared database. */
@@ -56,8 +58,8 @@ function build(file: string, targetBytes: number): number {
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = OFF');
-    db.pragma('cache_size = -262144'); // 256 MiB: index pages stay cached while rows arrive in random key order
-    db.exec(ATS_SCHEMA);
+    db.pragma('cache_size = -1048576'); // 1 GiB: the id index's pages stay cached while ids arrive in random order
+    db.exec(ATS_TABLE);
     const insert = prepareInsert(db, 'seed');
     const gen = new AttestationGenerator(0xa75);
     const pageSize = Number(db.pragma('page_size', { simple: true }));
@@ -66,10 +68,13 @@ function build(file: string, targetBytes: number): number {
       for (let i = 0; i < ROWS_PER_TRANSACTION; i++) insert(gen.next(), gen.id());
     });
     let rows = 0;
-    while (Number(pageCount.get()) * pageSize < targetBytes) {
+    // Rows first, then the four indexes in one sorted pass each: several times faster than
+    // inserting through them (their pages end up fuller than an index grown by inserts).
+    while (Number(pageCount.get()) * pageSize < targetBytes * (1 - INDEX_SHARE)) {
       batch();
       rows += ROWS_PER_TRANSACTION;
     }
+    db.exec(ATS_INDEXES);
     db.pragma('wal_checkpoint(TRUNCATE)');
     return rows;
   } finally {

@@ -1,4 +1,5 @@
 /** Number formatting for the report's tables. */
+import type { LoadId } from './args.js';
 
 /** Milliseconds as seconds: "0.55 s". */
 export function sec(ms: number | undefined): string {
@@ -45,4 +46,9 @@ export function sizeName(sizeMb: number): string {
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   return [line(head), `|${head.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** A load as the report names it. */
+export function loadName(load: LoadId, opts: { rate: number }): string {
+  return load === 'none' ? 'no writer' : load === 'rate' ? `${opts.rate} commits/s` : load === 'full' ? 'full-speed writer' : 'service';
 }

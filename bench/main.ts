@@ -10,7 +10,8 @@ import { describeEnvironment } from './environment.js';
 import { runServiceCell } from './load/service-cell.js';
 import { log } from './log.js';
 import { OUT_DIR, ROOT } from './paths.js';
-import { writeReport } from './report.js';
+import { loadName, sizeName } from './format.js';
+import { writeReport, type RunRecord } from './report.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { runCell } from './run-cell.js';
 
@@ -27,6 +28,11 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  if (opts.fromJson) {
+    const saved = JSON.parse(fs.readFileSync(opts.fromJson, 'utf8')) as Omit<RunRecord, 'root'>;
+    const written = writeReport({ ...saved, opts: { ...saved.opts, report: opts.report, json: opts.json }, root: ROOT });
+    return log(`re-rendered from ${opts.fromJson}: ${written.join(', ')}`);
+  }
   const started = Date.now();
   const env = describeEnvironment();
   log(`sizes ${opts.sizes.join(', ')} MB; loads ${opts.loads.join(', ')}; cases ${opts.cases.join(', ')}; cap ${opts.capMs / 1000} s`);
@@ -41,21 +47,29 @@ async function main(): Promise<void> {
       const work = path.join(WORK_DIR, `ats-${sizeMb}mb.db`);
       for (const load of opts.loads) {
         if (load === 'service') {
-          services.push(await runServiceCell({ sizeMb, workDir: WORK_DIR, httpRate: opts.httpRate, capMs: opts.capMs, windowMaxMs: opts.windowMaxMs }));
+          const idle = cells.find((c) => c.sizeMb === sizeMb && c.load === 'none' && c.contender === 'ours-service' && c.status === 'finished');
+          const expectedBackupMs = idle?.run ? idle.run.copyMs + (idle.run.verifyMs ?? 0) : undefined;
+          services.push(await runServiceCell({ sizeMb, workDir: WORK_DIR, httpRate: opts.httpRate, capMs: opts.capMs, expectedBackupMs }));
           continue;
         }
+        const setup = { dataset, work, outDir: path.join(WORK_DIR, 'out'), load, capMs: opts.capMs, rate: opts.rate, minWindowMs: opts.minWindowMs, windowMaxMs: opts.windowMaxMs };
         for (const contender of contendersOf(opts)) {
           const skip = skipReason(contender, sizeMb, load, cells, opts);
           if (skip) {
             cells.push({ sizeMb, load, contender: contender.id, status: skip.status, reason: skip.reason });
             continue;
           }
-          const cell = await runCell({
-            dataset, work, outDir: path.join(WORK_DIR, 'out'), load, contender, capMs: opts.capMs, rate: opts.rate,
-            minWindowMs: opts.minWindowMs, windowMaxMs: opts.windowMaxMs, keepSeries: sizeMb === plotSize && load === 'full',
-          });
+          const cell = await runCell({ ...setup, contender, writerAutocheckpoint: opts.writerAutocheckpoint, keepSeries: sizeMb === plotSize && load === 'full' });
           cells.push(cell);
           log(describeCell(cell));
+        }
+        const profiled = profileContender(opts, sizeMb, load, plotSize);
+        if (profiled) {
+          // The same cell once more with a writer that never checkpoints inside a commit: what is
+          // left of the backup's effect once the writer's own checkpointing is taken out.
+          const cell = await runCell({ ...setup, contender: profiled, writerAutocheckpoint: 0, keepSeries: false });
+          cells.push({ ...cell, profile: 'writer-without-autocheckpoint' });
+          log(`${describeCell(cell)} [writer wal_autocheckpoint=0]`);
         }
       }
       fs.rmSync(work, { force: true });
@@ -65,8 +79,18 @@ async function main(): Promise<void> {
     fs.rmSync(WORK_DIR, { recursive: true, force: true });
   }
   const elapsedMs = Date.now() - started;
-  const written = writeReport({ opts, env, datasets, cells, services, elapsedMs, plotSize, root: ROOT });
+  const written = writeReport({ opts, env, datasets, cells, services, elapsedMs, plotSize, argv: process.argv.slice(2), root: ROOT });
   log(`done in ${(elapsedMs / 60000).toFixed(1)} min: ${written.join(', ')}`);
+}
+
+/**
+ * The profiling cells: our in-process engine at the smallest size under the fixed-rate writer and
+ * at the plotted size under the full-speed one, each again with a writer that never checkpoints.
+ */
+function profileContender(opts: BenchOptions, sizeMb: number, load: LoadId, plotSize: number | undefined): Contender | undefined {
+  if (!opts.profile || opts.writerAutocheckpoint === 0 || !opts.cases.includes('ours-service')) return undefined;
+  const wanted = (load === 'rate' && sizeMb === opts.sizes[0]) || (load === 'full' && sizeMb === plotSize);
+  return wanted ? CONTENDERS.find((c) => c.id === 'ours-service') : undefined;
 }
 
 function contendersOf(opts: BenchOptions): Contender[] {
@@ -83,10 +107,12 @@ function skipReason(c: Contender, sizeMb: number, load: LoadId, cells: readonly 
   const why = c.unavailable();
   if (why) return { status: 'unavailable' as const, reason: why };
   if (opts.runAll) return undefined;
-  const lost = cells.find((r) => r.contender === c.id && r.status === 'did-not-finish' &&
-    ((r.sizeMb === sizeMb && LOAD_ORDER[r.load] < LOAD_ORDER[load]) || (r.sizeMb < sizeMb && r.load === load)));
+  // A skipped cell counts as lost too: it was skipped because it could not finish.
+  const lost = cells.find((r) => r.contender === c.id && (r.status === 'did-not-finish' || r.status === 'skipped') &&
+    ((r.sizeMb === sizeMb && LOAD_ORDER[r.load] < LOAD_ORDER[load]) || (r.sizeMb <= sizeMb && r.load === load)));
   if (!lost) return undefined;
-  return { status: 'skipped' as const, reason: `not run: did not finish at ${lost.sizeMb} MB under the ${lost.load === 'rate' ? `${opts.rate} commits/s` : lost.load} load` };
+  const origin = lost.status === 'skipped' ? lost.reason?.replace(/^not run: /, '') : `did not finish at ${sizeName(lost.sizeMb)} under the ${loadName(lost.load, opts)} load`;
+  return { status: 'skipped' as const, reason: `not run: ${origin}` };
 }
 
 function describeCell(r: CellResult): string {

@@ -4,7 +4,7 @@ import type { BenchOptions, LoadId } from './args.js';
 import { CONTENDERS } from './contenders/index.js';
 import type { Dataset } from './dataset.js';
 import type { Environment } from './environment.js';
-import { int, kbAsMb, mb, ms, ratio, sec, sizeName, table } from './format.js';
+import { int, kbAsMb, loadName, mb, ms, ratio, sec, sizeName, table } from './format.js';
 import { readingOf } from './reading.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { latencyPlot } from './svg-plot.js';
@@ -19,6 +19,8 @@ export interface RunRecord {
   readonly services: readonly ServiceResult[];
   readonly elapsedMs: number;
   readonly plotSize: number | undefined;
+  /** The bench's command-line arguments. */
+  readonly argv: readonly string[];
   readonly root: string;
 }
 
@@ -26,7 +28,7 @@ export interface RunRecord {
 export function writeReport(run: RunRecord): string[] {
   const written: string[] = [];
   const plotFile = run.plotSize === undefined ? undefined : path.join('docs', `bench-latency-${sizeName(run.plotSize).replace(' ', '').toLowerCase()}.svg`);
-  const panels = run.cells.filter((c) => c.sizeMb === run.plotSize && c.load === 'full' && c.series)
+  const panels = run.cells.filter((c) => c.sizeMb === run.plotSize && c.load === 'full' && c.series && !c.profile)
     .map((c) => ({ title: `${labelOf(c.contender)}: ${c.status === 'finished' ? `backup ${sec(c.run?.copyMs)}` : `did not finish in ${sec(run.opts.capMs)}`}`, series: c.series! }));
   let plotWritten = false;
   if (plotFile && panels.length > 0) {
@@ -53,7 +55,7 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
     ['Date', env.date.slice(0, 16).replace('T', ' ') + ' UTC'],
     ['Machine', `${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB RAM, ${env.kernel} (shared, noisy)`],
     ['Software', `Node ${env.node}, SQLite ${env.sqlite} (better-sqlite3), sqlite3 shell ${env.sqlite3Shell ?? 'not installed'}`],
-    ['Command', `\`npm run bench -- ${process.argv.slice(2).join(' ')}\`${process.argv.length <= 2 ? ' (defaults)' : ''}`],
+    ['Command', run.argv.length ? `\`npm run bench -- ${run.argv.join(' ')}\`` : '`npm run bench` (defaults)'],
     ['Run time', `${(run.elapsedMs / 60000).toFixed(1)} min`],
     ['Datasets', run.datasets.map((d) => `${sizeName(d.sizeMb)}: ${mb(d.bytes)}, ${int(d.rows)} attestations`).join('; ')],
     ['Cap', `${sec(opts.capMs)} per contender; writer loads: none, a writer at ${opts.rate} commits/s, a writer at full speed; the service under ${opts.httpRate} write requests/s`],
@@ -74,13 +76,13 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
   for (const d of run.datasets) {
     out.push(`## ${sizeName(d.sizeMb)} database (${mb(d.bytes)})`, '');
     out.push('### Copy and resources', '');
-    out.push('Copy = until the copy is complete and fsynced. Verify: ours is its own `quick_check`; for the others it is the bench\'s check of their copy (`integrity_check` for cp, whose copy may be torn). Restarts: steps that started over from page 1. Event-loop delay: the backing-up Node process, sampled every 1 ms (an idle loop reads ≈1.1 ms). RSS growth: peak minus RSS just before the copy (in-process contenders).', '');
+    out.push('Copy = until the copy is complete and fsynced. Verify: ours is its own `quick_check`; for the others it is the bench\'s check of their copy (`integrity_check` for cp, whose copy may be torn). Restarts: steps that started over from page 1. Event-loop delay: of the backing-up Node process, sampled every 1 ms and shown as the delay beyond that interval. RSS growth: peak minus RSS just before the copy (in-process contenders).', '');
     out.push(table(['Contender', 'Load', 'Finished', 'Copy', '× cp', 'Verify / check', 'Restarts', 'BUSY retries', 'Peak RSS', 'RSS growth', 'Event loop p99 / max', 'WAL peak'],
       run.cells.filter((c) => c.sizeMb === d.sizeMb).map((c) => copyRow(c, run.cells, opts))), '');
     const writerCells = run.cells.filter((c) => c.sizeMb === d.sizeMb && c.writer);
     if (writerCells.length > 0) {
       out.push('### Impact on the writer', '');
-      out.push(`Commits that ended during the backups (short backups are repeated back to back until they cover ${sec(opts.minWindowMs)}; at most the first ${sec(opts.windowMaxMs)} are judged) next to a baseline window of the same length with the same writer and no backup, taken after it. "After" is the slowest commit in the 2 s after the backup ended, where the auto-checkpoint catches up on the WAL the backup's snapshot kept.`, '');
+      out.push(`Commits that ended during the backups (short backups are repeated back to back until they cover ${sec(opts.minWindowMs)}; of a longer one the last ${sec(opts.windowMaxMs)} are judged) next to a baseline window of the same length with the same writer and no backup, taken after it. "After" is the slowest commit in the 2 s after the backup ended.`, '');
       out.push(table(['Contender', 'Load', 'Window', 'Commits/s during / without', 'p50 during / without', 'p99 during / without', 'p99 ×', 'Max during / without', 'Max after'],
         writerCells.map((c) => writerRow(c, opts))), '');
     }
@@ -93,8 +95,8 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
   for (const c of CONTENDERS.filter((x) => run.opts.cases.includes(x.id))) out.push(`- **${c.label}** (\`${c.id}\`): ${c.description}`);
   out.push('', '## Method', '');
   out.push(
-    '- Databases: ATS-shaped (`attestations` with JSON `subjects`, `predicates`, `contexts`, `actors`, `attributes`, an index on each of the four), WAL mode, built once in 20,000-row transactions and cached in `bench-out/datasets/`. Each cell works on a fsynced copy, refreshed whenever earlier writers grew it by more than 10 %, with its WAL truncated first.',
-    `- Writer: a separate Node process inserting one attestation per transaction (WAL, synchronous=NORMAL, SQLite's default auto-checkpoint at 1,000 pages), either as fast as it can or at ${opts.rate} commits/s, timing every commit on the monotonic clock all processes share. It warms up 1 s before each backup; the baseline window runs after the backup and 2 s of settling, for as long as the judged backup window.`,
+    '- Databases: ATS-shaped (`attestations` with JSON `subjects`, `predicates`, `contexts`, `actors`, `attributes`, an index on each of the four), WAL mode, built once in 20,000-row transactions (the four indexes created after the rows) and cached in `bench-out/datasets/`. Each cell works on a fsynced copy, refreshed whenever earlier writers grew it by more than 10 %, with its WAL truncated first.',
+    `- Writer: a separate Node process inserting one attestation per transaction (WAL, synchronous=NORMAL, ${opts.writerAutocheckpoint === 1000 ? "SQLite's default auto-checkpoint at 1,000 pages, inside the commit that crosses it" : `wal_autocheckpoint=${opts.writerAutocheckpoint}`}), either as fast as it can or at ${opts.rate} commits/s, timing every commit on the monotonic clock all processes share. It warms up 1 s before each backup; the baseline window runs after the backup and 2 s of settling, for as long as the judged backup window.`,
     '- A contender that hits the cap under a lighter load at one size, or under the same load at a smaller size, is not run again where it cannot finish either (each commit restarts it); `--run-all` runs it anyway.',
     '- Peak RSS of a child process is its kernel high-water mark (VmHWM) polled every 10 ms; in-process contenders reset the mark just before the copy (`/proc/self/clear_refs`).',
     '- Raw figures: [bench-results.json](bench-results.json).',
@@ -103,9 +105,9 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
 }
 
 function summaryCell(cells: readonly CellResult[], id: string, size: number, load: LoadId): string {
-  const c = cells.find((r) => r.contender === id && r.sizeMb === size && r.load === load);
+  const c = cells.find((r) => r.contender === id && r.sizeMb === size && r.load === load && !r.profile);
   if (!c) return '';
-  if (c.status === 'skipped') return '✗ (see smaller/lighter)';
+  if (c.status === 'skipped') return '✗ not run (cannot finish: see the detail table)';
   if (c.status === 'unavailable') return 'n/a';
   if (c.status === 'failed') return `failed`;
   if (c.status === 'did-not-finish') return `✗ ${sec(c.run?.copyMs)}${c.run?.restarts ? `, ${int(c.run.restarts)} restarts` : ''}`;
@@ -115,7 +117,7 @@ function summaryCell(cells: readonly CellResult[], id: string, size: number, loa
 
 function cpRatio(c: CellResult, cells: readonly CellResult[]): number | undefined {
   if (c.contender === 'cp' || !c.run) return undefined;
-  const cp = cells.find((r) => r.contender === 'cp' && r.sizeMb === c.sizeMb && r.load === c.load && r.status === 'finished');
+  const cp = cells.find((r) => r.contender === 'cp' && r.sizeMb === c.sizeMb && r.load === c.load && r.status === 'finished' && !r.profile);
   return cp?.run ? c.run.copyMs / cp.run.copyMs : undefined;
 }
 
@@ -123,14 +125,14 @@ function copyRow(c: CellResult, cells: readonly CellResult[], opts: BenchOptions
   const r = c.run;
   const finished = c.status === 'finished' ? 'yes' : c.status === 'did-not-finish' ? `no (cap ${sec(opts.capMs)})` : `${c.status}${c.reason ? `: ${c.reason}` : ''}`;
   const verify = r?.verifyMs !== undefined ? `${sec(r.verifyMs)} quick_check` : c.check ? `${sec(c.check.ms)} ${c.check.kind}${c.check.ok ? ' ok' : ` **FAILED**: ${c.check.detail ?? ''}`}` : '–';
-  return [labelOf(c.contender), loadName(c.load, opts), finished, r ? sec(r.copyMs) : '–', ratio(cpRatio(c, cells)), verify,
+  return [rowLabel(c), loadName(c.load, opts), finished, r ? sec(r.copyMs) : '–', ratio(cpRatio(c, cells)), verify,
     int(r?.restarts), int(r?.busyRetries), kbAsMb(r?.peakRssKb), r?.rssGrowthKb === undefined ? '–' : `+${kbAsMb(r.rssGrowthKb)}`,
     r?.eventLoop ? `${ms(r.eventLoop.p99Ms)} / ${ms(r.eventLoop.maxMs)}` : '–', c.load === 'none' ? '–' : mb(c.walPeakBytes)];
 }
 
 function writerRow(c: CellResult, opts: BenchOptions): string[] {
   const w = c.writer!;
-  return [labelOf(c.contender), loadName(c.load, opts), sec(w.windowMs), `${int(w.during.perSecond)} / ${int(w.baseline.perSecond)}`,
+  return [rowLabel(c), loadName(c.load, opts), sec(w.windowMs), `${int(w.during.perSecond)} / ${int(w.baseline.perSecond)}`,
     `${ms(w.during.p50Ms)} / ${ms(w.baseline.p50Ms)}`, `${ms(w.during.p99Ms)} / ${ms(w.baseline.p99Ms)}`, ratio(w.during.p99Ms / w.baseline.p99Ms),
     `${ms(w.during.maxMs)} / ${ms(w.baseline.maxMs)}`, ms(w.afterMaxMs)];
 }
@@ -138,17 +140,19 @@ function writerRow(c: CellResult, opts: BenchOptions): string[] {
 function serviceSection(services: readonly ServiceResult[], opts: BenchOptions): string {
   if (services.length === 0) return 'Not run (`--loads` without `service`).';
   const rows = services.map((s) => {
-    if (s.status !== 'finished') return [sizeName(s.sizeMb), `${s.status}: ${s.reason ?? ''}`, '', '', '', '', '', '', ''];
+    if (s.status !== 'finished') return [sizeName(s.sizeMb), `${s.status}: ${s.reason ?? ''}`, '', '', '', '', '', '', '', '', ''];
     const b = s.backups ?? [];
     return [sizeName(s.sizeMb), `${b.length}: ${b.map((x) => sec(x.durationMs)).join(', ')}`,
       `${ms(s.during?.p50Ms)} / ${ms(s.baseline?.p50Ms)}`, `${ms(s.during?.p99Ms)} / ${ms(s.baseline?.p99Ms)}`,
       ratio((s.during?.p99Ms ?? NaN) / (s.baseline?.p99Ms ?? NaN)), `${ms(s.during?.maxMs)} / ${ms(s.baseline?.maxMs)}`,
+      `${ms(s.eventLoopDuring?.p99Ms)} / ${ms(s.eventLoopWithout?.p99Ms)} (max ${ms(s.eventLoopDuring?.maxMs)} / ${ms(s.eventLoopWithout?.maxMs)})`,
+      s.truncates ? `${s.truncates.duringBackups} (max ${ms(s.truncates.duringMaxMs)}) / ${s.truncates.outside} (max ${ms(s.truncates.outsideMaxMs)})` : '–',
       `${int(s.failedRequests)} of ${int(s.requests)}`, `${kbAsMb(s.rssBeforeKb)} → ${kbAsMb(s.peakRssKb)}`, mb(s.walPeakBytes)];
   });
   return [
-    `\`ats serve\` on a copy of its own database (filled once through \`POST /attestations\` and cached), with ${opts.httpRate} single-attestation \`POST /attestations\` requests per second from a separate load process on 127.0.0.1, while its ticker backs up. Requests that ended during a backup are compared with as many requests from stretches with no backup running (nor in the 2 s after one).`,
+    `\`ats serve\` on a copy of its own database (filled once through the store's own \`put()\`, attestations with a 3 KB description, and cached), with ${opts.httpRate} single-attestation \`POST /attestations\` requests per second from a separate load process on 127.0.0.1, while its ticker backs up. Requests that ended during a backup are compared with as many requests from stretches with no backup running (nor in the 2 s after one). The service's event-loop delay is its own (prom-client samples every 10 ms; shown as the delay beyond that), read from \`/metrics\` as each backup starts and ends, and over as long a quiet stretch.`,
     '',
-    table(['Size', 'Backups by the ticker', 'HTTP p50 during / without', 'p99 during / without', 'p99 ×', 'Max during / without', 'Failed requests', 'Service RSS before → peak during', 'WAL peak'], rows),
+    table(['Size', 'Backups by the ticker', 'HTTP p50 during / without', 'p99 during / without', 'p99 ×', 'Max during / without', 'Service event loop p99 during / without', 'TRUNCATE checkpoints during / outside backups', 'Failed requests', 'Service RSS before → peak during', 'WAL peak'], rows),
   ].join('\n');
 }
 
@@ -156,13 +160,13 @@ function contenderIds(run: RunRecord): string[] {
   return CONTENDERS.map((c) => c.id).filter((id) => run.cells.some((c) => c.contender === id));
 }
 
+/** A table row's name: the contender's, marked on the profiling cells. */
+function rowLabel(c: CellResult): string {
+  return c.profile ? `${labelOf(c.contender)} — *profile: writer with wal_autocheckpoint=0*` : labelOf(c.contender);
+}
+
 /** The report's name for a contender. */
 export function labelOf(id: string): string {
   return CONTENDERS.find((c) => c.id === id)?.label ?? id;
 }
 
-function loadName(load: LoadId, opts: { rate: number }): string {
-  return load === 'none' ? 'no writer' : load === 'rate' ? `${opts.rate} commits/s` : load === 'full' ? 'full-speed writer' : 'service';
-}
-
-export { loadName };

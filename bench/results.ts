@@ -33,6 +33,8 @@ export interface CellResult {
   readonly sizeMb: number;
   readonly load: LoadId;
   readonly contender: string;
+  /** Set on the extra profiling cells: the same cell with a writer that never checkpoints inline. */
+  readonly profile?: 'writer-without-autocheckpoint' | undefined;
   readonly status: CellStatus;
   readonly reason?: string | undefined;
   /** The median run (by copy time) with the worst memory and event-loop figures of all runs. */
@@ -65,12 +67,16 @@ export interface ServiceResult {
   /** Requests answered while a backup ran, next to the same length of time without one. */
   readonly during?: LatencyStats | undefined;
   readonly baseline?: LatencyStats | undefined;
+  /** Total time backups ran during the load. */
   readonly windowMs?: number;
   readonly requests?: number;
   readonly failedRequests?: number;
   readonly peakRssKb?: number | undefined;
   readonly rssBeforeKb?: number | undefined;
   readonly walPeakBytes?: number | undefined;
-  /** The service's own event-loop lag from /metrics, when it exports one. */
-  readonly eventLoopP99Ms?: number | undefined;
+  /** The service's own event-loop delay (prom-client, beyond its 10 ms sampling interval) during its backups and in as long a stretch without. */
+  readonly eventLoopDuring?: { readonly p99Ms: number; readonly maxMs: number } | undefined;
+  readonly eventLoopWithout?: { readonly p99Ms: number; readonly maxMs: number } | undefined;
+  /** The service checkpoint job's TRUNCATE runs (from its log), which hold the write lock. */
+  readonly truncates?: { readonly duringBackups: number; readonly duringMaxMs: number | undefined; readonly outside: number; readonly outsideMaxMs: number | undefined } | undefined;
 }

@@ -16,6 +16,10 @@ const WARMUP_MS = 1_000;
 const AFTER_MS = 2_000;
 /** Short backups are repeated back to back, up to this many, until they cover the minimum window. */
 const MAX_RUNS = 6;
+/** With no writer there is nothing to judge: a few runs only steady the copy time. */
+const MAX_RUNS_IDLE = 3;
+/** A contender stopped at the cap restarts over and over; this much of it is enough to judge the writer. */
+const CAPPED_WINDOW_MS = 10_000;
 
 /** Where and how one cell runs. */
 export interface CellSetup {
@@ -28,6 +32,7 @@ export interface CellSetup {
   readonly contender: Contender;
   readonly capMs: number;
   readonly rate: number;
+  readonly writerAutocheckpoint: number;
   /** Backups shorter than this are repeated until their windows add up to it (p99 needs commits). */
   readonly minWindowMs: number;
   /** Longest writer window judged (and so the longest baseline). */
@@ -52,7 +57,7 @@ export async function runCell(s: CellSetup): Promise<CellResult> {
       const runs = await repeatRuns(s);
       return { ...base, ...summarize(runs), check: checkLast(s, runs) };
     }
-    const writer = await startWriter(s.work, s.load === 'full' ? 'full' : s.rate, path.join(path.dirname(s.outDir), `writer-${process.pid}.f64`));
+    const writer = await startWriter(s.work, s.load === 'full' ? 'full' : s.rate, path.join(path.dirname(s.outDir), `writer-${process.pid}.f64`), s.writerAutocheckpoint);
     const wal = new FileSizeSampler(`${s.work}-wal`);
     const cellStart = nowMs();
     let timed;
@@ -102,7 +107,7 @@ async function repeatRuns(s: CellSetup): Promise<ContenderRun[]> {
     const run = await s.contender.run({ source: s.work, outDir, capMs: s.capMs });
     runs.push(run);
     covered += run.endedAt - run.startedAt;
-    if (!run.finished || covered >= s.minWindowMs || runs.length >= MAX_RUNS) return runs;
+    if (!run.finished || covered >= s.minWindowMs || runs.length >= (s.load === 'none' ? MAX_RUNS_IDLE : MAX_RUNS)) return runs;
   }
 }
 
@@ -112,16 +117,19 @@ async function backupsThenBaseline(s: CellSetup, wal: FileSizeSampler) {
   const runs = await repeatRuns(s);
   const walPeakBytes = wal.stop();
   await sleep(AFTER_MS);
-  // Judge at most windowMaxMs of backup time, from the start; the baseline is as long.
+  // Judge at most windowMaxMs of backup time, counted back from the end: the end of a backup is
+  // where its snapshot is released and the writer's checkpoint catches up. The baseline is as long.
   const windows: Window[] = [];
-  let left = s.windowMaxMs;
-  for (const r of runs) {
+  const capped = runs.some((r) => !r.finished);
+  let left = capped ? Math.min(CAPPED_WINDOW_MS, s.windowMaxMs) : s.windowMaxMs;
+  const limit = left;
+  for (const r of [...runs].reverse()) {
     const length = Math.min(r.endedAt - r.startedAt, left);
     if (length <= 0) break;
-    windows.push([r.startedAt, r.startedAt + length]);
+    windows.push([r.endedAt - length, r.endedAt]);
     left -= length;
   }
-  const judged = s.windowMaxMs - left;
+  const judged = limit - left;
   const baselineStart = nowMs();
   await sleep(judged);
   return { runs, walPeakBytes, windows, baseline: [baselineStart, baselineStart + judged] as Window };
@@ -152,13 +160,13 @@ function summarize(runs: readonly ContenderRun[]): Pick<CellResult, 'status' | '
 }
 
 /**
- * Checks the last copy of the cell (the one made under the most load): cp's with integrity_check,
- * as it is the one that may be torn, the others with quick_check. One per cell keeps the run short.
+ * Checks the last copy of the cell: under a writer cp's gets the full integrity_check, as it is
+ * the copy that may be torn; the others quick_check. One per cell keeps the run short.
  */
 function checkLast(s: CellSetup, runs: readonly ContenderRun[]): CopyCheck | undefined {
   const output = runs[runs.length - 1]?.output;
   if (!output || !fs.existsSync(output)) return undefined;
-  return checkCopy(output, s.contender.id === 'cp' ? 'integrity_check' : 'quick_check');
+  return checkCopy(output, s.contender.id === 'cp' && s.load !== 'none' ? 'integrity_check' : 'quick_check');
 }
 
 function emptyDir(dir: string): void {

@@ -13,7 +13,7 @@ const OURS = ['ours-cli', 'ours-service'];
 
 /** Checks every target on the cells of this run. */
 export function checkTargets(cells: readonly CellResult[], services: readonly ServiceResult[], opts: { rate: number }): TargetCheck[] {
-  const ours = cells.filter((c) => OURS.includes(c.contender));
+  const ours = cells.filter((c) => OURS.includes(c.contender) && !c.profile);
   const checks: TargetCheck[] = [];
 
   const underFull = ours.filter((c) => c.load === 'full');
@@ -57,10 +57,15 @@ export function checkTargets(cells: readonly CellResult[], services: readonly Se
 
   const eld = ours.filter((c) => c.contender === 'ours-service' && c.run?.eventLoop).sort((a, b) => (b.run?.eventLoop?.p99Ms ?? 0) - (a.run?.eventLoop?.p99Ms ?? 0));
   const worstEld = eld[0];
+  const svcLag = services.filter((s) => s.eventLoopDuring).sort((a, b) => (b.eventLoopDuring?.p99Ms ?? 0) - (a.eventLoopDuring?.p99Ms ?? 0))[0];
+  const eldValues = [worstEld?.run?.eventLoop?.p99Ms, svcLag?.eventLoopDuring?.p99Ms].filter((v): v is number => v !== undefined);
   checks.push({
     target: 'Event-loop delay p99 of the serving process during a backup ≤ 10 ms',
-    met: worstEld ? (worstEld.run?.eventLoop?.p99Ms ?? Infinity) <= 10 : undefined,
-    measured: worstEld ? `worst p99 ${ms(worstEld.run?.eventLoop?.p99Ms)} (max ${ms(worstEld.run?.eventLoop?.maxMs)}; ${describe(worstEld, opts)})` : 'not run',
+    met: eldValues.length ? Math.max(...eldValues) <= 10 : undefined,
+    measured: [
+      worstEld ? `engine alone in a Node process: worst p99 ${ms(worstEld.run?.eventLoop?.p99Ms)} (max ${ms(worstEld.run?.eventLoop?.maxMs)}; ${describe(worstEld, opts)})` : undefined,
+      svcLag ? `the service under HTTP load: p99 ${ms(svcLag.eventLoopDuring?.p99Ms)} during a backup vs ${ms(svcLag.eventLoopWithout?.p99Ms)} without (${sizeName(svcLag.sizeMb)})` : undefined,
+    ].filter(Boolean).join('; ') || 'not run',
   });
 
   const rss = ours.filter((c) => c.contender === 'ours-service' && c.sizeMb === 1000 && c.run?.rssGrowthKb !== undefined)

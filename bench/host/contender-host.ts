@@ -14,8 +14,9 @@ if (!job || !values.source || !values['out-dir'] || !values['cap-ms']) {
 }
 
 await job.prepare?.();
-// 1 ms sampling: an idle loop reads about 1.1 ms, a blocked one reads how long it was blocked.
-const delay = monitorEventLoopDelay({ resolution: 1 });
+// Sampled every 1 ms; the histogram holds the time between samples, so the delay is that less 1 ms.
+const RESOLUTION_MS = 1;
+const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 const peakIsFromNow = resetPeakRss();
 const rssBeforeKb = statusKb('self', 'VmRSS') ?? 0;
 delay.enable();
@@ -29,7 +30,7 @@ delay.disable();
 const fsyncMs = outcome.finished && outcome.output && !outcome.durable ? fsyncFile(outcome.output) : 0;
 const endedAt = nowMs();
 const peakRssKb = statusKb('self', 'VmHWM');
-const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+const ms = (ns: number): number => Math.max(0, Math.round(ns / 1e4) / 100 - RESOLUTION_MS);
 const run: ContenderRun = {
   ...outcome,
   copyMs: outcome.copyMs + fsyncMs,

@@ -11,6 +11,8 @@ import type { ServiceBackup, ServiceResult } from '../results.js';
 import { SERVE_COMMAND, request, startService } from './service.js';
 import { ensureServiceDataset } from './service-dataset.js';
 
+/** prom-client's default event-loop sampling interval (collectDefaultMetrics' eventLoopMonitoringPrecision). */
+const PROM_RESOLUTION_MS = 10;
 /** Requests in the seconds after a backup are neither "during" nor baseline (catch-up checkpoint). */
 const AFTER_MS = 2_000;
 
@@ -19,7 +21,8 @@ export interface ServiceCellSetup {
   readonly workDir: string;
   readonly httpRate: number;
   readonly capMs: number;
-  readonly windowMaxMs: number;
+  /** How long one backup took in this run's idle cell (copy and verify), to plan the ticker. */
+  readonly expectedBackupMs: number | undefined;
 }
 
 /** The `last` backup as `GET /backups` reports it (only what the bench reads). */
@@ -48,8 +51,8 @@ export async function runServiceCell(s: ServiceCellSetup): Promise<ServiceResult
     const db = path.join(s.workDir, `service-${s.sizeMb}mb.db`);
     fs.copyFileSync(pristine, db);
     fsync(db);
-    // Expect about a second per 100 MB (copy + verify); leave a quiet stretch as long as two backups.
-    const expectedS = Math.max(1, s.sizeMb / 100);
+    // Leave a quiet stretch between backups as long as two of them (the service's run slower under load).
+    const expectedS = Math.max(1, (s.expectedBackupMs ?? s.sizeMb * 10) / 1000 * 1.5);
     const intervalS = Math.ceil(2 * expectedS + 4);
     const loadS = Math.min(2 * intervalS + expectedS + 2, s.capMs / 1000 + intervalS);
     const result = await measure(s, db, intervalS, loadS);
@@ -71,17 +74,42 @@ async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS
   let rssBeforeKb: number | undefined;
   let running = false;
   let stopped = false;
+  let serviceStopped = false;
+  let backupStartedAt = 0;
+  const lagDuring: Lag[] = [];
+  const lagQuiet: Lag[] = [];
   const samplesFile = path.join(s.workDir, 'http.f64');
   const loadStart = nowMs();
   try {
     const load = spawnChild(process.execPath, [benchChild('load/http-load-process.js'), '--port', String(service.port), '--rate', String(s.httpRate), '--seconds', String(loadS), '--out', samplesFile]);
-    // Watch the backups and the service's memory while the load runs.
+    // Watch the backups, the service's memory and its event-loop lag while the load runs. The
+    // service's lag histogram (prom-client) restarts at each scrape of /metrics: scraping when a
+    // backup starts and when it ends gives the lag during it; the same after a quiet stretch as
+    // long, starting 2 s after it, gives the lag without one.
+    let quiet: { from: number; length: number; started?: number } | undefined;
     const watcher = (async () => {
       let triggered = false;
       while (!stopped) {
         const rss = statusKb(service.pid, 'VmRSS') ?? 0;
         const res = await request(service.port, 'GET', '/backups').catch(() => undefined);
         const state = res?.status === 200 ? (JSON.parse(res.text) as { running?: boolean; last?: LastBackup | null }) : undefined;
+        const now = nowMs();
+        if (state?.running && !running) {
+          quiet = undefined;
+          await eventLoopLag(service.port);
+          backupStartedAt = now;
+        } else if (!state?.running && running) {
+          const lag = await eventLoopLag(service.port);
+          if (lag) lagDuring.push(lag);
+          quiet = { from: now + AFTER_MS, length: now - backupStartedAt };
+        } else if (quiet && quiet.started === undefined && now >= quiet.from) {
+          await eventLoopLag(service.port);
+          quiet.started = now;
+        } else if (quiet?.started !== undefined && now - quiet.started >= quiet.length) {
+          const lag = await eventLoopLag(service.port);
+          if (lag) lagQuiet.push(lag);
+          quiet = undefined;
+        }
         if (state?.running) peakRssKb = Math.max(peakRssKb, rss);
         else if (!running) rssBeforeKb = rss;
         running = state?.running ?? false;
@@ -111,19 +139,24 @@ async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS
     await watcher;
     const summary = lastJsonLine<{ sent: number; answered: number; skipped: number; unanswered: number }>(stdout);
     const samples = readTriples(samplesFile);
-    return { sizeMb: s.sizeMb, status: 'finished', httpRate: s.httpRate, backups: [...backups.values()], ...compare(samples, [...backups.values()], s.windowMaxMs),
-      requests: summary?.sent, peakRssKb: peakRssKb || undefined, rssBeforeKb, walPeakBytes: wal.stop(), eventLoopP99Ms: await eventLoopLag(service.port) };
+    const walPeakBytes = wal.stop();
+    const logs = await service.stop();
+    serviceStopped = true;
+    const list = [...backups.values()];
+    return { sizeMb: s.sizeMb, status: 'finished', httpRate: s.httpRate, backups: list, ...compare(samples, list),
+      requests: summary?.sent, peakRssKb: peakRssKb || undefined, rssBeforeKb, walPeakBytes,
+      eventLoopDuring: worstLag(lagDuring), eventLoopWithout: worstLag(lagQuiet), truncates: truncatesOf(logs, list, wallToMono, loadStart) };
   } finally {
     stopped = true;
     wal.stop();
-    await service.stop();
+    if (!serviceStopped) await service.stop();
     fs.rmSync(samplesFile, { force: true });
     for (const f of fs.readdirSync(s.workDir)) if (f.startsWith(path.basename(db))) fs.rmSync(path.join(s.workDir, f), { force: true });
   }
 }
 
 /** Latency of requests that ended during backups, next to requests in as long a stretch with none. */
-function compare(samples: Float64Array, backups: readonly ServiceBackup[], windowMaxMs: number) {
+function compare(samples: Float64Array, backups: readonly ServiceBackup[]) {
   const pairs: number[] = [];
   let failedRequests = 0;
   for (let i = 0; i + 2 < samples.length; i += 3) {
@@ -141,7 +174,7 @@ function compare(samples: Float64Array, backups: readonly ServiceBackup[], windo
     if (during(t)) duringPairs.push(t, ok[i + 1] ?? 0);
     else if (!near(t)) quietPairs.push(t, ok[i + 1] ?? 0);
   }
-  const windowMs = Math.min(windowMaxMs * Math.max(1, backups.length), backups.reduce((sum, b) => sum + (b.endedAt - b.startedAt), 0));
+  const windowMs = backups.reduce((sum, b) => sum + (b.endedAt - b.startedAt), 0);
   const duringStats = statsOf(duringPairs, Infinity);
   const quietStats = statsOf(quietPairs, duringPairs.length / 2);
   return { during: duringStats, baseline: quietStats, windowMs, failedRequests };
@@ -156,16 +189,57 @@ function statsOf(pairs: number[], limit: number): LatencyStats | undefined {
   return stats && { ...stats, perSecond: NaN };
 }
 
+/**
+ * The checkpoint job's TRUNCATE runs, from the service's JSON log lines: each holds the write
+ * lock, so a request writing meanwhile waits. Split by whether a backup was running.
+ */
+function truncatesOf(logs: string, backups: readonly ServiceBackup[], wallToMono: number, from: number): ServiceResult['truncates'] {
+  const runs: { at: number; ms: number }[] = [];
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"checkpoint_truncate"')) continue;
+    try {
+      const entry = JSON.parse(line) as { time?: string | number; ms?: number };
+      const wall = typeof entry.time === 'number' ? entry.time : Date.parse(String(entry.time));
+      // The log time is when the checkpoint ended; it ran for `ms` before that.
+      if (Number.isFinite(wall) && typeof entry.ms === 'number') runs.push({ at: wall - wallToMono - entry.ms, ms: entry.ms });
+    } catch {
+      continue; // not a JSON log line
+    }
+  }
+  const measured = runs.filter((r) => r.at >= from);
+  const inBackup = measured.filter((r) => backups.some((b) => r.at >= b.startedAt && r.at < b.endedAt));
+  const outside = measured.filter((r) => !inBackup.includes(r));
+  const maxOf = (list: typeof runs): number | undefined => (list.length ? Math.max(...list.map((r) => r.ms)) : undefined);
+  return { duringBackups: inBackup.length, duringMaxMs: maxOf(inBackup), outside: outside.length, outsideMaxMs: maxOf(outside) };
+}
+
 function readTriples(file: string): Float64Array {
   const bytes = fs.readFileSync(file);
   return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8).slice();
 }
 
-/** The service's event-loop lag p99 from its Prometheus metrics, when it exports prom-client's default ones. */
-async function eventLoopLag(port: number): Promise<number | undefined> {
+/** Event-loop lag of the service since its previous scrape, in ms. */
+interface Lag {
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Scrapes /metrics for prom-client's event-loop lag (which that scrape also restarts); undefined without it. */
+async function eventLoopLag(port: number): Promise<Lag | undefined> {
   const res = await request(port, 'GET', '/metrics').catch(() => undefined);
-  const match = res && /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})?\s+([0-9.eE+-]+)/m.exec(res.text);
-  return match ? Number(match[1]) * 1000 : undefined;
+  const read = (name: string): number | undefined => {
+    const match = res && new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.eE+-]+)`, 'm').exec(res.text);
+    return match ? Number(match[1]) * 1000 : undefined;
+  };
+  const p99Ms = read('nodejs_eventloop_lag_p99_seconds');
+  const maxMs = read('nodejs_eventloop_lag_max_seconds');
+  // prom-client samples every 10 ms and records the time between samples: the delay is the excess.
+  const excess = (v: number): number => Math.max(0, v - PROM_RESOLUTION_MS);
+  return p99Ms === undefined || maxMs === undefined ? undefined : { p99Ms: excess(p99Ms), maxMs: excess(maxMs) };
+}
+
+function worstLag(lags: readonly Lag[]): Lag | undefined {
+  return lags.length ? { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) } : undefined;
 }
 
 function fsync(file: string): void {

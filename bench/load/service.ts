@@ -4,16 +4,17 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawnChild, type Child } from '../child.js';
 import { sleep } from '../clock.js';
-import { CLI, ROOT } from '../paths.js';
+import { CLI } from '../paths.js';
 
 /** The compiled `serve` subcommand; the service case runs only once it exists. */
-export const SERVE_COMMAND = path.join(ROOT, 'dist/cli/commands/serve.js');
+export const SERVE_COMMAND = path.join(path.dirname(CLI), 'commands/serve.js');
 
 /** A running `ats serve`. */
 export interface Service {
   readonly pid: number;
   readonly port: number;
-  stop(): Promise<void>;
+  /** Stops it (SIGTERM, then SIGKILL after 15 s); resolves with its stdout (JSON log lines). */
+  stop(): Promise<string>;
 }
 
 /** Writes an am.toml for `db` and starts `ats serve` with it on a free 127.0.0.1 port. */
@@ -41,8 +42,9 @@ export async function startService(opts: { db: string; configFile: string; backu
     async stop() {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await child.exited.catch(() => undefined);
+      const result = await child.exited.catch(() => undefined);
       clearTimeout(killer);
+      return result?.stdout ?? '';
     },
   };
 }

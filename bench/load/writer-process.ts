@@ -1,8 +1,8 @@
 // Writer child: commits small ATS-like inserts, each its own transaction (WAL,
-// synchronous=NORMAL, default auto-checkpoint), either as fast as it can or at a fixed rate, and
+// synchronous=NORMAL, SQLite's default auto-checkpoint unless told otherwise), either as fast as it can or at a fixed rate, and
 // records every commit's latency. Prints "ready" after its first commit; on SIGTERM it writes the
 // samples ([monotonic ms, latency ms] pairs, float64) to --out and prints a JSON summary.
-// Usage: node writer-process.js --db FILE --rate full|N --out FILE [--max-seconds S]
+// Usage: node writer-process.js --db FILE --rate full|N --out FILE [--autocheckpoint PAGES] [--max-seconds S]
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -10,7 +10,7 @@ import { AttestationGenerator, prepareInsert } from '../ats-rows.js';
 import { nowMs } from '../clock.js';
 import { SampleBuffer } from '../sample-buffer.js';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, rate: { type: 'string' }, out: { type: 'string' }, 'max-seconds': { type: 'string', default: '900' } } });
+const { values } = parseArgs({ options: { db: { type: 'string' }, rate: { type: 'string' }, out: { type: 'string' }, 'max-seconds': { type: 'string', default: '900' }, autocheckpoint: { type: 'string', default: '1000' } } });
 if (!values.db || !values.rate || !values.out) throw new Error('writer-process: --db, --rate and --out are required');
 const rate = values.rate === 'full' ? Infinity : Number(values.rate);
 if (!(rate > 0)) throw new Error(`writer-process: --rate must be "full" or a positive number (got ${values.rate})`);
@@ -19,6 +19,9 @@ const outFile = values.out;
 const db = new Database(values.db, { timeout: 5000 });
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
+// SQLite's default is 1000 pages: the commit that crosses it checkpoints inline. 0 turns that off
+// (to profile how much of the writer's latency is its own checkpointing).
+db.pragma(`wal_autocheckpoint = ${Number(values.autocheckpoint)}`);
 const insert = prepareInsert(db, 'writer');
 const gen = new AttestationGenerator(process.pid);
 const samples = new SampleBuffer();
