@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAULTS } from '../faults/catalog.js';
-import { corruptIndexPage, listDir, makeDatabase, runCli, startService, tempDir, type Service } from '../helpers.js';
+import { corruptIndexPage, listDir, makeDatabase, runCli, startService, tempDir, waitFor, type Service } from '../helpers.js';
 
 let dir: string;
 let service: Service | undefined;
@@ -59,6 +59,15 @@ describe('ats serve starting up', () => {
     expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(fs.existsSync(path.join(dir, 'data', 'ats.db'))).toBe(true);
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+  });
+
+  it('creates the database folder and the backup folder when they are new and apart', async () => {
+    dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'am.toml'), '[Database]\npath = "db/ats.db"\nbackup_dir = "backups/nightly"\n[Server]\nport = 0\n');
+    service = await startService(path.join(dir, 'am.toml'));
+    await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the first backup');
+    expect(listDir(path.join(dir, 'db'))).toContain('ats.db');
+    expect(listDir(path.join(dir, 'backups', 'nightly'))).toContain('ats.db.bak1');
   });
 
   it('says clearly when its port is taken', async () => {

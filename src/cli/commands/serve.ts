@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
@@ -23,6 +24,7 @@ async function serve(config: Config): Promise<void> {
   const log = createLogger();
   checkBackupDir(database.path, database.backupDir);
   fs.mkdirSync(database.backupDir, { recursive: true });
+  fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
   const held = holdDatabase(database.path, 'ats serve');
   if ('heldBy' in held) throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
