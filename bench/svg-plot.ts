@@ -1,3 +1,4 @@
+import type { SeriesPoint } from './metrics.js';
 import type { CellSeries } from './results.js';
 
 /** One strip of the plot: a writer's commit latency through one cell. */
@@ -25,7 +26,7 @@ export function latencyPlot(title: string, panels: readonly PlotPanel[]): string
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
-    `<text x="${MARGIN.left}" y="18" font-size="14" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${MARGIN.left}" y="18" font-size="14" font-weight="bold">${esc(title)} (log scale)</text>`,
     `<rect x="${MARGIN.left}" y="27" width="12" height="9" fill="#f4b4b4"/><text x="${MARGIN.left + 16}" y="35">backup running</text>`,
     `<rect x="${MARGIN.left + 120}" y="27" width="12" height="9" fill="#c8e6c9"/><text x="${MARGIN.left + 136}" y="35">baseline window (same length, no backup)</text>`,
     `<line x1="${MARGIN.left + 380}" y1="31" x2="${MARGIN.left + 396}" y2="31" stroke="#d35400" stroke-width="1.2"/><text x="${MARGIN.left + 400}" y="35">max per bucket</text>`,
@@ -57,8 +58,9 @@ export function latencyPlot(title: string, panels: readonly PlotPanel[]): string
       out.push(`<text x="${x(t)}" y="${plotTop + plotHeight + 15}" text-anchor="middle">${t}</text>`);
     }
     out.push(`<rect x="${MARGIN.left}" y="${plotTop}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`);
-    out.push(polyline(s.points.filter((p) => p.count > 0).map((p) => [x(p.t), y(p.maxMs)]), '#d35400', 1));
-    out.push(polyline(s.points.filter((p) => p.count > 0).map((p) => [x(p.t), y(p.p50Ms)]), '#1f4e9c', 1.5));
+    // Buckets with no commit (the writer was stuck) break the lines; a slow commit then stands alone as a dot.
+    out.push(...segments(s.points).map((seg) => polyline(seg.map((p) => [x(p.t), y(p.maxMs)]), '#d35400', 1)));
+    out.push(...segments(s.points).map((seg) => polyline(seg.map((p) => [x(p.t), y(p.p50Ms)]), '#1f4e9c', 1.5)));
     out.push(`<text x="14" y="${plotTop + plotHeight / 2}" transform="rotate(-90 14 ${plotTop + plotHeight / 2})" text-anchor="middle">commit latency</text>`);
   });
   out.push(`<text x="${WIDTH / 2}" y="${height - 6}" text-anchor="middle">seconds since the writer started (bucket ${panels[0]?.series.bucketMs ?? 0} ms)</text>`);
@@ -66,8 +68,25 @@ export function latencyPlot(title: string, panels: readonly PlotPanel[]): string
   return `${out.join('\n')}\n`;
 }
 
+/** Runs of consecutive buckets that hold at least one commit. */
+function segments(points: readonly SeriesPoint[]): SeriesPoint[][] {
+  const runs: SeriesPoint[][] = [];
+  let current: SeriesPoint[] = [];
+  for (const p of points) {
+    if (p.count > 0) current.push(p);
+    else if (current.length) {
+      runs.push(current);
+      current = [];
+    }
+  }
+  if (current.length) runs.push(current);
+  return runs;
+}
+
 function polyline(points: readonly (readonly [number, number])[], color: string, width: number): string {
   if (points.length === 0) return '';
+  const [only] = points;
+  if (points.length === 1 && only) return `<circle cx="${only[0].toFixed(1)}" cy="${only[1].toFixed(1)}" r="2.5" fill="${color}"/>`;
   return `<polyline fill="none" stroke="${color}" stroke-width="${width}" points="${points.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`;
 }
 
