@@ -123,8 +123,8 @@ function cpRatio(c: CellResult, cells: readonly CellResult[]): number | undefine
 
 function copyRow(c: CellResult, cells: readonly CellResult[], opts: BenchOptions): string[] {
   const r = c.run;
-  const finished = c.status === 'finished' ? 'yes' : c.status === 'did-not-finish' ? `no (cap ${sec(opts.capMs)})` : `${c.status}${c.reason ? `: ${c.reason}` : ''}`;
-  const verify = r?.verifyMs !== undefined ? `${sec(r.verifyMs)} quick_check` : c.check ? `${sec(c.check.ms)} ${c.check.kind}${c.check.ok ? ' ok' : ` **FAILED**: ${c.check.detail ?? ''}`}` : '–';
+  const finished = c.status === 'finished' ? 'yes' : c.status === 'did-not-finish' ? `no (cap ${sec(opts.capMs)})` : c.status === 'skipped' ? (c.reason ?? 'not run') : `${c.status}${c.reason ? `: ${oneLine(c.reason)}` : ''}`;
+  const verify = r?.verifyMs !== undefined ? `${sec(r.verifyMs)} quick_check` : c.check ? `${sec(c.check.ms)} ${c.check.kind}${c.check.ok ? ' ok' : ` **FAILED**: ${oneLine(c.check.detail ?? '')}`}` : '–';
   return [rowLabel(c), loadName(c.load, opts), finished, r ? sec(r.copyMs) : '–', ratio(cpRatio(c, cells)), verify,
     int(r?.restarts), int(r?.busyRetries), kbAsMb(r?.peakRssKb), r?.rssGrowthKb === undefined ? '–' : `+${kbAsMb(r.rssGrowthKb)}`,
     r?.eventLoop ? `${ms(r.eventLoop.p99Ms)} / ${ms(r.eventLoop.maxMs)}` : '–', c.load === 'none' ? '–' : mb(c.walPeakBytes)];
@@ -158,6 +158,12 @@ function serviceSection(services: readonly ServiceResult[], opts: BenchOptions):
 
 function contenderIds(run: RunRecord): string[] {
   return CONTENDERS.map((c) => c.id).filter((id) => run.cells.some((c) => c.contender === id));
+}
+
+/** SQLite's multi-line messages, shortened to fit a table cell. */
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}…` : flat;
 }
 
 /** A table row's name: the contender's, marked on the profiling cells. */

@@ -6,13 +6,12 @@ import { FileSizeSampler } from '../file-sampler.js';
 import { log } from '../log.js';
 import { windowStats, type LatencyStats } from '../metrics.js';
 import { OUT_DIR, benchChild } from '../paths.js';
-import { statusKb } from '../proc-stats.js';
+import { fsyncFile, statusKb } from '../proc-stats.js';
 import type { ServiceBackup, ServiceResult } from '../results.js';
 import { SERVE_COMMAND, request, startService } from './service.js';
+import { eventLoopLag, truncatesOf, worstLag, type Lag } from './service-probes.js';
 import { ensureServiceDataset } from './service-dataset.js';
 
-/** prom-client's default event-loop sampling interval (collectDefaultMetrics' eventLoopMonitoringPrecision). */
-const PROM_RESOLUTION_MS = 10;
 /** Requests in the seconds after a backup are neither "during" nor baseline (catch-up checkpoint). */
 const AFTER_MS = 2_000;
 
@@ -50,7 +49,7 @@ export async function runServiceCell(s: ServiceCellSetup): Promise<ServiceResult
     fs.mkdirSync(s.workDir, { recursive: true });
     const db = path.join(s.workDir, `service-${s.sizeMb}mb.db`);
     fs.copyFileSync(pristine, db);
-    fsync(db);
+    fsyncFile(db);
     // Leave a quiet stretch between backups as long as two of them (the service's run slower under load).
     const expectedS = Math.max(1, (s.expectedBackupMs ?? s.sizeMb * 10) / 1000 * 1.5);
     const intervalS = Math.ceil(2 * expectedS + 4);
@@ -189,65 +188,7 @@ function statsOf(pairs: number[], limit: number): LatencyStats | undefined {
   return stats && { ...stats, perSecond: NaN };
 }
 
-/**
- * The checkpoint job's TRUNCATE runs, from the service's JSON log lines: each holds the write
- * lock, so a request writing meanwhile waits. Split by whether a backup was running.
- */
-function truncatesOf(logs: string, backups: readonly ServiceBackup[], wallToMono: number, from: number): ServiceResult['truncates'] {
-  const runs: { at: number; ms: number }[] = [];
-  for (const line of logs.split('\n')) {
-    if (!line.includes('"checkpoint_truncate"')) continue;
-    try {
-      const entry = JSON.parse(line) as { time?: string | number; ms?: number };
-      const wall = typeof entry.time === 'number' ? entry.time : Date.parse(String(entry.time));
-      // The log time is when the checkpoint ended; it ran for `ms` before that.
-      if (Number.isFinite(wall) && typeof entry.ms === 'number') runs.push({ at: wall - wallToMono - entry.ms, ms: entry.ms });
-    } catch {
-      continue; // not a JSON log line
-    }
-  }
-  const measured = runs.filter((r) => r.at >= from);
-  const inBackup = measured.filter((r) => backups.some((b) => r.at >= b.startedAt && r.at < b.endedAt));
-  const outside = measured.filter((r) => !inBackup.includes(r));
-  const maxOf = (list: typeof runs): number | undefined => (list.length ? Math.max(...list.map((r) => r.ms)) : undefined);
-  return { duringBackups: inBackup.length, duringMaxMs: maxOf(inBackup), outside: outside.length, outsideMaxMs: maxOf(outside) };
-}
-
 function readTriples(file: string): Float64Array {
   const bytes = fs.readFileSync(file);
   return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8).slice();
 }
-
-/** Event-loop lag of the service since its previous scrape, in ms. */
-interface Lag {
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
-/** Scrapes /metrics for prom-client's event-loop lag (which that scrape also restarts); undefined without it. */
-async function eventLoopLag(port: number): Promise<Lag | undefined> {
-  const res = await request(port, 'GET', '/metrics').catch(() => undefined);
-  const read = (name: string): number | undefined => {
-    const match = res && new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.eE+-]+)`, 'm').exec(res.text);
-    return match ? Number(match[1]) * 1000 : undefined;
-  };
-  const p99Ms = read('nodejs_eventloop_lag_p99_seconds');
-  const maxMs = read('nodejs_eventloop_lag_max_seconds');
-  // prom-client samples every 10 ms and records the time between samples: the delay is the excess.
-  const excess = (v: number): number => Math.max(0, v - PROM_RESOLUTION_MS);
-  return p99Ms === undefined || maxMs === undefined ? undefined : { p99Ms: excess(p99Ms), maxMs: excess(maxMs) };
-}
-
-function worstLag(lags: readonly Lag[]): Lag | undefined {
-  return lags.length ? { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) } : undefined;
-}
-
-function fsync(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
