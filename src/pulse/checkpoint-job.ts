@@ -6,14 +6,12 @@ import type { PulseJob } from './ticker.js';
 /** What the checkpoint worker is started with. */
 export interface CheckpointWorkerData {
   readonly database: string;
-  readonly truncateAboveBytes: number;
 }
 
 /** What one checkpoint did. */
 export interface CheckpointOutcome {
   readonly walFrames: number;
   readonly checkpointedFrames: number;
-  readonly truncated: boolean;
   readonly ms: number;
 }
 
@@ -21,9 +19,9 @@ type Reply = { ok: true; outcome: CheckpointOutcome } | { ok: false; reason: str
 
 /**
  * WAL checkpoints off the request path. The application's connection never checkpoints on commit
- * (wal_autocheckpoint=0); this job does, each tick, from its own connection in a worker thread:
- * PASSIVE, which never blocks writers, then TRUNCATE once everything is copied and the WAL file
- * has grown past `truncateAboveBytes` (as it does while a backup holds its snapshot).
+ * (wal_autocheckpoint=0); this job does, each tick, from its own connection in a worker thread,
+ * with PASSIVE checkpoints, which never block writers. Once a checkpoint has copied everything,
+ * the next commit restarts the WAL and trims its file to the store's journal_size_limit.
  */
 export class CheckpointJob implements PulseJob {
   readonly name = 'checkpoint';
@@ -33,10 +31,10 @@ export class CheckpointJob implements PulseJob {
   #inFlight: Promise<void> | undefined;
   #last: CheckpointOutcome | undefined;
 
-  constructor(database: string, log: Logger, truncateAboveBytes = 16 << 20) {
+  constructor(database: string, log: Logger) {
     this.#wal = `${database}-wal`;
     this.#log = log;
-    const data: CheckpointWorkerData = { database, truncateAboveBytes };
+    const data: CheckpointWorkerData = { database };
     this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: data });
     this.#worker.unref();
   }
@@ -49,7 +47,7 @@ export class CheckpointJob implements PulseJob {
     if (this.#inFlight) return;
     const walBytes = fs.statSync(this.#wal, { throwIfNoEntry: false })?.size ?? 0;
     if (walBytes === 0) return;
-    this.#inFlight = this.#checkpoint(walBytes).finally(() => (this.#inFlight = undefined));
+    this.#inFlight = this.#checkpoint().finally(() => (this.#inFlight = undefined));
   }
 
   async stop(): Promise<void> {
@@ -57,7 +55,7 @@ export class CheckpointJob implements PulseJob {
     await this.#worker.terminate();
   }
 
-  #checkpoint(walBytes: number): Promise<void> {
+  #checkpoint(): Promise<void> {
     return new Promise((resolve) => {
       const onExit = (code: number): void => {
         this.#log.error({ event: 'checkpoint_fail', code }, 'checkpoint worker exited');
@@ -66,15 +64,11 @@ export class CheckpointJob implements PulseJob {
       this.#worker.once('exit', onExit);
       this.#worker.once('message', (reply: Reply) => {
         this.#worker.off('exit', onExit);
-        if (reply.ok) {
-          this.#last = reply.outcome;
-          if (reply.outcome.truncated) this.#log.info({ event: 'checkpoint_truncate', walBytes, ...reply.outcome }, 'WAL checkpointed and truncated');
-        } else {
-          this.#log.error({ event: 'checkpoint_fail', reason: reply.reason }, 'checkpoint failed');
-        }
+        if (reply.ok) this.#last = reply.outcome;
+        else this.#log.error({ event: 'checkpoint_fail', reason: reply.reason }, 'checkpoint failed');
         resolve();
       });
-      this.#worker.postMessage(walBytes);
+      this.#worker.postMessage('checkpoint');
     });
   }
 }

@@ -5,3 +5,4 @@ export type { Attestation, AttestationInput, AttestationQuery, StoreLimits, Stor
 export { StoreError } from './errors.js';
 export type { StoreErrorCode, StoreErrorDetails } from './errors.js';
 export { SCHEMA_VERSION } from './migrations.js';
+export { WAL_SIZE_LIMIT_BYTES } from './open-database.js';

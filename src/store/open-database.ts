@@ -5,6 +5,8 @@ import { StoreError } from './errors.js';
 import { checkNotNewer, migrate } from './migrations.js';
 
 const BUSY_TIMEOUT_MS = 5000;
+/** The WAL file is cut back to this size whenever a commit restarts it after a full checkpoint. */
+export const WAL_SIZE_LIMIT_BYTES = 64 << 20;
 
 /**
  * Opens (creating folder and file on first use) the database at `file`, sets the connection up and
@@ -23,6 +25,9 @@ export function openDatabase(file: string): Database.Database {
     db.pragma('foreign_keys = ON');
     // Commits never checkpoint: a separate job does it off the request path.
     db.pragma('wal_autocheckpoint = 0');
+    // Bounds the WAL file on disk (it grows while a backup holds its snapshot) without the
+    // writer-blocking TRUNCATE checkpoint: SQLite trims it when a commit restarts the log.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     migrate(db, file);
     return db;
   } catch (err) {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, SCHEMA_VERSION } from '../../dist/store/index.js';
+import { openStore, SCHEMA_VERSION, WAL_SIZE_LIMIT_BYTES } from '../../dist/store/index.js';
 import { inspect, LIMITS, sample, storeError, tempDir } from './temp-store.js';
 
 let dir: string;
@@ -98,6 +98,24 @@ describe('openStore', () => {
       const stats = store.stats();
       expect(stats.walBytes).toBeGreaterThan(1000 * 4096);
       expect(stats.databaseBytes).toBe(startBytes);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('bounds its WAL file: once a checkpoint has copied everything, its next commit trims the WAL to 64 MiB', () => {
+    const file = path.join(dir, 'ats.db');
+    const store = openStore(file, { maxPerActorContext: 100_000, maxBatch: 1000 });
+    try {
+      const filler = 'y'.repeat(3000);
+      for (let b = 0; store.stats().walBytes <= WAL_SIZE_LIMIT_BYTES; b++) {
+        store.put(Array.from({ length: 1000 }, (_, i) => sample({ subjects: [`w${b}-${i}`], attributes: { filler } })));
+      }
+      const checkpointer = new Database(file);
+      expect(checkpointer.pragma('wal_checkpoint(PASSIVE)')).toEqual([{ busy: 0, log: expect.any(Number), checkpointed: expect.any(Number) }]);
+      checkpointer.close();
+      store.put(sample({ id: 'after-checkpoint' }));
+      expect(store.stats().walBytes).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
     } finally {
       store.close();
     }
