@@ -1,10 +1,7 @@
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { nowMs } from '../clock.js';
 import type { Contender } from './contender.js';
 import { runInHost } from './in-host.js';
-import { CapReached, type InNodeJob, type JobOutcome, type JobRequest } from './in-node-job.js';
-import { RestartCounter } from './restart-counter.js';
+import type { InNodeJob } from './in-node-job.js';
+import { steppedBackup } from './stepped-backup.js';
 
 const STEP_PAGES = 5_000;
 const BUSY_BACKOFF_MS = 5;
@@ -15,30 +12,15 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
  * a yield (`setImmediate`) after each successful step and a 5 ms sleep after a BUSY one. Nothing
  * holds a read transaction across steps, so a foreign commit restarts the copy from page 1.
  */
-async function copyWithNoteLoop({ source, outDir, capMs }: JobRequest): Promise<JobOutcome> {
-  const out = path.join(outDir, 'note-loop.db');
-  const counter = new RestartCounter(STEP_PAGES);
-  const started = nowMs();
-  const db = new Database(source, { readonly: true, fileMustExist: true });
-  try {
-    await db.backup(out, {
-      progress({ totalPages, remainingPages }) {
-        if (nowMs() - started > capMs) throw new CapReached(capMs);
-        // The note's loop runs on its own thread, so its backoff is a blocking sleep.
-        if (counter.observe(totalPages, remainingPages)) Atomics.wait(sleeper, 0, 0, BUSY_BACKOFF_MS);
-        return STEP_PAGES;
-      },
-    });
-    return { finished: true, copyMs: nowMs() - started, restarts: counter.restarts, busyRetries: counter.busy, output: out };
-  } catch (err) {
-    const capped = err instanceof CapReached;
-    return { finished: false, error: capped ? undefined : String(err), copyMs: nowMs() - started, restarts: counter.restarts, busyRetries: counter.busy };
-  } finally {
-    db.close();
-  }
-}
-
-export const noteLoopJob: InNodeJob = { run: copyWithNoteLoop };
+export const noteLoopJob: InNodeJob = {
+  run: (request) =>
+    steppedBackup(request, {
+      file: 'note-loop.db',
+      stepPages: STEP_PAGES,
+      // The note's loop runs on its own thread, so its backoff is a blocking sleep.
+      onBusy: () => Atomics.wait(sleeper, 0, 0, BUSY_BACKOFF_MS),
+    }),
+};
 
 export const noteLoop: Contender = {
   id: 'note',
