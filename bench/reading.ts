@@ -72,10 +72,5 @@ export function readingOf(run: RunRecord): string[] {
   for (const s of services.filter((x) => x.status === 'finished' && x.during && x.baseline)) {
     lines.push(`- **The service, ${sizeName(s.sizeMb)}, ${s.httpRate} writes/s:** HTTP p99 ${ms(s.during?.p99Ms)} during its ticker's backups vs ${ms(s.baseline?.p99Ms)} without; slowest request ${ms(s.during?.maxMs)} vs ${ms(s.baseline?.maxMs)}; its event-loop delay p99 ${ms(s.eventLoopDuring?.p99Ms)} vs ${ms(s.eventLoopWithout?.p99Ms)} (max ${ms(s.eventLoopDuring?.maxMs)} vs ${ms(s.eventLoopWithout?.maxMs)}).`);
   }
-  const slowSvc = services.filter((x) => x.status === 'finished' && (x.during?.maxMs ?? 0) > 50);
-  if (slowSvc.length) {
-    const t = slowSvc.map((x) => x.truncates ? `${sizeName(x.sizeMb)}: ${x.truncates.duringBackups} in backup windows (longest ${ms(x.truncates.duringMaxMs)}), ${x.truncates.outside} outside (longest ${ms(x.truncates.outsideMaxMs)})` : undefined).filter(Boolean);
-    lines.push(`- **Why the service's slowest requests are slow (profiled):** the store never checkpoints on commit, so the writer-process spike above cannot happen in a request; what stalls requests is the checkpoint job's \`wal_checkpoint(TRUNCATE)\`${t.length ? ` (from its log: ${t.join('; ')})` : ''}. Each tick, once PASSIVE has caught up and the WAL is over 16 MB, it takes the write lock to truncate the WAL, and a request that writes meanwhile waits in SQLite's busy handler (sleeps of up to 100 ms) on the main thread, holding up every request behind it; without any backup, at 100–400 writes/s, the slowest requests took 90–130 ms in our profiling. A backup makes this worse at its end: its snapshot lets the WAL grow far past 16 MB, and once the copy phase releases it the job catches up and truncates during the backup's verification, inside the backup window. Keeping to PASSIVE checkpoints and bounding the WAL file with \`journal_size_limit\` (which the writer applies when the WAL restarts) would remove these stalls; that is the service's code, not the engine's.`);
-  }
   return lines;
 }

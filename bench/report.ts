@@ -140,19 +140,18 @@ function writerRow(c: CellResult, opts: BenchOptions): string[] {
 function serviceSection(services: readonly ServiceResult[], opts: BenchOptions): string {
   if (services.length === 0) return 'Not run (`--loads` without `service`).';
   const rows = services.map((s) => {
-    if (s.status !== 'finished') return [sizeName(s.sizeMb), `${s.status}: ${s.reason ?? ''}`, '', '', '', '', '', '', '', '', ''];
+    if (s.status !== 'finished') return [sizeName(s.sizeMb), `${s.status}: ${s.reason ?? ''}`, '', '', '', '', '', '', '', ''];
     const b = s.backups ?? [];
     return [sizeName(s.sizeMb), `${b.length}: ${b.map((x) => sec(x.durationMs)).join(', ')}`,
       `${ms(s.during?.p50Ms)} / ${ms(s.baseline?.p50Ms)}`, `${ms(s.during?.p99Ms)} / ${ms(s.baseline?.p99Ms)}`,
       ratio((s.during?.p99Ms ?? NaN) / (s.baseline?.p99Ms ?? NaN)), `${ms(s.during?.maxMs)} / ${ms(s.baseline?.maxMs)}`,
       `${ms(s.eventLoopDuring?.p99Ms)} / ${ms(s.eventLoopWithout?.p99Ms)} (max ${ms(s.eventLoopDuring?.maxMs)} / ${ms(s.eventLoopWithout?.maxMs)})`,
-      s.truncates ? `${s.truncates.duringBackups} (max ${ms(s.truncates.duringMaxMs)}) / ${s.truncates.outside} (max ${ms(s.truncates.outsideMaxMs)})` : '–',
       `${int(s.failedRequests)} of ${int(s.requests)}`, `${kbAsMb(s.rssBeforeKb)} → ${kbAsMb(s.peakRssKb)}`, mb(s.walPeakBytes)];
   });
   return [
     `\`ats serve\` on a copy of its own database (filled once through the store's own \`put()\`, attestations with a 3 KB description, and cached), with ${opts.httpRate} single-attestation \`POST /attestations\` requests per second from a separate load process on 127.0.0.1, while its ticker backs up. Requests that ended during a backup are compared with as many requests from stretches with no backup running (nor in the 2 s after one). The service's event-loop delay is its own (prom-client samples every 10 ms; shown as the delay beyond that), read from \`/metrics\` as each backup starts and ends, and over as long a quiet stretch.`,
     '',
-    table(['Size', 'Backups by the ticker', 'HTTP p50 during / without', 'p99 during / without', 'p99 ×', 'Max during / without', 'Service event loop p99 during / without', 'TRUNCATE checkpoints during / outside backups', 'Failed requests', 'Service RSS before → peak during', 'WAL peak'], rows),
+    table(['Size', 'Backups by the ticker', 'HTTP p50 during / without', 'p99 during / without', 'p99 ×', 'Max during / without', 'Service event loop p99 during / without', 'Failed requests', 'Service RSS before → peak during', 'WAL peak'], rows),
   ].join('\n');
 }
 

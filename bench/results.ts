@@ -77,6 +77,4 @@ export interface ServiceResult {
   /** The service's own event-loop delay (prom-client, beyond its 10 ms sampling interval) during its backups and in as long a stretch without. */
   readonly eventLoopDuring?: { readonly p99Ms: number; readonly maxMs: number } | undefined;
   readonly eventLoopWithout?: { readonly p99Ms: number; readonly maxMs: number } | undefined;
-  /** The service checkpoint job's TRUNCATE runs (from its log), which hold the write lock. */
-  readonly truncates?: { readonly duringBackups: number; readonly duringMaxMs: number | undefined; readonly outside: number; readonly outsideMaxMs: number | undefined } | undefined;
 }

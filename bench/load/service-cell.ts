@@ -9,7 +9,7 @@ import { OUT_DIR, benchChild } from '../paths.js';
 import { fsyncFile, statusKb } from '../proc-stats.js';
 import type { ServiceBackup, ServiceResult } from '../results.js';
 import { SERVE_COMMAND, request, startService } from './service.js';
-import { eventLoopLag, truncatesOf, worstLag, type Lag } from './service-probes.js';
+import { eventLoopLag, worstLag, type Lag } from './service-probes.js';
 import { ensureServiceDataset } from './service-dataset.js';
 
 /** Requests in the seconds after a backup are neither "during" nor baseline (catch-up checkpoint). */
@@ -139,12 +139,12 @@ async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS
     const summary = lastJsonLine<{ sent: number; answered: number; skipped: number; unanswered: number }>(stdout);
     const samples = readTriples(samplesFile);
     const walPeakBytes = wal.stop();
-    const logs = await service.stop();
+    await service.stop();
     serviceStopped = true;
     const list = [...backups.values()];
     return { sizeMb: s.sizeMb, status: 'finished', httpRate: s.httpRate, backups: list, ...compare(samples, list),
       requests: summary?.sent, peakRssKb: peakRssKb || undefined, rssBeforeKb, walPeakBytes,
-      eventLoopDuring: worstLag(lagDuring), eventLoopWithout: worstLag(lagQuiet), truncates: truncatesOf(logs, list, wallToMono, loadStart) };
+      eventLoopDuring: worstLag(lagDuring), eventLoopWithout: worstLag(lagQuiet) };
   } finally {
     stopped = true;
     wal.stop();
