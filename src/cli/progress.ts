@@ -1,28 +1,28 @@
 import cliProgress from 'cli-progress';
-import type { BackupProgress } from '../backup/index.js';
 
 /** A progress reporter: a bar on a terminal, silence otherwise. */
 export interface ProgressReporter {
-  update(progress: BackupProgress): void;
+  /** `done` of `total`, in the unit the reporter was made with, during `phase`. */
+  update(phase: string, done: number, total: number): void;
   stop(): void;
 }
 
 /** A bar on stderr when it is a terminal; otherwise a reporter that does nothing. */
-export function progressReporter(label: string): ProgressReporter {
+export function progressReporter(label: string, unit: string): ProgressReporter {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { format: `${label} {phase} [{bar}] {percentage}% {value}/{total} pages`, stream: process.stderr, hideCursor: true },
+    { format: `${label} {phase} [{bar}] {percentage}% {value}/{total} ${unit}`, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   return {
-    update({ phase, pagesDone, pagesTotal }) {
+    update(phase, done, total) {
       if (!started) {
-        bar.start(Math.max(pagesTotal, 1), pagesDone, { phase });
+        bar.start(Math.max(total, 1), done, { phase });
         started = true;
       }
-      bar.setTotal(Math.max(pagesTotal, 1));
-      bar.update(pagesDone, { phase });
+      bar.setTotal(Math.max(total, 1));
+      bar.update(done, { phase });
     },
     stop() {
       if (started) bar.stop();

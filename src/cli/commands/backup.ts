@@ -26,10 +26,10 @@ export function backupCommand(): Command {
     .option('--busy-timeout <ms>', 'how long to retry while the database is locked', wholeNumber('--busy-timeout', 0, 3_600_000, 'backup'), BACKUP_DEFAULTS.busyTimeoutMs)
     .option('--json', 'print the result as JSON on stdout')
     .action(async (flags: BackupFlags) => {
-      const bar = progressReporter('backup');
+      const bar = progressReporter('backup', 'pages');
       try {
         const result = await withShutdownSignal((signal) =>
-          runBackup({ source: flags.db, target: resolveTarget(flags.db, flags.out), keep: flags.keep, verify: flags.verify, busyTimeoutMs: flags.busyTimeout, signal, onProgress: (p) => bar.update(p) }),
+          runBackup({ source: flags.db, target: resolveTarget(flags.db, flags.out), keep: flags.keep, verify: flags.verify, busyTimeoutMs: flags.busyTimeout, signal, onProgress: (p) => bar.update(p.phase, p.pagesDone, p.pagesTotal) }),
         );
         bar.stop();
         for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);

@@ -31,10 +31,11 @@ export function restoreCommand(): Command {
       const held = holdDatabase(database, 'ats restore');
       if ('heldBy' in held) throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
       try {
-        const bar = progressReporter('restore');
+        const bar = progressReporter('restore', 'MiB');
+        const mib = (bytes: number): number => Math.ceil(bytes / 1_048_576);
         const result = await restoreBackup({
           from, database, verify: flags.full ? 'full' : 'quick',
-          onProgress: (done, total) => bar.update({ phase: 'copy', pagesDone: Math.round(done / 4096), pagesTotal: Math.round(total / 4096) }),
+          onProgress: (done, total) => bar.update('copy', mib(done), mib(total)),
         }).finally(() => bar.stop());
         process.stdout.write(`restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
           `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`);
