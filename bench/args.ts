@@ -69,18 +69,39 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
     args: [...argv],
     strict: true,
     options: {
-      sizes: { type: 'string' }, big: { type: 'boolean' }, cases: { type: 'string' }, loads: { type: 'string' },
-      cap: { type: 'string' }, rate: { type: 'string' }, 'http-rate': { type: 'string' }, window: { type: 'string' }, 'min-window': { type: 'string' },
-      'run-all': { type: 'boolean' }, 'no-profile': { type: 'boolean' }, 'writer-autocheckpoint': { type: 'string' }, report: { type: 'string' }, json: { type: 'string' }, 'from-json': { type: 'string' }, help: { type: 'boolean' },
+      sizes: { type: 'string' },
+      big: { type: 'boolean' },
+      cases: { type: 'string' },
+      loads: { type: 'string' },
+      cap: { type: 'string' },
+      rate: { type: 'string' },
+      'http-rate': { type: 'string' },
+      window: { type: 'string' },
+      'min-window': { type: 'string' },
+      'run-all': { type: 'boolean' },
+      'no-profile': { type: 'boolean' },
+      'writer-autocheckpoint': { type: 'string' },
+      report: { type: 'string' },
+      json: { type: 'string' },
+      'from-json': { type: 'string' },
+      help: { type: 'boolean' },
     },
   });
   if (values.help) throw new HelpRequested();
-  const sizes = values.sizes === undefined ? [...DEFAULTS.sizes] : list(values.sizes).map((s) => positive('--sizes', s));
+  const sizes =
+    values.sizes === undefined ? [...DEFAULTS.sizes] : list(values.sizes).map((s) => positive('--sizes', s));
   if (values.big && !sizes.includes(DEFAULTS.bigSize)) sizes.push(DEFAULTS.bigSize);
-  const cases = values.cases === undefined ? [...allCases] : list(values.cases).flatMap((c) => (c === 'ours' ? ['ours-cli', 'ours-service'] : [c]));
-  for (const c of cases) if (!allCases.includes(c)) throw new Error(`--cases: unknown contender "${c}" (known: ours, ${allCases.join(', ')})`);
+  const cases =
+    values.cases === undefined
+      ? [...allCases]
+      : list(values.cases).flatMap((c) => (c === 'ours' ? ['ours-cli', 'ours-service'] : [c]));
+  for (const c of cases)
+    if (!allCases.includes(c))
+      throw new Error(`--cases: unknown contender "${c}" (known: ours, ${allCases.join(', ')})`);
   const loads = values.loads === undefined ? [...DEFAULTS.loads] : list(values.loads);
-  for (const l of loads) if (!(LOADS as readonly string[]).includes(l)) throw new Error(`--loads: unknown load "${l}" (known: ${LOADS.join(', ')})`);
+  for (const l of loads)
+    if (!(LOADS as readonly string[]).includes(l))
+      throw new Error(`--loads: unknown load "${l}" (known: ${LOADS.join(', ')})`);
   return Object.freeze({
     sizes: [...new Set(sizes)].sort((a, b) => a - b),
     cases: allCases.filter((c) => cases.includes(c)),
@@ -103,7 +124,10 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
 export class HelpRequested extends Error {}
 
 function list(text: string): string[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function wholeOrZero(option: string, text: string): number {

@@ -25,7 +25,16 @@ CREATE INDEX IF NOT EXISTS idx_attestations_contexts ON attestations (contexts);
 CREATE INDEX IF NOT EXISTS idx_attestations_actors ON attestations (actors);
 `;
 
-const PREDICATES = ['member_of', 'owns', 'reviewed', 'deployed', 'depends_on', 'authored', 'approved', 'mentions'];
+const PREDICATES = [
+  'member_of',
+  'owns',
+  'reviewed',
+  'deployed',
+  'depends_on',
+  'authored',
+  'approved',
+  'mentions',
+];
 const SOURCES = ['github', 'slack', 'ci', 'manual', 'import'];
 
 /** One attestation as the JSON body of `POST /attestations` takes it. */
@@ -46,7 +55,9 @@ export class AttestationGenerator {
   /** `paddingBytes` adds a free-text attribute of that size (richer attestations, fewer per GB). */
   constructor(seed: number, paddingBytes = 0) {
     this.#state = seed >>> 0 || 1;
-    this.#padding = 'lorem ipsum dolor sit amet, consectetur adipiscing elit; '.repeat(Math.ceil(paddingBytes / 57)).slice(0, paddingBytes);
+    this.#padding = 'lorem ipsum dolor sit amet, consectetur adipiscing elit; '
+      .repeat(Math.ceil(paddingBytes / 57))
+      .slice(0, paddingBytes);
   }
 
   /** A uniform integer in [0, n). */
@@ -55,7 +66,7 @@ export class AttestationGenerator {
     let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) % n);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
   }
 
   next(): Attestation {
@@ -92,7 +103,16 @@ export function prepareInsert(db: Database.Database, source = 'bench'): InsertAt
   );
   return (a, id) => {
     const now = new Date().toISOString();
-    stmt.run(id, JSON.stringify(a.subjects), JSON.stringify(a.predicates), JSON.stringify(a.contexts),
-      JSON.stringify(a.actors), now, source, JSON.stringify(a.attributes), now);
+    stmt.run(
+      id,
+      JSON.stringify(a.subjects),
+      JSON.stringify(a.predicates),
+      JSON.stringify(a.contexts),
+      JSON.stringify(a.actors),
+      now,
+      source,
+      JSON.stringify(a.attributes),
+      now,
+    );
   };
 }

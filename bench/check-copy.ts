@@ -19,9 +19,19 @@ export function checkCopy(file: string, kind: CopyCheck['kind']): CopyCheck {
     const rows = db.pragma(`${kind}(20)`, { simple: false }) as Record<string, unknown>[];
     const messages = rows.map((row) => String(Object.values(row)[0]));
     const ok = messages.length === 1 && messages[0] === 'ok';
-    return { kind, ok, ms: Math.round(nowMs() - started), detail: ok ? undefined : messages.slice(0, 3).join('; ') };
+    return {
+      kind,
+      ok,
+      ms: Math.round(nowMs() - started),
+      detail: ok ? undefined : messages.slice(0, 3).join('; '),
+    };
   } catch (err) {
-    return { kind, ok: false, ms: Math.round(nowMs() - started), detail: err instanceof Error ? err.message : String(err) };
+    return {
+      kind,
+      ok: false,
+      ms: Math.round(nowMs() - started),
+      detail: err instanceof Error ? err.message : String(err),
+    };
   } finally {
     db?.close();
   }

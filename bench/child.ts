@@ -15,17 +15,35 @@ export interface Child {
 const live = new Set<ChildProcess>();
 
 /** Spawns `command` with its stdout and stderr captured (stderr also shown after a failure). */
-export function spawnChild(command: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Child {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+export function spawnChild(
+  command: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Child {
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+  });
   if (child.pid === undefined) throw new Error(`spawn ${command}: no process id`);
   live.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const exited = new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve, reject) => {
-    child.once('error', (err) => { live.delete(child); reject(new Error(`spawn ${command}: ${err.message}`, { cause: err })); });
-    child.once('close', (code, signal) => { live.delete(child); resolve({ code: code ?? signal ?? 'unknown', stdout, stderr }); });
+    child.once('error', (err) => {
+      live.delete(child);
+      reject(new Error(`spawn ${command}: ${err.message}`, { cause: err }));
+    });
+    child.once('close', (code, signal) => {
+      live.delete(child);
+      resolve({ code: code ?? signal ?? 'unknown', stdout, stderr });
+    });
   });
   exited.catch(() => undefined); // callers that never await it must not crash the bench
   return {
@@ -34,7 +52,13 @@ export function spawnChild(command: string, args: readonly string[], opts: { env
     exited,
     waitForLine(line, timeoutMs) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${command}: no "${line}" within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`${command}: no "${line}" within ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`),
+            ),
+          timeoutMs,
+        );
         const check = (): void => {
           if (stdout.split('\n').includes(line)) {
             clearTimeout(timer);
@@ -43,7 +67,12 @@ export function spawnChild(command: string, args: readonly string[], opts: { env
           }
         };
         child.stdout.on('data', check);
-        void exited.then((r) => { clearTimeout(timer); reject(new Error(`${command} exited (${r.code}) before printing "${line}": ${r.stderr.slice(-500)}`)); }, reject);
+        void exited.then((r) => {
+          clearTimeout(timer);
+          reject(
+            new Error(`${command} exited (${r.code}) before printing "${line}": ${r.stderr.slice(-500)}`),
+          );
+        }, reject);
         check();
       });
     },

@@ -38,16 +38,29 @@ export function ensureDataset(dir: string, sizeMb: number): Dataset {
   const file = path.join(dir, `ats-${sizeMb}mb.db`);
   const metaFile = `${file}.json`;
   const cached = readMeta(metaFile);
-  if (cached && cached.version === DATASET_VERSION && cached.sizeMb === sizeMb && fs.existsSync(file) && fs.statSync(file).size === cached.bytes) {
+  if (
+    cached &&
+    cached.version === DATASET_VERSION &&
+    cached.sizeMb === sizeMb &&
+    fs.existsSync(file) &&
+    fs.statSync(file).size === cached.bytes
+  ) {
     return { sizeMb, file, rows: cached.rows, bytes: cached.bytes, buildMs: 0 };
   }
   log(`dataset: building ${path.relative(process.cwd(), file)} (${sizeMb} MB, cached for later runs)`);
   const started = performance.now();
   const building = `${file}.building`;
-  for (const f of [building, `${building}-wal`, `${building}-shm`, file, metaFile]) fs.rmSync(f, { force: true });
+  for (const f of [building, `${building}-wal`, `${building}-shm`, file, metaFile])
+    fs.rmSync(f, { force: true });
   const rows = build(building, sizeMb * 1024 * 1024);
   fs.renameSync(building, file);
-  const meta: DatasetMeta = { version: DATASET_VERSION, sizeMb, rows, bytes: fs.statSync(file).size, buildMs: Math.round(performance.now() - started) };
+  const meta: DatasetMeta = {
+    version: DATASET_VERSION,
+    sizeMb,
+    rows,
+    bytes: fs.statSync(file).size,
+    buildMs: Math.round(performance.now() - started),
+  };
   fs.writeFileSync(metaFile, `${JSON.stringify(meta, null, 2)}\n`);
   log(`dataset: ${rows} rows, ${(meta.bytes / 1e6).toFixed(0)} MB in ${(meta.buildMs / 1000).toFixed(1)} s`);
   return { sizeMb, file, rows, bytes: meta.bytes, buildMs: meta.buildMs };

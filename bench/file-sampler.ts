@@ -9,7 +9,9 @@ export class FileSizeSampler {
   constructor(file: string, everyMs = 20) {
     this.#file = file;
     this.#peak = fileSize(file);
-    this.#timer = setInterval(() => { this.#peak = Math.max(this.#peak, fileSize(this.#file)); }, everyMs);
+    this.#timer = setInterval(() => {
+      this.#peak = Math.max(this.#peak, fileSize(this.#file));
+    }, everyMs);
   }
 
   /** Stops sampling; returns the largest size seen. */

@@ -24,7 +24,9 @@ export function ratio(x: number | undefined): string {
 /** Bytes as MB: "112 MB". */
 export function mb(bytes: number | undefined): string {
   if (bytes === undefined || !Number.isFinite(bytes)) return '–';
-  return bytes >= 100e6 ? `${Math.round(bytes / 1e6).toLocaleString('en-US')} MB` : `${(bytes / 1e6).toFixed(1)} MB`;
+  return bytes >= 100e6
+    ? `${Math.round(bytes / 1e6).toLocaleString('en-US')} MB`
+    : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** kB (as /proc reports them) as MB. */
@@ -44,11 +46,18 @@ export function sizeName(sizeMb: number): string {
 
 /** A Markdown table. */
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   return [line(head), `|${head.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n');
 }
 
 /** A load as the report names it. */
 export function loadName(load: LoadId, opts: { rate: number }): string {
-  return load === 'none' ? 'no writer' : load === 'rate' ? `${opts.rate} commits/s` : load === 'full' ? 'full-speed writer' : 'service';
+  return load === 'none'
+    ? 'no writer'
+    : load === 'rate'
+      ? `${opts.rate} commits/s`
+      : load === 'full'
+        ? 'full-speed writer'
+        : 'service';
 }

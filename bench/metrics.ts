@@ -50,8 +50,16 @@ export interface SeriesPoint {
 }
 
 /** Downsamples samples in [from, to) into buckets of `bucketMs`, keeping each bucket's median and max. */
-export function latencySeries(samples: Float64Array, from: number, to: number, bucketMs: number): SeriesPoint[] {
-  const buckets = Array.from({ length: Math.max(1, Math.ceil((to - from) / bucketMs)) }, () => [] as number[]);
+export function latencySeries(
+  samples: Float64Array,
+  from: number,
+  to: number,
+  bucketMs: number,
+): SeriesPoint[] {
+  const buckets = Array.from(
+    { length: Math.max(1, Math.ceil((to - from) / bucketMs)) },
+    () => [] as number[],
+  );
   for (let i = 0; i + 1 < samples.length; i += 2) {
     const t = samples[i] ?? 0;
     if (t < from || t >= to) continue;
@@ -59,7 +67,12 @@ export function latencySeries(samples: Float64Array, from: number, to: number, b
   }
   return buckets.map((values, i) => {
     const sorted = Float64Array.from(values).sort();
-    return { t: (i * bucketMs) / 1000, p50Ms: round(quantile(sorted, 0.5)), maxMs: round(sorted[sorted.length - 1] ?? NaN), count: sorted.length };
+    return {
+      t: (i * bucketMs) / 1000,
+      p50Ms: round(quantile(sorted, 0.5)),
+      maxMs: round(sorted[sorted.length - 1] ?? NaN),
+      count: sorted.length,
+    };
   });
 }
 

@@ -5,7 +5,9 @@ import { nowMs } from './clock.js';
 /** A field of /proc/PID/status in kB (VmRSS, VmHWM), or undefined once the process is gone. */
 export function statusKb(pid: number | 'self', field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      fs.readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
     return match ? Number(match[1]) : undefined;
   } catch {
     return undefined; // the process has exited
@@ -36,7 +38,11 @@ export interface MeasuredRun {
 }
 
 /** Runs a command to completion or to `capMs`, whichever comes first, tracking its peak RSS. */
-export async function runMeasured(command: string, args: readonly string[], capMs: number): Promise<MeasuredRun> {
+export async function runMeasured(
+  command: string,
+  args: readonly string[],
+  capMs: number,
+): Promise<MeasuredRun> {
   const startedAt = nowMs();
   const child = spawnChild(command, args);
   let peak: number | undefined;

@@ -12,65 +12,118 @@ export function readingOf(run: RunRecord): string[] {
   const { cells, services, opts } = run;
   const lines: string[] = [];
   const by = (pred: (c: CellResult) => boolean) => cells.filter(pred);
-  const names = (list: readonly CellResult[]) => [...new Set(list.map((c) => c.contender))].join(', ') || 'none';
+  const names = (list: readonly CellResult[]) =>
+    [...new Set(list.map((c) => c.contender))].join(', ') || 'none';
 
   // 1. Does it finish?
   for (const load of ['rate', 'full'] as const) {
     const done = by((c) => c.load === load && c.status === 'finished' && !c.profile);
     const lost = by((c) => c.load === load && c.status === 'did-not-finish');
-    const skipped = by((c) => c.load === load && c.status === 'skipped' && !lost.some((l) => l.contender === c.contender));
+    const skipped = by(
+      (c) => c.load === load && c.status === 'skipped' && !lost.some((l) => l.contender === c.contender),
+    );
     if (done.length + lost.length + skipped.length === 0) continue;
-    const restarts = lost.filter((c) => c.run?.restarts).map((c) => `${c.contender} ${int(c.run?.restarts)} restarts in ${sec(c.run?.copyMs)} at ${sizeName(c.sizeMb)}`);
-    lines.push(`- **Does it finish while the application writes?** Under the ${load === 'rate' ? `${opts.rate} commits/s writer` : 'full-speed writer'}: ${names(done)} finished every time${lost.length ? `; ${names(lost)} did not finish within the cap${restarts.length ? ` (${restarts.join('; ')})` : ''}` : ''}${skipped.length ? `; ${names(skipped)} were not run here, having failed under a lighter or smaller cell` : ''}. A stepped copy that holds no read transaction starts over from page 1 whenever another connection commits between two steps, so a steady writer keeps it from ever reaching the last page; ours and VACUUM INTO read one snapshot, cp reads no snapshot at all.`);
+    const restarts = lost
+      .filter((c) => c.run?.restarts)
+      .map(
+        (c) =>
+          `${c.contender} ${int(c.run?.restarts)} restarts in ${sec(c.run?.copyMs)} at ${sizeName(c.sizeMb)}`,
+      );
+    lines.push(
+      `- **Does it finish while the application writes?** Under the ${load === 'rate' ? `${opts.rate} commits/s writer` : 'full-speed writer'}: ${names(done)} finished every time${lost.length ? `; ${names(lost)} did not finish within the cap${restarts.length ? ` (${restarts.join('; ')})` : ''}` : ''}${skipped.length ? `; ${names(skipped)} were not run here, having failed under a lighter or smaller cell` : ''}. A stepped copy that holds no read transaction starts over from page 1 whenever another connection commits between two steps, so a steady writer keeps it from ever reaching the last page; ours and VACUUM INTO read one snapshot, cp reads no snapshot at all.`,
+    );
   }
   const torn = by((c) => c.contender === 'cp' && c.check !== undefined && !c.check.ok);
-  if (torn.length) lines.push(`- **cp is not a backup:** its copy failed \`integrity_check\` in ${torn.length} of ${by((c) => c.contender === 'cp' && c.check !== undefined).length} cells (${torn.map((c) => `${sizeName(c.sizeMb)}, ${c.load}`).join('; ')}): it copies the main file while the writer's checkpoints change it, and leaves out what is still in the WAL.`);
+  if (torn.length)
+    lines.push(
+      `- **cp is not a backup:** its copy failed \`integrity_check\` in ${torn.length} of ${by((c) => c.contender === 'cp' && c.check !== undefined).length} cells (${torn.map((c) => `${sizeName(c.sizeMb)}, ${c.load}`).join('; ')}): it copies the main file while the writer's checkpoints change it, and leaves out what is still in the WAL.`,
+    );
 
   // 2. How long?
   for (const d of run.datasets) {
-    const ours = cells.find((c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'ours-service' && c.run);
+    const ours = cells.find(
+      (c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'ours-service' && c.run,
+    );
     const cp = cells.find((c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'cp' && c.run);
-    const vac = cells.find((c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'vacuum' && c.run);
+    const vac = cells.find(
+      (c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'vacuum' && c.run,
+    );
     if (ours?.run && cp?.run) {
-      lines.push(`- **How long, ${sizeName(d.sizeMb)}:** our engine reaches a durable copy in ${sec(ours.run.copyMs)} (then ${sec(ours.run.verifyMs)} of quick_check) against ${sec(cp.run.copyMs)} for cp+fsync: ${ratio(ours.run.copyMs / cp.run.copyMs)}${vac?.run ? `; VACUUM INTO takes ${sec(vac.run.copyMs)} and blocks its thread throughout (event loop max ${ms(vac.run.eventLoop?.maxMs)})` : ''}.`);
+      lines.push(
+        `- **How long, ${sizeName(d.sizeMb)}:** our engine reaches a durable copy in ${sec(ours.run.copyMs)} (then ${sec(ours.run.verifyMs)} of quick_check) against ${sec(cp.run.copyMs)} for cp+fsync: ${ratio(ours.run.copyMs / cp.run.copyMs)}${vac?.run ? `; VACUUM INTO takes ${sec(vac.run.copyMs)} and blocks its thread throughout (event loop max ${ms(vac.run.eventLoop?.maxMs)})` : ''}.`,
+      );
     }
   }
 
-  const slowCopy = run.datasets.map((d) => ({
-    d,
-    ours: cells.find((c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'ours-service' && c.run),
-    cp: cells.find((c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'cp' && c.run),
-  })).find((x) => x.d.sizeMb >= 1000 && x.ours?.run && x.cp?.run && x.ours.run.copyMs > 2 * x.cp.run.copyMs);
+  const slowCopy = run.datasets
+    .map((d) => ({
+      d,
+      ours: cells.find(
+        (c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'ours-service' && c.run,
+      ),
+      cp: cells.find((c) => c.sizeMb === d.sizeMb && c.load === 'none' && c.contender === 'cp' && c.run),
+    }))
+    .find((x) => x.d.sizeMb >= 1000 && x.ours?.run && x.cp?.run && x.ours.run.copyMs > 2 * x.cp.run.copyMs);
   if (slowCopy) {
     const cpRuns = (slowCopy.cp?.runs ?? []).map((r) => r.copyMs);
-    const spread = cpRuns.length > 1 ? `${sec(Math.min(...cpRuns))}–${sec(Math.max(...cpRuns))} for the same file in this run's three repeats` : 'from run to run';
-    lines.push(`- **Why the copy is over 2× cp+fsync at ${sizeName(slowCopy.d.sizeMb)} (profiled):** SQLite's backup API moves the file one page at a time through two pagers: \`strace -c\` of one 1 GB backup counts ~240,000 \`pread64\` and ~240,000 \`pwrite64\` of 4 KiB each, where cp moves large blocks. cp's own time also swings with the shared disk (${spread}; 0.8–2.6 s in our profiling), so the ratio moves around 2× between runs (1.8× in an earlier full run). An engine variant reading the source through mmap (\`PRAGMA mmap_size\`) saved only ~5% and puts the whole file in the process's RSS, so it is not worth it.`);
+    const spread =
+      cpRuns.length > 1
+        ? `${sec(Math.min(...cpRuns))}–${sec(Math.max(...cpRuns))} for the same file in this run's three repeats`
+        : 'from run to run';
+    lines.push(
+      `- **Why the copy is over 2× cp+fsync at ${sizeName(slowCopy.d.sizeMb)} (profiled):** SQLite's backup API moves the file one page at a time through two pagers: \`strace -c\` of one 1 GB backup counts ~240,000 \`pread64\` and ~240,000 \`pwrite64\` of 4 KiB each, where cp moves large blocks. cp's own time also swings with the shared disk (${spread}; 0.8–2.6 s in our profiling), so the ratio moves around 2× between runs (1.8× in an earlier full run). An engine variant reading the source through mmap (\`PRAGMA mmap_size\`) saved only ~5% and puts the whole file in the process's RSS, so it is not worth it.`,
+    );
   }
 
   // 3. Does it slow the application down?
-  const oursWriter = by((c) => OURS.includes(c.contender) && c.writer !== undefined && c.status === 'finished' && !c.profile);
+  const oursWriter = by(
+    (c) => OURS.includes(c.contender) && c.writer !== undefined && c.status === 'finished' && !c.profile,
+  );
   if (oursWriter.length) {
-    const p99 = oursWriter.map((c) => ({ c, r: c.writer!.during.p99Ms / c.writer!.baseline.p99Ms })).sort((a, b) => b.r - a.r);
+    const p99 = oursWriter
+      .map((c) => ({ c, r: c.writer!.during.p99Ms / c.writer!.baseline.p99Ms }))
+      .sort((a, b) => b.r - a.r);
     const within = p99.filter((x) => x.r <= 1.2).length;
-    lines.push(`- **Does it slow the writer?** Commit p99 during our backups is within 1.2× of the baseline in ${within} of ${p99.length} cells; the worst is ${ratio(p99[0]?.r)} (${p99[0]?.c.contender}, ${sizeName(p99[0]?.c.sizeMb ?? 0)}, ${loadName(p99[0]?.c.load ?? 'rate', opts)}: ${ms(p99[0]?.c.writer?.during.p99Ms)} vs ${ms(p99[0]?.c.writer?.baseline.p99Ms)}). Throughput is unchanged within noise (commits/s columns). Under the full-speed writer p99 is often *lower* during a backup: while the snapshot is held the writer's inline checkpoints have nothing they may copy, so no commit pays for one.`);
+    lines.push(
+      `- **Does it slow the writer?** Commit p99 during our backups is within 1.2× of the baseline in ${within} of ${p99.length} cells; the worst is ${ratio(p99[0]?.r)} (${p99[0]?.c.contender}, ${sizeName(p99[0]?.c.sizeMb ?? 0)}, ${loadName(p99[0]?.c.load ?? 'rate', opts)}: ${ms(p99[0]?.c.writer?.during.p99Ms)} vs ${ms(p99[0]?.c.writer?.baseline.p99Ms)}). Throughput is unchanged within noise (commits/s columns). Under the full-speed writer p99 is often *lower* during a backup: while the snapshot is held the writer's inline checkpoints have nothing they may copy, so no commit pays for one.`,
+    );
   }
   for (const prof of by((c) => c.profile !== undefined && c.writer !== undefined)) {
-    const plain = cells.find((c) => !c.profile && c.contender === prof.contender && c.sizeMb === prof.sizeMb && c.load === prof.load && c.writer);
+    const plain = cells.find(
+      (c) =>
+        !c.profile &&
+        c.contender === prof.contender &&
+        c.sizeMb === prof.sizeMb &&
+        c.load === prof.load &&
+        c.writer,
+    );
     if (!plain) continue;
     const w = plain.writer!;
     const p = prof.writer!;
-    lines.push(`- **Profiled, ${sizeName(prof.sizeMb)}, ${loadName(prof.load, opts)}:** the same cell with a writer that never checkpoints inside a commit (wal_autocheckpoint=0, as \`ats serve\` runs its store) gives p99 ${ms(p.during.p99Ms)} during vs ${ms(p.baseline.p99Ms)} without (${ratio(p.during.p99Ms / p.baseline.p99Ms)}) and max ${ms(p.during.maxMs)} vs ${ms(p.baseline.maxMs)}, against p99 ${ms(w.during.p99Ms)} vs ${ms(w.baseline.p99Ms)} and max ${ms(w.during.maxMs)} vs ${ms(w.baseline.maxMs)} with SQLite's default. The writer's slow commits are its own checkpoints: with the default, the commit that takes the WAL past 1,000 pages copies it into the database and fsyncs it, one commit in ~160 here (${prof.load === 'rate' ? 'at this rate that is right at the p99 boundary, so p99 measures how expensive those few commits are; a backup makes them contend with its own reads, writes and fsync' : 'during the snapshot they cannot copy anything, and when the snapshot is released one commit copies the whole backlog'}). What remains without them${p.during.p99Ms / p.baseline.p99Ms > 1.2 ? ` (${ratio(p.during.p99Ms / p.baseline.p99Ms)} on a sub-millisecond p99)` : ''} is the copy and quick_check taking one of the machine's two cores.`);
+    lines.push(
+      `- **Profiled, ${sizeName(prof.sizeMb)}, ${loadName(prof.load, opts)}:** the same cell with a writer that never checkpoints inside a commit (wal_autocheckpoint=0, as \`ats serve\` runs its store) gives p99 ${ms(p.during.p99Ms)} during vs ${ms(p.baseline.p99Ms)} without (${ratio(p.during.p99Ms / p.baseline.p99Ms)}) and max ${ms(p.during.maxMs)} vs ${ms(p.baseline.maxMs)}, against p99 ${ms(w.during.p99Ms)} vs ${ms(w.baseline.p99Ms)} and max ${ms(w.during.maxMs)} vs ${ms(w.baseline.maxMs)} with SQLite's default. The writer's slow commits are its own checkpoints: with the default, the commit that takes the WAL past 1,000 pages copies it into the database and fsyncs it, one commit in ~160 here (${prof.load === 'rate' ? 'at this rate that is right at the p99 boundary, so p99 measures how expensive those few commits are; a backup makes them contend with its own reads, writes and fsync' : 'during the snapshot they cannot copy anything, and when the snapshot is released one commit copies the whole backlog'}). What remains without them${p.during.p99Ms / p.baseline.p99Ms > 1.2 ? ` (${ratio(p.during.p99Ms / p.baseline.p99Ms)} on a sub-millisecond p99)` : ''} is the copy and quick_check taking one of the machine's two cores.`,
+    );
   }
-  const spikes = by((c) => !c.profile && c.load === 'full' && c.writer !== undefined && (c.contender === 'ours-service' || c.contender === 'ours-cli' || c.contender === 'vacuum') && c.status === 'finished')
-    .sort((a, b) => b.writer!.during.maxMs - a.writer!.during.maxMs);
+  const spikes = by(
+    (c) =>
+      !c.profile &&
+      c.load === 'full' &&
+      c.writer !== undefined &&
+      (c.contender === 'ours-service' || c.contender === 'ours-cli' || c.contender === 'vacuum') &&
+      c.status === 'finished',
+  ).sort((a, b) => b.writer!.during.maxMs - a.writer!.during.maxMs);
   const worst = spikes[0];
   if (worst && worst.writer!.during.maxMs > 50) {
-    lines.push(`- **Why the writer's slowest commit is slow (profiled):** at full speed the worst single commit during a backup took ${ms(worst.writer!.during.maxMs)} (${worst.contender}, ${sizeName(worst.sizeMb)}; baseline max ${ms(worst.writer!.baseline.maxMs)}). It is the writer's own WAL auto-checkpoint catching up, not the copy: while a backup holds its snapshot the WAL cannot be checkpointed past it and grows (peaks: ${spikes.map((c) => `${c.contender} ${sizeName(c.sizeMb)} ${mb(c.walPeakBytes)} → ${ms(c.writer!.during.maxMs)}`).join('; ')}); the commit right after the snapshot is released (end of the copy phase, before verification) runs SQLite's auto-checkpoint inline and copies the whole backlog before it returns. VACUUM INTO, which also reads one snapshot, shows the same spike, and the plot puts it right at the end of each copy. An engine variant that fdatasyncs its copy after every 8 MiB step (measured separately) still showed a 2.2 s spike, so it is not fsync contention. The cure is on the application's side and \`ats serve\` has it: no checkpoint on the commit path (see the profiled cells, and the service below).`);
+    lines.push(
+      `- **Why the writer's slowest commit is slow (profiled):** at full speed the worst single commit during a backup took ${ms(worst.writer!.during.maxMs)} (${worst.contender}, ${sizeName(worst.sizeMb)}; baseline max ${ms(worst.writer!.baseline.maxMs)}). It is the writer's own WAL auto-checkpoint catching up, not the copy: while a backup holds its snapshot the WAL cannot be checkpointed past it and grows (peaks: ${spikes.map((c) => `${c.contender} ${sizeName(c.sizeMb)} ${mb(c.walPeakBytes)} → ${ms(c.writer!.during.maxMs)}`).join('; ')}); the commit right after the snapshot is released (end of the copy phase, before verification) runs SQLite's auto-checkpoint inline and copies the whole backlog before it returns. VACUUM INTO, which also reads one snapshot, shows the same spike, and the plot puts it right at the end of each copy. An engine variant that fdatasyncs its copy after every 8 MiB step (measured separately) still showed a 2.2 s spike, so it is not fsync contention. The cure is on the application's side and \`ats serve\` has it: no checkpoint on the commit path (see the profiled cells, and the service below).`,
+    );
   }
 
   // 4. The service.
   for (const s of services.filter((x) => x.status === 'finished' && x.during && x.baseline)) {
-    lines.push(`- **The service, ${sizeName(s.sizeMb)}, ${s.httpRate} writes/s:** HTTP p99 ${ms(s.during?.p99Ms)} during its ticker's backups vs ${ms(s.baseline?.p99Ms)} without; slowest request ${ms(s.during?.maxMs)} vs ${ms(s.baseline?.maxMs)}; its event-loop delay p99 ${ms(s.eventLoopDuring?.p99Ms)} vs ${ms(s.eventLoopWithout?.p99Ms)} (max ${ms(s.eventLoopDuring?.maxMs)} vs ${ms(s.eventLoopWithout?.maxMs)}).`);
+    lines.push(
+      `- **The service, ${sizeName(s.sizeMb)}, ${s.httpRate} writes/s:** HTTP p99 ${ms(s.during?.p99Ms)} during its ticker's backups vs ${ms(s.baseline?.p99Ms)} without; slowest request ${ms(s.during?.maxMs)} vs ${ms(s.baseline?.maxMs)}; its event-loop delay p99 ${ms(s.eventLoopDuring?.p99Ms)} vs ${ms(s.eventLoopWithout?.p99Ms)} (max ${ms(s.eventLoopDuring?.maxMs)} vs ${ms(s.eventLoopWithout?.maxMs)}).`,
+    );
   }
   return lines;
 }

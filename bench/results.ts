@@ -40,7 +40,9 @@ export interface CellResult {
   /** The median run (by copy time) with the worst memory and event-loop figures of all runs. */
   readonly run?: Omit<ContenderRun, 'output'> | undefined;
   /** Every run of the cell: short backups are repeated back to back to cover the minimum window. */
-  readonly runs?: readonly { copyMs: number; verifyMs?: number | undefined; wallMs: number; finished: boolean }[] | undefined;
+  readonly runs?:
+    | readonly { copyMs: number; verifyMs?: number | undefined; wallMs: number; finished: boolean }[]
+    | undefined;
   readonly check?: CopyCheck | undefined;
   readonly writer?: WriterFigures | undefined;
   readonly walPeakBytes?: number | undefined;

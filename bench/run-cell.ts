@@ -57,7 +57,12 @@ export async function runCell(s: CellSetup): Promise<CellResult> {
       const runs = await repeatRuns(s);
       return { ...base, ...summarize(runs), check: checkLast(s, runs) };
     }
-    const writer = await startWriter(s.work, s.load === 'full' ? 'full' : s.rate, path.join(path.dirname(s.outDir), `writer-${process.pid}.f64`), s.writerAutocheckpoint);
+    const writer = await startWriter(
+      s.work,
+      s.load === 'full' ? 'full' : s.rate,
+      path.join(path.dirname(s.outDir), `writer-${process.pid}.f64`),
+      s.writerAutocheckpoint,
+    );
     const wal = new FileSizeSampler(`${s.work}-wal`);
     const cellStart = nowMs();
     let timed;
@@ -74,9 +79,17 @@ export async function runCell(s: CellSetup): Promise<CellResult> {
     const during = windowStats(record.samples, windows);
     const quiet = windowStats(record.samples, [baseline]);
     const after = windowStats(record.samples, [[last.endedAt, last.endedAt + AFTER_MS]]);
-    const writerFigures: WriterFigures | undefined = during && quiet
-      ? { windowMs: baseline[1] - baseline[0], during, baseline: quiet, afterMaxMs: after?.maxMs ?? NaN, afterMs: AFTER_MS, errors: record.errors }
-      : undefined;
+    const writerFigures: WriterFigures | undefined =
+      during && quiet
+        ? {
+            windowMs: baseline[1] - baseline[0],
+            during,
+            baseline: quiet,
+            afterMaxMs: after?.maxMs ?? NaN,
+            afterMs: AFTER_MS,
+            errors: record.errors,
+          }
+        : undefined;
     let series: CellSeries | undefined;
     if (s.keepSeries) {
       const bucketMs = 25;
@@ -89,7 +102,14 @@ export async function runCell(s: CellSetup): Promise<CellResult> {
         points: latencySeries(record.samples, cellStart, baseline[1], bucketMs),
       };
     }
-    return { ...base, ...summarize(runs), check: checkLast(s, runs), writer: writerFigures, walPeakBytes, series };
+    return {
+      ...base,
+      ...summarize(runs),
+      check: checkLast(s, runs),
+      writer: writerFigures,
+      walPeakBytes,
+      series,
+    };
   } catch (err) {
     return { ...base, status: 'failed', reason: err instanceof Error ? err.message : String(err) };
   } finally {
@@ -107,7 +127,12 @@ async function repeatRuns(s: CellSetup): Promise<ContenderRun[]> {
     const run = await s.contender.run({ source: s.work, outDir, capMs: s.capMs });
     runs.push(run);
     covered += run.endedAt - run.startedAt;
-    if (!run.finished || covered >= s.minWindowMs || runs.length >= (s.load === 'none' ? MAX_RUNS_IDLE : MAX_RUNS)) return runs;
+    if (
+      !run.finished ||
+      covered >= s.minWindowMs ||
+      runs.length >= (s.load === 'none' ? MAX_RUNS_IDLE : MAX_RUNS)
+    )
+      return runs;
   }
 }
 
@@ -153,9 +178,20 @@ function summarize(runs: readonly ContenderRun[]): Pick<CellResult, 'status' | '
       ...run,
       peakRssKb: worst((r) => r.peakRssKb),
       rssGrowthKb: worst((r) => r.rssGrowthKb),
-      eventLoop: eventLoops.length ? { p50Ms: median.eventLoop?.p50Ms ?? NaN, p99Ms: Math.max(...eventLoops.map((e) => e.p99Ms)), maxMs: Math.max(...eventLoops.map((e) => e.maxMs)) } : undefined,
+      eventLoop: eventLoops.length
+        ? {
+            p50Ms: median.eventLoop?.p50Ms ?? NaN,
+            p99Ms: Math.max(...eventLoops.map((e) => e.p99Ms)),
+            maxMs: Math.max(...eventLoops.map((e) => e.maxMs)),
+          }
+        : undefined,
     },
-    runs: runs.map((r) => ({ copyMs: r.copyMs, verifyMs: r.verifyMs, wallMs: r.wallMs, finished: r.finished })),
+    runs: runs.map((r) => ({
+      copyMs: r.copyMs,
+      verifyMs: r.verifyMs,
+      wallMs: r.wallMs,
+      finished: r.finished,
+    })),
   };
 }
 

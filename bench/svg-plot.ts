@@ -18,7 +18,9 @@ const HEADER = 44;
  */
 export function latencyPlot(title: string, panels: readonly PlotPanel[]): string {
   const allMax = panels.flatMap((p) => p.series.points.map((pt) => pt.maxMs)).filter(Number.isFinite);
-  const allMin = panels.flatMap((p) => p.series.points.map((pt) => pt.p50Ms)).filter((v) => Number.isFinite(v) && v > 0);
+  const allMin = panels
+    .flatMap((p) => p.series.points.map((pt) => pt.p50Ms))
+    .filter((v) => Number.isFinite(v) && v > 0);
   const yMinExp = Math.floor(Math.log10(Math.max(1e-3, Math.min(...allMin, 1))));
   const yMaxExp = Math.ceil(Math.log10(Math.max(...allMax, 10)));
   const tMax = Math.max(...panels.map((p) => p.series.baselineEnd), 1);
@@ -43,27 +45,59 @@ export function latencyPlot(title: string, panels: readonly PlotPanel[]): string
       return plotTop + plotHeight - ((e - yMinExp) / (yMaxExp - yMinExp)) * plotHeight;
     };
     const s = panel.series;
-    out.push(`<text x="${MARGIN.left}" y="${top + 18}" font-size="12" font-weight="bold">${esc(panel.title)}</text>`);
+    out.push(
+      `<text x="${MARGIN.left}" y="${top + 18}" font-size="12" font-weight="bold">${esc(panel.title)}</text>`,
+    );
     for (const [from, to] of s.backups) {
-      out.push(`<rect x="${x(from)}" y="${plotTop}" width="${Math.max(1, x(to) - x(from))}" height="${plotHeight}" fill="#f4b4b4" opacity="0.7"/>`);
+      out.push(
+        `<rect x="${x(from)}" y="${plotTop}" width="${Math.max(1, x(to) - x(from))}" height="${plotHeight}" fill="#f4b4b4" opacity="0.7"/>`,
+      );
     }
-    out.push(`<rect x="${x(s.baselineStart)}" y="${plotTop}" width="${Math.max(1, x(s.baselineEnd) - x(s.baselineStart))}" height="${plotHeight}" fill="#c8e6c9" opacity="0.7"/>`);
+    out.push(
+      `<rect x="${x(s.baselineStart)}" y="${plotTop}" width="${Math.max(1, x(s.baselineEnd) - x(s.baselineStart))}" height="${plotHeight}" fill="#c8e6c9" opacity="0.7"/>`,
+    );
     for (let e = yMinExp; e <= yMaxExp; e++) {
-      out.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" stroke="#ddd"/>`);
+      out.push(
+        `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" stroke="#ddd"/>`,
+      );
       out.push(`<text x="${MARGIN.left - 6}" y="${y(10 ** e) + 4}" text-anchor="end">${tickLabel(e)}</text>`);
     }
     const step = tMax > 60 ? 10 : tMax > 20 ? 5 : tMax > 8 ? 2 : 1;
     for (let t = 0; t <= tMax; t += step) {
-      out.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${plotTop + plotHeight}" y2="${plotTop + plotHeight + 4}" stroke="#333"/>`);
+      out.push(
+        `<line x1="${x(t)}" x2="${x(t)}" y1="${plotTop + plotHeight}" y2="${plotTop + plotHeight + 4}" stroke="#333"/>`,
+      );
       out.push(`<text x="${x(t)}" y="${plotTop + plotHeight + 15}" text-anchor="middle">${t}</text>`);
     }
-    out.push(`<rect x="${MARGIN.left}" y="${plotTop}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`);
+    out.push(
+      `<rect x="${MARGIN.left}" y="${plotTop}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#333"/>`,
+    );
     // Buckets with no commit (the writer was stuck) break the lines; a slow commit then stands alone as a dot.
-    out.push(...segments(s.points).map((seg) => polyline(seg.map((p) => [x(p.t), y(p.maxMs)]), '#d35400', 1)));
-    out.push(...segments(s.points).map((seg) => polyline(seg.map((p) => [x(p.t), y(p.p50Ms)]), '#1f4e9c', 1.5)));
-    out.push(`<text x="14" y="${plotTop + plotHeight / 2}" transform="rotate(-90 14 ${plotTop + plotHeight / 2})" text-anchor="middle">commit latency</text>`);
+    out.push(
+      ...segments(s.points).map((seg) =>
+        polyline(
+          seg.map((p) => [x(p.t), y(p.maxMs)]),
+          '#d35400',
+          1,
+        ),
+      ),
+    );
+    out.push(
+      ...segments(s.points).map((seg) =>
+        polyline(
+          seg.map((p) => [x(p.t), y(p.p50Ms)]),
+          '#1f4e9c',
+          1.5,
+        ),
+      ),
+    );
+    out.push(
+      `<text x="14" y="${plotTop + plotHeight / 2}" transform="rotate(-90 14 ${plotTop + plotHeight / 2})" text-anchor="middle">commit latency</text>`,
+    );
   });
-  out.push(`<text x="${WIDTH / 2}" y="${height - 6}" text-anchor="middle">seconds since the writer started (bucket ${panels[0]?.series.bucketMs ?? 0} ms)</text>`);
+  out.push(
+    `<text x="${WIDTH / 2}" y="${height - 6}" text-anchor="middle">seconds since the writer started (bucket ${panels[0]?.series.bucketMs ?? 0} ms)</text>`,
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
@@ -86,7 +120,8 @@ function segments(points: readonly SeriesPoint[]): SeriesPoint[][] {
 function polyline(points: readonly (readonly [number, number])[], color: string, width: number): string {
   if (points.length === 0) return '';
   const [only] = points;
-  if (points.length === 1 && only) return `<circle cx="${only[0].toFixed(1)}" cy="${only[1].toFixed(1)}" r="2.5" fill="${color}"/>`;
+  if (points.length === 1 && only)
+    return `<circle cx="${only[0].toFixed(1)}" cy="${only[1].toFixed(1)}" r="2.5" fill="${color}"/>`;
   return `<polyline fill="none" stroke="${color}" stroke-width="${width}" points="${points.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`;
 }
 

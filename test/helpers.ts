@@ -18,7 +18,9 @@ export function tempDir(prefix = 'ats-test-'): string {
 export function makeDatabase(file: string, megabytes: number, journalMode: 'wal' | 'delete' = 'wal'): void {
   const db = new Database(file);
   db.pragma(`journal_mode = ${journalMode}`);
-  db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL); CREATE INDEX IF NOT EXISTS t_body ON t (body)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL); CREATE INDEX IF NOT EXISTS t_body ON t (body)',
+  );
   const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
   const rows = Math.ceil((megabytes * 1024 * 1024) / 450); // row + index entry take ~450 bytes
   db.transaction(() => {
@@ -54,7 +56,9 @@ export function integrity(file: string): string {
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
-    return (db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+    return (db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[])
+      .map((r) => r.integrity_check)
+      .join('; ');
   } catch (err) {
     return (err as Error).message;
   } finally {
@@ -70,7 +74,9 @@ export interface Writer {
 }
 
 export async function startWriter(file: string, journalMode: 'wal' | 'delete' = 'wal'): Promise<Writer> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/writer.mjs'), file, journalMode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/writer.mjs'), file, journalMode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout!.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
@@ -105,9 +111,15 @@ export interface CliRun {
 }
 
 /** Runs `ats ...args` as a real process. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number } = {},
+): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -139,7 +151,10 @@ export interface Service {
 }
 
 /** Starts `ats serve --config <file>` and resolves once it listens. */
-export async function startService(config: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
+export async function startService(
+  config: string,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Service> {
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
     cwd: options.cwd ?? path.dirname(config),
     env: { ...process.env, ...options.env },
@@ -162,7 +177,9 @@ export async function startService(config: string, options: { cwd?: string; env?
         if (entry.event === 'listening') resolve(String(entry.url));
       }
     });
-    void exited.then((code) => reject(new Error(`ats serve exited with ${code} before listening: ${stderr}`)));
+    void exited.then((code) =>
+      reject(new Error(`ats serve exited with ${code} before listening: ${stderr}`)),
+    );
   });
   return {
     child,
@@ -177,7 +194,11 @@ export async function startService(config: string, options: { cwd?: string; env?
 }
 
 /** Waits until `condition()` holds, polling every 50 ms, or fails after `ms`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  ms = 20_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -194,13 +215,22 @@ export function writeConfig(dir: string, text: string): string {
 
 /** A valid attestation body. */
 export function attestation(i: number, extra: object = {}): object {
-  return { subjects: [`subject-${i}`], predicates: ['member'], contexts: [`ctx-${i % 10}`], actors: [`actor-${i % 7}`], attributes: { i }, ...extra };
+  return {
+    subjects: [`subject-${i}`],
+    predicates: ['member'],
+    contexts: [`ctx-${i % 10}`],
+    actors: [`actor-${i % 7}`],
+    attributes: { i },
+    ...extra,
+  };
 }
 
 /** Overwrites the header of one leaf page of index t_body with garbage, as a bad disk sector would. */
 export function corruptIndexPage(db: string): void {
   const conn = new Database(db, { readonly: true });
-  const { pageno } = conn.prepare("SELECT pageno FROM dbstat WHERE name = 't_body' AND pagetype = 'leaf' LIMIT 1 OFFSET 3").get() as { pageno: number };
+  const { pageno } = conn
+    .prepare("SELECT pageno FROM dbstat WHERE name = 't_body' AND pagetype = 'leaf' LIMIT 1 OFFSET 3")
+    .get() as { pageno: number };
   const pageSize = conn.pragma('page_size', { simple: true }) as number;
   conn.close();
   const fd = fs.openSync(db, 'r+');

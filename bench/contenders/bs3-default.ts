@@ -14,7 +14,8 @@ export const bs3DefaultJob: InNodeJob = {
 export const bs3Default: Contender = {
   id: 'bs3-default',
   label: 'better-sqlite3 db.backup() (defaults)',
-  description: "better-sqlite3's db.backup(file) as documented, with its defaults: 100 pages per step, setImmediate between steps, on a read-only connection; the bench fsyncs the copy and counts that time.",
+  description:
+    "better-sqlite3's db.backup(file) as documented, with its defaults: 100 pages per step, setImmediate between steps, on a read-only connection; the bench fsyncs the copy and counts that time.",
   unavailable: () => undefined,
   run: (ctx) => runInHost('bs3-default', ctx),
 };

@@ -12,9 +12,22 @@ const KILL_GRACE_MS = 5_000;
  */
 export async function runInHost(job: string, ctx: RunContext): Promise<ContenderRun> {
   const spawnedAt = nowMs();
-  const child = spawnChild(process.execPath, [benchChild('host/contender-host.js'), '--job', job, '--source', ctx.source, '--out-dir', ctx.outDir, '--cap-ms', String(ctx.capMs)]);
+  const child = spawnChild(process.execPath, [
+    benchChild('host/contender-host.js'),
+    '--job',
+    job,
+    '--source',
+    ctx.source,
+    '--out-dir',
+    ctx.outDir,
+    '--cap-ms',
+    String(ctx.capMs),
+  ]);
   let killed = false;
-  const killer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, ctx.capMs + KILL_GRACE_MS);
+  const killer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, ctx.capMs + KILL_GRACE_MS);
   try {
     const { code, stdout, stderr } = await child.exited;
     const report = lastJsonLine<ContenderRun>(stdout);
@@ -22,7 +35,9 @@ export async function runInHost(job: string, ctx: RunContext): Promise<Contender
     const endedAt = nowMs();
     return {
       finished: false,
-      error: killed ? undefined : `host exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      error: killed
+        ? undefined
+        : `host exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
       startedAt: spawnedAt,
       endedAt,
       copyMs: endedAt - spawnedAt,

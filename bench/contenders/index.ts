@@ -13,7 +13,15 @@ export type { Contender, ContenderRun, RunContext, EventLoopDelay } from './cont
 export { sqlite3ShellVersion } from './sqlite3-shell.js';
 
 /** All contenders; `--cases` picks among their ids (and `ours` means both of ours). */
-export const CONTENDERS: readonly Contender[] = [oursCli, oursInProcess, noteLoop, bs3Default, sqlite3Shell, vacuumIntoContender, cpFsync];
+export const CONTENDERS: readonly Contender[] = [
+  oursCli,
+  oursInProcess,
+  noteLoop,
+  bs3Default,
+  sqlite3Shell,
+  vacuumIntoContender,
+  cpFsync,
+];
 
 /** The jobs `host/contender-host.js` runs by name. */
 export const JOBS: Readonly<Record<string, InNodeJob>> = {

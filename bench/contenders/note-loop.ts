@@ -25,7 +25,8 @@ export const noteLoopJob: InNodeJob = {
 export const noteLoop: Contender = {
   id: 'note',
   label: "design note's loop (step 5000, yield, 5 ms on BUSY)",
-  description: "The design note's manual loop re-created with better-sqlite3's db.backup(): own read-only connection, 5,000 pages per step, yield after each step, 5 ms sleep on BUSY; no read transaction held across steps; the bench fsyncs the copy and counts that time.",
+  description:
+    "The design note's manual loop re-created with better-sqlite3's db.backup(): own read-only connection, 5,000 pages per step, yield after each step, 5 ms sleep on BUSY; no read transaction held across steps; the bench fsyncs the copy and counts that time.",
   unavailable: () => undefined,
   run: (ctx) => runInHost('note', ctx),
 };

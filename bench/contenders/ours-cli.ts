@@ -16,17 +16,28 @@ interface CliResult {
 export const oursCli: Contender = {
   id: 'ours-cli',
   label: 'ats backup (CLI)',
-  description: '`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --json`, a new process per backup; times are its own (durationMs without verify), wall time includes Node start-up.',
+  description:
+    '`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --json`, a new process per backup; times are its own (durationMs without verify), wall time includes Node start-up.',
   unavailable: () => (fs.existsSync(CLI) ? undefined : `${CLI} not built`),
   async run(ctx): Promise<ContenderRun> {
-    const run = await runMeasured(process.execPath, [CLI, 'backup', '--db', ctx.source, '--out', ctx.outDir, '--keep', '1', '--verify', 'quick', '--json'], ctx.capMs);
+    const run = await runMeasured(
+      process.execPath,
+      [CLI, 'backup', '--db', ctx.source, '--out', ctx.outDir, '--keep', '1', '--verify', 'quick', '--json'],
+      ctx.capMs,
+    );
     const wallMs = run.endedAt - run.startedAt;
     const result = run.code === 0 ? lastJsonOf<CliResult>(run.stdout) : undefined;
     if (!result) {
       return {
         finished: false,
-        error: run.capped ? undefined : `exit ${run.code}: ${run.stderr.trim().split('\n').slice(-2).join(' | ')}`,
-        startedAt: run.startedAt, endedAt: run.endedAt, copyMs: wallMs, wallMs, peakRssKb: run.peakRssKb,
+        error: run.capped
+          ? undefined
+          : `exit ${run.code}: ${run.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+        startedAt: run.startedAt,
+        endedAt: run.endedAt,
+        copyMs: wallMs,
+        wallMs,
+        peakRssKb: run.peakRssKb,
       };
     }
     return {

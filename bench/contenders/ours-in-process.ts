@@ -54,7 +54,8 @@ export const oursInProcessJob: InNodeJob = {
 export const oursInProcess: Contender = {
   id: 'ours-service',
   label: 'ats engine, in-process (as the service runs it)',
-  description: 'runBackup() in a Node process, as the service calls it: one held read snapshot copied in a worker thread, fsync, quick_check, rotation; event-loop delay measured in that process.',
+  description:
+    'runBackup() in a Node process, as the service calls it: one held read snapshot copied in a worker thread, fsync, quick_check, rotation; event-loop delay measured in that process.',
   unavailable: () => undefined,
   run: (ctx) => runInHost('ours-service', ctx),
 };

@@ -20,11 +20,17 @@ export function sqlite3ShellVersion(): string | undefined {
 export const sqlite3Shell: Contender = {
   id: 'shell',
   label: 'sqlite3 shell .backup',
-  description: '`/usr/bin/sqlite3 -readonly DB ".backup OUT"` (the shell steps 100 pages at a time with no read transaction held across steps), then fsync of OUT by the bench.',
-  unavailable: () => (sqlite3ShellVersion() ? undefined : `${SHELL} is not installed (apt-get install sqlite3)`),
+  description:
+    '`/usr/bin/sqlite3 -readonly DB ".backup OUT"` (the shell steps 100 pages at a time with no read transaction held across steps), then fsync of OUT by the bench.',
+  unavailable: () =>
+    sqlite3ShellVersion() ? undefined : `${SHELL} is not installed (apt-get install sqlite3)`,
   async run(ctx): Promise<ContenderRun> {
     const out = path.join(ctx.outDir, 'shell-backup.db');
-    const run = await runMeasured(SHELL, ['-readonly', ctx.source, `.backup '${out.replaceAll("'", "''")}'`], ctx.capMs);
+    const run = await runMeasured(
+      SHELL,
+      ['-readonly', ctx.source, `.backup '${out.replaceAll("'", "''")}'`],
+      ctx.capMs,
+    );
     const ok = !run.capped && run.code === 0 && fs.existsSync(out);
     const fsyncMs = ok ? fsyncFile(out) : 0;
     const copyMs = run.endedAt - run.startedAt + fsyncMs;

@@ -17,7 +17,10 @@ export interface SteppedBackupPlan {
  * A stepped backup with no read transaction held across steps, as the peers run it: a foreign
  * commit between two steps restarts it from page 1. Counts restarts and BUSY steps; stops at the cap.
  */
-export async function steppedBackup({ source, outDir, capMs }: JobRequest, plan: SteppedBackupPlan): Promise<JobOutcome> {
+export async function steppedBackup(
+  { source, outDir, capMs }: JobRequest,
+  plan: SteppedBackupPlan,
+): Promise<JobOutcome> {
   const out = path.join(outDir, plan.file);
   const counter = new RestartCounter(plan.stepPages);
   const started = nowMs();
@@ -30,10 +33,22 @@ export async function steppedBackup({ source, outDir, capMs }: JobRequest, plan:
         return plan.stepPages;
       },
     });
-    return { finished: true, copyMs: nowMs() - started, restarts: counter.restarts, busyRetries: counter.busy, output: out };
+    return {
+      finished: true,
+      copyMs: nowMs() - started,
+      restarts: counter.restarts,
+      busyRetries: counter.busy,
+      output: out,
+    };
   } catch (err) {
     const capped = err instanceof CapReached;
-    return { finished: false, error: capped ? undefined : String(err), copyMs: nowMs() - started, restarts: counter.restarts, busyRetries: counter.busy };
+    return {
+      finished: false,
+      error: capped ? undefined : String(err),
+      copyMs: nowMs() - started,
+      restarts: counter.restarts,
+      busyRetries: counter.busy,
+    };
   } finally {
     db.close();
   }

@@ -26,7 +26,8 @@ export const vacuumIntoJob: InNodeJob = { run: vacuumInto };
 export const vacuumIntoContender: Contender = {
   id: 'vacuum',
   label: 'VACUUM INTO',
-  description: "SQLite's VACUUM INTO from a read-only better-sqlite3 connection (one read transaction, rebuilds every table and index into the new file); VACUUM INTO does not fsync, so the bench fsyncs the copy and counts that time.",
+  description:
+    "SQLite's VACUUM INTO from a read-only better-sqlite3 connection (one read transaction, rebuilds every table and index into the new file); VACUUM INTO does not fsync, so the bench fsyncs the copy and counts that time.",
   unavailable: () => undefined,
   run: (ctx) => runInHost('vacuum', ctx),
 };

@@ -7,10 +7,19 @@ import { nowMs, sleep } from '../clock.js';
 import { JOBS, type ContenderRun } from '../contenders/index.js';
 import { fsyncFile, resetPeakRss, statusKb } from '../proc-stats.js';
 
-const { values } = parseArgs({ options: { job: { type: 'string' }, source: { type: 'string' }, 'out-dir': { type: 'string' }, 'cap-ms': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    job: { type: 'string' },
+    source: { type: 'string' },
+    'out-dir': { type: 'string' },
+    'cap-ms': { type: 'string' },
+  },
+});
 const job = JOBS[values.job ?? ''];
 if (!job || !values.source || !values['out-dir'] || !values['cap-ms']) {
-  throw new Error(`contender-host: --job (${Object.keys(JOBS).join(', ')}), --source, --out-dir and --cap-ms are required`);
+  throw new Error(
+    `contender-host: --job (${Object.keys(JOBS).join(', ')}), --source, --out-dir and --cap-ms are required`,
+  );
 }
 
 await job.prepare?.();
@@ -22,7 +31,11 @@ const rssBeforeKb = statusKb('self', 'VmRSS') ?? 0;
 delay.enable();
 await sleep(5); // the delay timer is running before the job starts, so a job that never yields is seen
 const startedAt = nowMs();
-const outcome = await job.run({ source: values.source, outDir: values['out-dir'], capMs: Number(values['cap-ms']) });
+const outcome = await job.run({
+  source: values.source,
+  outDir: values['out-dir'],
+  capMs: Number(values['cap-ms']),
+});
 await sleep(3); // lets the delay timer fire once, so a job that blocked the loop throughout is recorded
 delay.disable();
 // Tools that do not fsync their copy get it done here, outside the event-loop window (the
@@ -39,6 +52,9 @@ const run: ContenderRun = {
   wallMs: endedAt - startedAt,
   peakRssKb,
   rssGrowthKb: peakIsFromNow && peakRssKb !== undefined ? peakRssKb - rssBeforeKb : undefined,
-  eventLoop: delay.count > 0 ? { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) } : undefined,
+  eventLoop:
+    delay.count > 0
+      ? { p50Ms: ms(delay.percentile(50)), p99Ms: ms(delay.percentile(99)), maxMs: ms(delay.max) }
+      : undefined,
 };
 process.stdout.write(`${JSON.stringify(run)}\n`);

@@ -9,11 +9,19 @@ import { AttestationGenerator } from '../ats-rows.js';
 import { nowMs } from '../clock.js';
 
 const MAX_IN_FLIGHT = 64;
-const { values } = parseArgs({ options: { port: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
 const port = Number(values.port);
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
-if (!(port > 0) || !(rate > 0) || !(seconds > 0) || !values.out) throw new Error('http-load-process: --port, --rate, --seconds and --out are required');
+if (!(port > 0) || !(rate > 0) || !(seconds > 0) || !values.out)
+  throw new Error('http-load-process: --port, --rate, --seconds and --out are required');
 const outFile = values.out;
 const maxRequests = Math.ceil(rate * seconds);
 
@@ -35,7 +43,14 @@ function send(): void {
     results.push(t1, t1 - t0, status);
   };
   const req = http.request(
-    { host: '127.0.0.1', port, path: '/attestations', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+    {
+      host: '127.0.0.1',
+      port,
+      path: '/attestations',
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
     (res) => {
       res.resume();
       res.on('end', () => done(res.statusCode ?? 0));
@@ -62,7 +77,9 @@ function drain(): void {
   if (inFlight > 0 && nowMs() - started < (seconds + 10) * 1000) return void setTimeout(drain, 5);
   fs.writeFileSync(outFile, Float64Array.from(results));
   agent.destroy();
-  process.stdout.write(`${JSON.stringify({ sent, answered: results.length / 3, skipped, unanswered: inFlight })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ sent, answered: results.length / 3, skipped, unanswered: inFlight })}\n`,
+  );
   process.exit(0);
 }
 

@@ -42,7 +42,11 @@ export async function runServiceCell(s: ServiceCellSetup): Promise<ServiceResult
   const base = { sizeMb: s.sizeMb };
   if (!fs.existsSync(SERVE_COMMAND)) {
     log(`service ${s.sizeMb} MB: skipped, ${path.relative(process.cwd(), SERVE_COMMAND)} does not exist yet`);
-    return { ...base, status: 'unavailable', reason: '`ats serve` is not built yet (dist/cli/commands/serve.js missing)' };
+    return {
+      ...base,
+      status: 'unavailable',
+      reason: '`ats serve` is not built yet (dist/cli/commands/serve.js missing)',
+    };
   }
   try {
     const pristine = await ensureServiceDataset(path.join(OUT_DIR, 'datasets'), s.sizeMb);
@@ -51,11 +55,13 @@ export async function runServiceCell(s: ServiceCellSetup): Promise<ServiceResult
     fs.copyFileSync(pristine, db);
     fsyncFile(db);
     // Leave a quiet stretch between backups as long as two of them (the service's run slower under load).
-    const expectedS = Math.max(1, (s.expectedBackupMs ?? s.sizeMb * 10) / 1000 * 1.5);
+    const expectedS = Math.max(1, ((s.expectedBackupMs ?? s.sizeMb * 10) / 1000) * 1.5);
     const intervalS = Math.ceil(2 * expectedS + 4);
     const loadS = Math.min(2 * intervalS + expectedS + 2, s.capMs / 1000 + intervalS);
     const result = await measure(s, db, intervalS, loadS);
-    log(`service ${s.sizeMb} MB: ${result.backups?.length ?? 0} backups; HTTP p99 ${result.during?.p99Ms.toFixed(1)} ms during, ${result.baseline?.p99Ms.toFixed(1)} ms without`);
+    log(
+      `service ${s.sizeMb} MB: ${result.backups?.length ?? 0} backups; HTTP p99 ${result.during?.p99Ms.toFixed(1)} ms during, ${result.baseline?.p99Ms.toFixed(1)} ms without`,
+    );
     return result;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
@@ -64,8 +70,17 @@ export async function runServiceCell(s: ServiceCellSetup): Promise<ServiceResult
   }
 }
 
-async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS: number): Promise<ServiceResult> {
-  const service = await startService({ db, configFile: path.join(s.workDir, 'am.toml'), backupIntervalSeconds: intervalS });
+async function measure(
+  s: ServiceCellSetup,
+  db: string,
+  intervalS: number,
+  loadS: number,
+): Promise<ServiceResult> {
+  const service = await startService({
+    db,
+    configFile: path.join(s.workDir, 'am.toml'),
+    backupIntervalSeconds: intervalS,
+  });
   const wal = new FileSizeSampler(`${db}-wal`);
   const wallToMono = Date.now() - nowMs();
   const backups = new Map<string, ServiceBackup>();
@@ -80,7 +95,17 @@ async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS
   const samplesFile = path.join(s.workDir, 'http.f64');
   const loadStart = nowMs();
   try {
-    const load = spawnChild(process.execPath, [benchChild('load/http-load-process.js'), '--port', String(service.port), '--rate', String(s.httpRate), '--seconds', String(loadS), '--out', samplesFile]);
+    const load = spawnChild(process.execPath, [
+      benchChild('load/http-load-process.js'),
+      '--port',
+      String(service.port),
+      '--rate',
+      String(s.httpRate),
+      '--seconds',
+      String(loadS),
+      '--out',
+      samplesFile,
+    ]);
     // Watch the backups, the service's memory and its event-loop lag while the load runs. The
     // service's lag histogram (prom-client) restarts at each scrape of /metrics: scraping when a
     // backup starts and when it ends gives the lag during it; the same after a quiet stretch as
@@ -91,7 +116,10 @@ async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS
       while (!stopped) {
         const rss = statusKb(service.pid, 'VmRSS') ?? 0;
         const res = await request(service.port, 'GET', '/backups').catch(() => undefined);
-        const state = res?.status === 200 ? (JSON.parse(res.text) as { running?: boolean; last?: LastBackup | null }) : undefined;
+        const state =
+          res?.status === 200
+            ? (JSON.parse(res.text) as { running?: boolean; last?: LastBackup | null })
+            : undefined;
         const now = nowMs();
         if (state?.running && !running) {
           quiet = undefined;
@@ -136,21 +164,34 @@ async function measure(s: ServiceCellSetup, db: string, intervalS: number, loadS
     while (running && nowMs() < waitUntil) await sleep(100);
     stopped = true;
     await watcher;
-    const summary = lastJsonLine<{ sent: number; answered: number; skipped: number; unanswered: number }>(stdout);
+    const summary = lastJsonLine<{ sent: number; answered: number; skipped: number; unanswered: number }>(
+      stdout,
+    );
     const samples = readTriples(samplesFile);
     const walPeakBytes = wal.stop();
     await service.stop();
     serviceStopped = true;
     const list = [...backups.values()];
-    return { sizeMb: s.sizeMb, status: 'finished', httpRate: s.httpRate, backups: list, ...compare(samples, list),
-      requests: summary?.sent, peakRssKb: peakRssKb || undefined, rssBeforeKb, walPeakBytes,
-      eventLoopDuring: worstLag(lagDuring), eventLoopWithout: worstLag(lagQuiet) };
+    return {
+      sizeMb: s.sizeMb,
+      status: 'finished',
+      httpRate: s.httpRate,
+      backups: list,
+      ...compare(samples, list),
+      requests: summary?.sent,
+      peakRssKb: peakRssKb || undefined,
+      rssBeforeKb,
+      walPeakBytes,
+      eventLoopDuring: worstLag(lagDuring),
+      eventLoopWithout: worstLag(lagQuiet),
+    };
   } finally {
     stopped = true;
     wal.stop();
     if (!serviceStopped) await service.stop();
     fs.rmSync(samplesFile, { force: true });
-    for (const f of fs.readdirSync(s.workDir)) if (f.startsWith(path.basename(db))) fs.rmSync(path.join(s.workDir, f), { force: true });
+    for (const f of fs.readdirSync(s.workDir))
+      if (f.startsWith(path.basename(db))) fs.rmSync(path.join(s.workDir, f), { force: true });
   }
 }
 
@@ -165,7 +206,8 @@ function compare(samples: Float64Array, backups: readonly ServiceBackup[]) {
   }
   const ok = Float64Array.from(pairs);
   const during = (t: number): boolean => backups.some((b) => t >= b.startedAt && t < b.endedAt);
-  const near = (t: number): boolean => backups.some((b) => t >= b.startedAt - 500 && t < b.endedAt + AFTER_MS);
+  const near = (t: number): boolean =>
+    backups.some((b) => t >= b.startedAt - 500 && t < b.endedAt + AFTER_MS);
   const duringPairs: number[] = [];
   const quietPairs: number[] = [];
   for (let i = 0; i + 1 < ok.length; i += 2) {

@@ -35,7 +35,8 @@ export async function ensureServiceDataset(dir: string, sizeMb: number): Promise
   const store = openStore(file, { maxPerActorContext: MAX_PER_ACTOR_CONTEXT, maxBatch: BATCH });
   // The store never checkpoints on commit (the service's ticker does): this connection does it.
   const side = new Database(file);
-  const bytes = (): number => Number(side.pragma('page_count', { simple: true })) * Number(side.pragma('page_size', { simple: true }));
+  const bytes = (): number =>
+    Number(side.pragma('page_count', { simple: true })) * Number(side.pragma('page_size', { simple: true }));
   const gen = new AttestationGenerator(0x5e7, PADDING_BYTES);
   let rows = 0;
   try {
@@ -49,7 +50,12 @@ export async function ensureServiceDataset(dir: string, sizeMb: number): Promise
     store.close();
   }
   truncateWal(file); // the cached file must hold everything by itself
-  fs.writeFileSync(done, `${JSON.stringify({ sizeMb, rows, bytes: fs.statSync(file).size, buildMs: Math.round(performance.now() - started) })}\n`);
-  log(`dataset: ${rows} attestations, ${(fs.statSync(file).size / 1e6).toFixed(0)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  fs.writeFileSync(
+    done,
+    `${JSON.stringify({ sizeMb, rows, bytes: fs.statSync(file).size, buildMs: Math.round(performance.now() - started) })}\n`,
+  );
+  log(
+    `dataset: ${rows} attestations, ${(fs.statSync(file).size / 1e6).toFixed(0)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return file;
 }

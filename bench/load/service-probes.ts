@@ -20,10 +20,14 @@ export async function eventLoopLag(port: number): Promise<Lag | undefined> {
   const maxMs = read('nodejs_eventloop_lag_max_seconds');
   // prom-client samples every 10 ms and records the time between samples: the delay is the excess.
   const excess = (v: number): number => Math.max(0, v - PROM_RESOLUTION_MS);
-  return p99Ms === undefined || maxMs === undefined ? undefined : { p99Ms: excess(p99Ms), maxMs: excess(maxMs) };
+  return p99Ms === undefined || maxMs === undefined
+    ? undefined
+    : { p99Ms: excess(p99Ms), maxMs: excess(maxMs) };
 }
 
 /** The worst p99 and max of several readings. */
 export function worstLag(lags: readonly Lag[]): Lag | undefined {
-  return lags.length ? { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) } : undefined;
+  return lags.length
+    ? { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) }
+    : undefined;
 }

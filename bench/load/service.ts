@@ -18,23 +18,32 @@ export interface Service {
 }
 
 /** Writes an am.toml for `db` and starts `ats serve` with it on a free 127.0.0.1 port. */
-export async function startService(opts: { db: string; configFile: string; backupIntervalSeconds: number }): Promise<Service> {
+export async function startService(opts: {
+  db: string;
+  configFile: string;
+  backupIntervalSeconds: number;
+}): Promise<Service> {
   const port = await freePort();
-  fs.writeFileSync(opts.configFile, [
-    '[Database]',
-    `path = ${JSON.stringify(opts.db)}`,
-    `backup_interval_seconds = ${opts.backupIntervalSeconds}`,
-    'backup_keep = 2',
-    '',
-    '[Pulse]',
-    'ticker_interval_seconds = 1',
-    '',
-    '[Server]',
-    'host = "127.0.0.1"',
-    `port = ${port}`,
-    '',
-  ].join('\n'));
-  const child = spawnChild(process.execPath, [CLI, 'serve', '--config', opts.configFile], { cwd: path.dirname(opts.configFile) });
+  fs.writeFileSync(
+    opts.configFile,
+    [
+      '[Database]',
+      `path = ${JSON.stringify(opts.db)}`,
+      `backup_interval_seconds = ${opts.backupIntervalSeconds}`,
+      'backup_keep = 2',
+      '',
+      '[Pulse]',
+      'ticker_interval_seconds = 1',
+      '',
+      '[Server]',
+      'host = "127.0.0.1"',
+      `port = ${port}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawnChild(process.execPath, [CLI, 'serve', '--config', opts.configFile], {
+    cwd: path.dirname(opts.configFile),
+  });
   await waitHealthy(child, port);
   return {
     pid: child.pid,
@@ -51,7 +60,9 @@ export async function startService(opts: { db: string; configFile: string; backu
 
 async function waitHealthy(child: Child, port: number): Promise<void> {
   let exited: string | undefined;
-  void child.exited.then((r) => { exited = `exited with ${r.code}: ${r.stderr.slice(-800)}`; });
+  void child.exited.then((r) => {
+    exited = `exited with ${r.code}: ${r.stderr.slice(-800)}`;
+  });
   for (let i = 0; i < 300; i++) {
     if (exited) throw new Error(`ats serve ${exited}`);
     const res = await request(port, 'GET', '/healthz').catch(() => undefined);
@@ -63,14 +74,32 @@ async function waitHealthy(child: Child, port: number): Promise<void> {
 }
 
 /** One HTTP request to the service on 127.0.0.1; resolves with the status and the body text. */
-export function request(port: number, method: string, pathname: string, body?: unknown): Promise<{ status: number; text: string }> {
+export function request(
+  port: number,
+  method: string,
+  pathname: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = http.request(
-      { host: '127.0.0.1', port, path: pathname, method, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathname,
+        method,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
+      },
       (res) => {
         let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => { text += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => {
+            text += c;
+          })
+          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       },
     );
     req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${pathname}: no answer in 120 s`)));
@@ -84,7 +113,9 @@ function freePort(): Promise<number> {
     const server = net.createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
+      );
     });
   });
 }

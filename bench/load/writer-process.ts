@@ -10,10 +10,20 @@ import { AttestationGenerator, prepareInsert } from '../ats-rows.js';
 import { nowMs } from '../clock.js';
 import { SampleBuffer } from '../sample-buffer.js';
 
-const { values } = parseArgs({ options: { db: { type: 'string' }, rate: { type: 'string' }, out: { type: 'string' }, 'max-seconds': { type: 'string', default: '900' }, autocheckpoint: { type: 'string', default: '1000' } } });
-if (!values.db || !values.rate || !values.out) throw new Error('writer-process: --db, --rate and --out are required');
+const { values } = parseArgs({
+  options: {
+    db: { type: 'string' },
+    rate: { type: 'string' },
+    out: { type: 'string' },
+    'max-seconds': { type: 'string', default: '900' },
+    autocheckpoint: { type: 'string', default: '1000' },
+  },
+});
+if (!values.db || !values.rate || !values.out)
+  throw new Error('writer-process: --db, --rate and --out are required');
 const rate = values.rate === 'full' ? Infinity : Number(values.rate);
-if (!(rate > 0)) throw new Error(`writer-process: --rate must be "full" or a positive number (got ${values.rate})`);
+if (!(rate > 0))
+  throw new Error(`writer-process: --rate must be "full" or a positive number (got ${values.rate})`);
 const outFile = values.out;
 
 const db = new Database(values.db, { timeout: 5000 });
@@ -29,7 +39,9 @@ const stopAt = nowMs() + Number(values['max-seconds']) * 1000;
 let errors = 0;
 let firstError: string | undefined;
 let stopping = false;
-process.on('SIGTERM', () => { stopping = true; });
+process.on('SIGTERM', () => {
+  stopping = true;
+});
 
 function commitOne(): void {
   const attestation = gen.next();

@@ -17,8 +17,23 @@ export interface Writer {
 }
 
 /** Starts the writer child on `db` ('full' speed or `rate` commits/s) and waits for its first commit. */
-export async function startWriter(db: string, rate: number | 'full', samplesFile: string, autocheckpoint = 1000): Promise<Writer> {
-  const child = spawnChild(process.execPath, [benchChild('load/writer-process.js'), '--db', db, '--rate', String(rate), '--out', samplesFile, '--autocheckpoint', String(autocheckpoint)]);
+export async function startWriter(
+  db: string,
+  rate: number | 'full',
+  samplesFile: string,
+  autocheckpoint = 1000,
+): Promise<Writer> {
+  const child = spawnChild(process.execPath, [
+    benchChild('load/writer-process.js'),
+    '--db',
+    db,
+    '--rate',
+    String(rate),
+    '--out',
+    samplesFile,
+    '--autocheckpoint',
+    String(autocheckpoint),
+  ]);
   await child.waitForLine('ready', 30_000);
   return {
     pid: child.pid,

@@ -9,6 +9,12 @@ export function lockPath(target: string): string {
 /** Takes the lock that lets one backup at a time write the generations of `target`. */
 export function acquireBackupLock(target: string): FileLock {
   const lock = tryLock(lockPath(target));
-  if (!lock) throw new BackupError('ELOCKED', 'lock', lockPath(target), 'another backup of the same database is running');
+  if (!lock)
+    throw new BackupError(
+      'ELOCKED',
+      'lock',
+      lockPath(target),
+      'another backup of the same database is running',
+    );
   return lock;
 }

@@ -14,7 +14,10 @@ export interface CopyWorkerData {
 export type WorkerMessage =
   | { readonly type: 'progress'; readonly progress: BackupProgress }
   | { readonly type: 'done'; readonly result: CopyResult }
-  | { readonly type: 'error'; readonly error: { code: BackupErrorCode; operation: string; path: string | undefined; reason: string } };
+  | {
+      readonly type: 'error';
+      readonly error: { code: BackupErrorCode; operation: string; path: string | undefined; reason: string };
+    };
 
 /** How long a cancelled copy may take to stop by itself before its worker is terminated. */
 const CANCEL_GRACE_MS = 2_000;
@@ -44,7 +47,9 @@ export function copyInWorker(
     const onAbort = (): void => {
       Atomics.store(new Int32Array(cancelBuffer), 0, 1);
       killTimer = setTimeout(() => {
-        settle(() => reject(new BackupError('ECANCELLED', 'copy', request.source, 'cancelled (worker terminated)')));
+        settle(() =>
+          reject(new BackupError('ECANCELLED', 'copy', request.source, 'cancelled (worker terminated)')),
+        );
         void worker.terminate();
       }, CANCEL_GRACE_MS);
     };
@@ -59,9 +64,22 @@ export function copyInWorker(
         settle(() => reject(new BackupError(e.code, e.operation, e.path, e.reason)));
       }
     });
-    worker.on('error', (err) => settle(() => reject(new BackupError('EWORKER', 'copy worker', request.source, err.message, { cause: err }))));
+    worker.on('error', (err) =>
+      settle(() =>
+        reject(new BackupError('EWORKER', 'copy worker', request.source, err.message, { cause: err })),
+      ),
+    );
     worker.on('exit', (code) =>
-      settle(() => reject(new BackupError('EWORKER', 'copy worker', request.source, `exited with code ${code} before finishing`))),
+      settle(() =>
+        reject(
+          new BackupError(
+            'EWORKER',
+            'copy worker',
+            request.source,
+            `exited with code ${code} before finishing`,
+          ),
+        ),
+      ),
     );
   });
 }

@@ -16,8 +16,9 @@ copySnapshot(data.request, {
   (err: unknown) =>
     post({
       type: 'error',
-      error: err instanceof BackupError
-        ? { code: err.code, operation: err.operation, path: err.path, reason: err.reason }
-        : { code: 'ECOPY', operation: 'copy', path: data.request.source, reason: reasonOf(err) },
+      error:
+        err instanceof BackupError
+          ? { code: err.code, operation: err.operation, path: err.path, reason: err.reason }
+          : { code: 'ECOPY', operation: 'copy', path: data.request.source, reason: reasonOf(err) },
     }),
 );

@@ -21,7 +21,13 @@ export class BackupError extends Error {
   /** What went wrong, without the operation and path. */
   readonly reason: string;
 
-  constructor(code: BackupErrorCode, operation: string, path: string | undefined, reason: string, options?: { cause?: unknown }) {
+  constructor(
+    code: BackupErrorCode,
+    operation: string,
+    path: string | undefined,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(path ? `${operation} ${path}: ${reason}` : `${operation}: ${reason}`, options);
     this.code = code;
     this.operation = operation;

@@ -46,7 +46,18 @@ export const BACKUP_DEFAULTS = Object.freeze({
 export type ResolvedBackupOptions = Required<Omit<BackupOptions, 'signal' | 'onProgress'>> &
   Pick<BackupOptions, 'signal' | 'onProgress'>;
 
-const KNOWN = ['source', 'target', 'keep', 'verify', 'busyTimeoutMs', 'maxReadLockMs', 'timeoutMs', 'stepPages', 'signal', 'onProgress'];
+const KNOWN = [
+  'source',
+  'target',
+  'keep',
+  'verify',
+  'busyTimeoutMs',
+  'maxReadLockMs',
+  'timeoutMs',
+  'stepPages',
+  'signal',
+  'onProgress',
+];
 const MAX_KEEP = 1000;
 
 /** Validates options, applies defaults, validates again; every problem names the option. */
@@ -57,14 +68,22 @@ export function resolveBackupOptions(options: BackupOptions): ResolvedBackupOpti
     const hint = KNOWN.find((k) => k.toLowerCase() === key.toLowerCase());
     throw invalid(hint ? `misspelled option "${key}" should be "${hint}"` : `unknown option "${key}"`);
   }
-  if (typeof options.source !== 'string' || options.source.trim() === '') throw invalid('"source" must be a non-empty path');
+  if (typeof options.source !== 'string' || options.source.trim() === '')
+    throw invalid('"source" must be a non-empty path');
   if (options.target !== undefined && (typeof options.target !== 'string' || options.target.trim() === '')) {
     throw invalid('"target" must be a non-empty path');
   }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalid('"signal" must be an AbortSignal');
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw invalid('"onProgress" must be a function');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw invalid('"signal" must be an AbortSignal');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function')
+    throw invalid('"onProgress" must be a function');
 
-  const resolved = { ...BACKUP_DEFAULTS, target: options.source, ...defined(options), source: options.source };
+  const resolved = {
+    ...BACKUP_DEFAULTS,
+    target: options.source,
+    ...defined(options),
+    source: options.source,
+  };
 
   wholeNumber('keep', resolved.keep, 1, MAX_KEEP);
   if (!['quick', 'full', 'off'].includes(resolved.verify)) {

@@ -18,8 +18,15 @@ export async function requireWritableFolder(dir: string): Promise<void> {
   });
 }
 
-async function statOr(file: string, code: BackupErrorCode, operation: string, missing: string): Promise<Stats> {
+async function statOr(
+  file: string,
+  code: BackupErrorCode,
+  operation: string,
+  missing: string,
+): Promise<Stats> {
   return fs.stat(file).catch((err: NodeJS.ErrnoException) => {
-    throw new BackupError(code, operation, file, err.code === 'ENOENT' ? missing : reasonOf(err), { cause: err });
+    throw new BackupError(code, operation, file, err.code === 'ENOENT' ? missing : reasonOf(err), {
+      cause: err,
+    });
   });
 }

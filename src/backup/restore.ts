@@ -43,36 +43,63 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const from = path.resolve(opts.from);
   const database = path.resolve(opts.database);
   const tmp = `${database}.restore.tmp`;
-  if (from === database) throw new BackupError('EINVALID', 'restore', from, 'the backup is the database itself');
+  if (from === database)
+    throw new BackupError('EINVALID', 'restore', from, 'the backup is the database itself');
   const stat = await requireFile(from, 'restore from');
   const checked = verifyDatabase(from, opts.verify);
   if (!checked.ok) {
-    throw new BackupError('EVERIFY', 'restore from', from, `the backup fails ${opts.verify}_check (${checked.problems.slice(0, 2).join('; ')}); nothing was changed`);
+    throw new BackupError(
+      'EVERIFY',
+      'restore from',
+      from,
+      `the backup fails ${opts.verify}_check (${checked.problems.slice(0, 2).join('; ')}); nothing was changed`,
+    );
   }
 
   await fs.rm(tmp, { force: true }); // left by an interrupted restore
   try {
     await copyFile(from, tmp, stat.mode & 0o666, stat.size, opts.onProgress);
     const copied = verifyDatabase(tmp, opts.verify);
-    if (!copied.ok) throw new BackupError('EVERIFY', 'restore copy', tmp, `the copy fails ${opts.verify}_check: ${copied.problems[0] ?? ''}`);
+    if (!copied.ok)
+      throw new BackupError(
+        'EVERIFY',
+        'restore copy',
+        tmp,
+        `the copy fails ${opts.verify}_check: ${copied.problems[0] ?? ''}`,
+      );
     faultPoint('restore-copied');
     const keptAs = await setAside(database);
     faultPoint('restore-set-aside');
     await fs.rename(tmp, database);
     await fsyncDir(path.dirname(database));
-    return Object.freeze({ database, from, keptAs, bytes: stat.size, verify: checked, durationMs: Math.round(performance.now() - started) });
+    return Object.freeze({
+      database,
+      from,
+      keptAs,
+      bytes: stat.size,
+      verify: checked,
+      durationMs: Math.round(performance.now() - started),
+    });
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw err instanceof BackupError ? err : new BackupError('ECOPY', 'restore', database, reasonOf(err), { cause: err });
+    throw err instanceof BackupError
+      ? err
+      : new BackupError('ECOPY', 'restore', database, reasonOf(err), { cause: err });
   }
 }
 
-async function copyFile(from: string, to: string, mode: number, size: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+async function copyFile(
+  from: string,
+  to: string,
+  mode: number,
+  size: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
   const source = await fs.open(from, 'r');
   const target = await fs.open(to, 'wx', mode);
   try {
     const buffer = Buffer.allocUnsafe(CHUNK);
-    for (let done = 0; done < size;) {
+    for (let done = 0; done < size; ) {
       const { bytesRead } = await source.read(buffer, 0, CHUNK, done);
       if (bytesRead === 0) break;
       await target.write(buffer, 0, bytesRead, done);
@@ -89,7 +116,10 @@ async function copyFile(from: string, to: string, mode: number, size: number, on
 /** Keeps the current database (if any) as `<db>.pre-restore-<time>`, its -wal and journal beside it. */
 async function setAside(database: string): Promise<string | undefined> {
   if (!(await exists(database))) return undefined;
-  const keptAs = await linkUnique(database, `${database}.pre-restore-${new Date().toISOString().replace(/[-:]/g, '')}`);
+  const keptAs = await linkUnique(
+    database,
+    `${database}.pre-restore-${new Date().toISOString().replace(/[-:]/g, '')}`,
+  );
   for (const suffix of ['-wal', '-journal']) {
     if (await exists(`${database}${suffix}`)) await fs.rename(`${database}${suffix}`, `${keptAs}${suffix}`);
   }
@@ -112,5 +142,8 @@ async function linkUnique(file: string, name: string): Promise<string> {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -95,5 +95,8 @@ async function step(operation: string, file: string, fn: () => Promise<unknown>)
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -40,29 +40,52 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   await requireWritableFolder(path.dirname(target));
   for (let n = 1; n <= opts.keep; n++) {
     if (generationPath(target, n) === source) {
-      throw new BackupError('EINVALID', 'backup', source, `the backup file ${generationPath(target, n)} would be the database itself`);
+      throw new BackupError(
+        'EINVALID',
+        'backup',
+        source,
+        `the backup file ${generationPath(target, n)} would be the database itself`,
+      );
     }
   }
 
   const lock = acquireBackupLock(target);
   const tmp = copyTmpPath(target);
-  const signals = [opts.signal, opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter((s) => s !== undefined);
+  const signals = [opts.signal, opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter(
+    (s) => s !== undefined,
+  );
   try {
     const cleanedUp = await removeStaleFiles(target);
     const copy = await copyInWorker(
-      { source, tmp, mode: sourceMode, verify: opts.verify, busyTimeoutMs: opts.busyTimeoutMs, maxReadLockMs: opts.maxReadLockMs, stepPages: opts.stepPages },
+      {
+        source,
+        tmp,
+        mode: sourceMode,
+        verify: opts.verify,
+        busyTimeoutMs: opts.busyTimeoutMs,
+        maxReadLockMs: opts.maxReadLockMs,
+        stepPages: opts.stepPages,
+      },
       { signal: signals.length > 0 ? AbortSignal.any(signals) : undefined, onProgress: opts.onProgress },
     );
     if (!copy.verify.ok) {
-      throw new BackupError('EVERIFY', 'verify', tmp, `${opts.verify} check failed: ${copy.verify.problems.slice(0, 3).join('; ')}`);
+      throw new BackupError(
+        'EVERIFY',
+        'verify',
+        tmp,
+        `${opts.verify} check failed: ${copy.verify.problems.slice(0, 3).join('; ')}`,
+      );
     }
     opts.onProgress?.({ phase: 'rotate', pagesDone: copy.pages, pagesTotal: copy.pages });
     faultPoint('before-rotate');
     await rotate(tmp, target, opts.keep);
-    const warnings = copy.journalMode === 'wal' ? [] : [
-      `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.copyMs} ms ` +
-      `(capped at ${opts.maxReadLockMs} ms); WAL mode avoids this`,
-    ];
+    const warnings =
+      copy.journalMode === 'wal'
+        ? []
+        : [
+            `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.copyMs} ms ` +
+              `(capped at ${opts.maxReadLockMs} ms); WAL mode avoids this`,
+          ];
     return Object.freeze({
       ...copy,
       source,

@@ -66,9 +66,13 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
           if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'copy', req.source, 'cancelled');
           const held = performance.now() - lockedAt;
           if (rollbackJournal && held > req.maxReadLockMs) {
-            throw new BackupError('ELOCKBUDGET', 'copy', req.source,
+            throw new BackupError(
+              'ELOCKBUDGET',
+              'copy',
+              req.source,
               `rollback-journal source: the copy held its read lock (which blocks writers) for ${Math.round(held)} ms, ` +
-              `over the ${req.maxReadLockMs} ms budget; switch the database to WAL (PRAGMA journal_mode=WAL) or raise maxReadLockMs`);
+                `over the ${req.maxReadLockMs} ms budget; switch the database to WAL (PRAGMA journal_mode=WAL) or raise maxReadLockMs`,
+            );
           }
           hooks.progress({ phase: 'copy', pagesDone: totalPages - remainingPages, pagesTotal: totalPages });
           faultPoint('copy-step');
@@ -77,7 +81,9 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
       });
       pages = done.totalPages;
     } catch (err) {
-      throw err instanceof BackupError ? err : new BackupError('ECOPY', 'copy', req.source, explainWriteError(err, req.tmp), { cause: err });
+      throw err instanceof BackupError
+        ? err
+        : new BackupError('ECOPY', 'copy', req.source, explainWriteError(err, req.tmp), { cause: err });
     } finally {
       if (src.inTransaction) src.exec('COMMIT');
     }
@@ -103,8 +109,10 @@ function explainWriteError(err: unknown, tmp: string): string {
   if (!/^SQLITE_(FULL|IOERR)/.test(String((err as { code?: unknown }).code ?? ''))) return reason;
   const { bavail, bsize } = fs.statfsSync(path.dirname(tmp));
   const free = bavail * bsize;
-  return `${reason} while writing ${tmp} (${(free / 1048576).toFixed(1)} MiB free there; ` +
-    'a full disk, a file size limit (ulimit -f) or a failing disk causes this)';
+  return (
+    `${reason} while writing ${tmp} (${(free / 1048576).toFixed(1)} MiB free there; ` +
+    'a full disk, a file size limit (ulimit -f) or a failing disk causes this)'
+  );
 }
 
 function openSource(source: string): Database.Database {
@@ -148,8 +156,12 @@ function beginSnapshot(db: Database.Database, req: CopyRequest, hooks: CopyHooks
       }
       if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'read source', req.source, 'cancelled');
       if (performance.now() >= deadline) {
-        throw new BackupError('EBUSY', 'read source', req.source,
-          `still locked by another connection after ${req.busyTimeoutMs} ms (${busyRetries} retries)`);
+        throw new BackupError(
+          'EBUSY',
+          'read source',
+          req.source,
+          `still locked by another connection after ${req.busyTimeoutMs} ms (${busyRetries} retries)`,
+        );
       }
       Atomics.wait(sleeper, 0, 0, BUSY_BACKOFF_MS);
     }

@@ -18,14 +18,23 @@ export interface VerifyOutcome {
 export function verifyDatabase(file: string, mode: VerifyMode): VerifyOutcome {
   const started = performance.now();
   const done = (ok: boolean, problems: string[]): VerifyOutcome =>
-    Object.freeze({ mode, ok, ms: Math.round(performance.now() - started), problems: Object.freeze(problems) });
+    Object.freeze({
+      mode,
+      ok,
+      ms: Math.round(performance.now() - started),
+      problems: Object.freeze(problems),
+    });
   if (mode === 'off') return done(true, []);
   let db: Database.Database | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
-    const rows = db.pragma(mode === 'full' ? 'integrity_check(100)' : 'quick_check(100)', { simple: false }) as Record<string, string>[];
+    const rows = db.pragma(mode === 'full' ? 'integrity_check(100)' : 'quick_check(100)', {
+      simple: false,
+    }) as Record<string, string>[];
     // One row can hold several lines ("*** in database main ***\nTree 4 page 4: ..."): one problem each.
-    const messages = rows.flatMap((row) => String(Object.values(row)[0]).split('\n')).filter((m) => m.trim() !== '');
+    const messages = rows
+      .flatMap((row) => String(Object.values(row)[0]).split('\n'))
+      .filter((m) => m.trim() !== '');
     const ok = messages.length === 1 && messages[0] === 'ok';
     return done(ok, ok ? [] : messages);
   } catch (err) {

@@ -5,7 +5,10 @@ export function wholeNumber(option: string, min: number, max: number, command: s
   return (value: string): number => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new UsageError(`${option} must be a whole number from ${min} to ${max} (got "${value}")`, `ats ${command} --help`);
+      throw new UsageError(
+        `${option} must be a whole number from ${min} to ${max} (got "${value}")`,
+        `ats ${command} --help`,
+      );
     }
     return n;
   };
@@ -15,7 +18,10 @@ export function wholeNumber(option: string, min: number, max: number, command: s
 export function oneOf<T extends string>(option: string, choices: readonly T[], command: string) {
   return (value: string): T => {
     if (!(choices as readonly string[]).includes(value)) {
-      throw new UsageError(`${option} must be one of ${choices.join(', ')} (got "${value}")`, `ats ${command} --help`);
+      throw new UsageError(
+        `${option} must be one of ${choices.join(', ')} (got "${value}")`,
+        `ats ${command} --help`,
+      );
     }
     return value as T;
   };

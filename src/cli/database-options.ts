@@ -30,5 +30,10 @@ export function resolveDatabase(flags: { config?: string; db?: string }, command
   }
   const config = loadConfig({ path: flags.config });
   const { path: database, backupDir } = config.database;
-  return { database, backupDir, target: path.join(backupDir, path.basename(database)), configFile: config.file };
+  return {
+    database,
+    backupDir,
+    target: path.join(backupDir, path.basename(database)),
+    configFile: config.file,
+  };
 }

@@ -23,7 +23,8 @@ function program(): Command {
     .version(version);
   for (const make of COMMANDS) ats.addCommand(make());
   // Errors are printed once, by report(), with the exit code they deserve.
-  for (const command of [ats, ...ats.commands]) command.exitOverride().configureOutput({ writeErr: () => {} });
+  for (const command of [ats, ...ats.commands])
+    command.exitOverride().configureOutput({ writeErr: () => {} });
   return ats;
 }
 

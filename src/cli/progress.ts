@@ -11,7 +11,11 @@ export interface ProgressReporter {
 export function progressReporter(label: string, unit: string): ProgressReporter {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { format: `${label} {phase} [{bar}] {percentage}% {value}/{total} ${unit}`, stream: process.stderr, hideCursor: true },
+    {
+      format: `${label} {phase} [{bar}] {percentage}% {value}/{total} ${unit}`,
+      stream: process.stderr,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -24,14 +24,18 @@ export function checkDatabase(database: string, backupDir: string, configFile: s
     advice = `the newest good backup is ${generationPath(target, n)}: restore it with \`ats restore --from bak${n}${config}\``;
     break;
   }
-  throw new StartupError(`database ${database} fails quick_check (${check.problems.slice(0, 2).join('; ')}); ${advice}`);
+  throw new StartupError(
+    `database ${database} fails quick_check (${check.problems.slice(0, 2).join('; ')}); ${advice}`,
+  );
 }
 
 /** A backup folder must not hold another file named like the database: their generations would mix. */
 export function checkBackupDir(database: string, backupDir: string): void {
   const namesake = path.join(backupDir, path.basename(database));
   if (namesake !== database && fs.existsSync(namesake)) {
-    throw new StartupError(`[Database] backup_dir ${backupDir} already holds a file named like the database (${namesake}): ` +
-      'its backups would be mixed up with ours; choose another backup_dir');
+    throw new StartupError(
+      `[Database] backup_dir ${backupDir} already holds a file named like the database (${namesake}): ` +
+        'its backups would be mixed up with ours; choose another backup_dir',
+    );
   }
 }

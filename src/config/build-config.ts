@@ -11,7 +11,8 @@ import type { CheckedValues } from './schema.js';
 export function buildConfig(values: CheckedValues, source: ConfigSource): Config {
   const { Database: db, Pulse: pulse, Server: server, ATS: ats } = values;
   const dbPath = path.resolve(source.baseDir, db.path ?? DEFAULTS.database.path);
-  const backupDir = db.backup_dir === undefined ? path.dirname(dbPath) : path.resolve(source.baseDir, db.backup_dir);
+  const backupDir =
+    db.backup_dir === undefined ? path.dirname(dbPath) : path.resolve(source.baseDir, db.backup_dir);
   const envToken = source.env.ATS_TOKEN;
   const config: Config = {
     file: source.absolute,
@@ -54,9 +55,12 @@ function checkBackupPaths(config: Config, values: CheckedValues, source: ConfigS
     const generation = path.join(backupDir, `${path.basename(db)}.bak${n}`);
     if (generation !== db) continue;
     const key = values.Database.backup_dir !== undefined ? 'backup_dir' : 'path';
-    throw problemAt(source,
+    throw problemAt(
+      source,
       `[Database] backup_dir ${backupDir} and path ${db} clash: backup generation ${n} would be the database itself`,
-      'Database', key);
+      'Database',
+      key,
+    );
   }
 }
 
@@ -64,5 +68,10 @@ function checkBackupPaths(config: Config, values: CheckedValues, source: ConfigS
 function checkExposure(config: Config, source: ConfigSource): void {
   const { host, token } = config.server;
   if (token !== undefined || isLoopback(host)) return;
-  throw problemAt(source, `[Server] host ${host} is not loopback: set [Server] token or ATS_TOKEN`, 'Server', 'host');
+  throw problemAt(
+    source,
+    `[Server] host ${host} is not loopback: set [Server] token or ATS_TOKEN`,
+    'Server',
+    'host',
+  );
 }

@@ -52,6 +52,11 @@ export const DEFAULTS = Object.freeze({
     backupTimeoutSeconds: 3600,
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
-  server: Object.freeze({ host: '127.0.0.1', port: 8787, token: undefined as string | undefined, maxBodyBytes: 1_048_576 }),
+  server: Object.freeze({
+    host: '127.0.0.1',
+    port: 8787,
+    token: undefined as string | undefined,
+    maxBodyBytes: 1_048_576,
+  }),
   ats: Object.freeze({ maxPerActorContext: 64, maxBatch: 1000 }),
 });

@@ -21,7 +21,12 @@ export class ConfigError extends Error {
   readonly reason: string;
 
   constructor(reason: string, options: ConfigErrorOptions = {}) {
-    const where = options.file === undefined ? '' : options.line === undefined ? `${options.file}: ` : `${options.file}:${options.line}: `;
+    const where =
+      options.file === undefined
+        ? ''
+        : options.line === undefined
+          ? `${options.file}: `
+          : `${options.file}:${options.line}: `;
     super(`${where}${reason}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.file = options.file;
     this.key = options.key;

@@ -34,7 +34,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const absolute = path.resolve(cwd, shownAs);
   const text = readConfigFile(absolute, shownAs, explicit);
   if (text === undefined) {
-    return buildConfig({ Database: {}, Pulse: {}, Server: {}, ATS: {} }, { shownAs: undefined, absolute: undefined, text: '', baseDir: cwd, env });
+    return buildConfig(
+      { Database: {}, Pulse: {}, Server: {}, ATS: {} },
+      { shownAs: undefined, absolute: undefined, text: '', baseDir: cwd, env },
+    );
   }
   return configFromText({ shownAs, absolute, text, baseDir: path.dirname(absolute), env });
 }
@@ -47,16 +50,25 @@ function readConfigFile(absolute: string, shownAs: string, explicit: boolean): s
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !explicit) return undefined;
-    const reason = code === 'ENOENT' ? `config file ${absolute} does not exist` : `cannot read config file ${absolute}: ${String(err)}`;
+    const reason =
+      code === 'ENOENT'
+        ? `config file ${absolute} does not exist`
+        : `cannot read config file ${absolute}: ${String(err)}`;
     throw new ConfigError(reason, { file: shownAs, cause: err });
   }
   if (!stat.isFile()) {
-    throw new ConfigError(`config file ${absolute} is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}, not a file to read`, { file: shownAs });
+    throw new ConfigError(
+      `config file ${absolute} is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}, not a file to read`,
+      { file: shownAs },
+    );
   }
   try {
     // A leading byte-order mark is valid UTF-8 but not valid TOML.
     return fs.readFileSync(absolute, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${absolute}: ${String(err)}`, { file: shownAs, cause: err });
+    throw new ConfigError(`cannot read config file ${absolute}: ${String(err)}`, {
+      file: shownAs,
+      cause: err,
+    });
   }
 }

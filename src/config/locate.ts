@@ -26,7 +26,9 @@ export function findLine(text: string, section: string, key?: string): number | 
 }
 
 function splitPath(dotted: string): string[] {
-  return (dotted.match(/"[^"]*"|'[^']*'|[^.]+/g) ?? []).map((part) => part.trim().replace(/^(["'])(.*)\1$/, '$2'));
+  return (dotted.match(/"[^"]*"|'[^']*'|[^.]+/g) ?? []).map((part) =>
+    part.trim().replace(/^(["'])(.*)\1$/, '$2'),
+  );
 }
 
 function startsWith(path: string[], prefix: string[]): boolean {

@@ -2,7 +2,10 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /** Whether `host` can only be reached from this machine: 127.0.0.0/8, ::1 or localhost. */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h === 'localhost.') return true;
   if (isIPv4(h)) return h.startsWith('127.');
   if (!isIPv6(h)) return false;

@@ -5,7 +5,14 @@ import type { Config } from './config.js';
 import { problemAt, type ConfigEnv, type ConfigSource } from './config-source.js';
 import { ConfigError } from './errors.js';
 import { show } from './rules.js';
-import { keysOf, ruleOf, SECTION_NAMES, sectionOfKey, type CheckedValues, type SectionName } from './schema.js';
+import {
+  keysOf,
+  ruleOf,
+  SECTION_NAMES,
+  sectionOfKey,
+  type CheckedValues,
+  type SectionName,
+} from './schema.js';
 import { suggest } from './suggest.js';
 
 /** Options of {@link parseConfig}. */
@@ -19,10 +26,17 @@ export interface ParseConfigOptions {
  * relative paths. Returns a frozen {@link Config} or throws a {@link ConfigError}. Reads no file.
  */
 export function parseConfig(text: string, file: string, options: ParseConfigOptions = {}): Config {
-  if (typeof file !== 'string' || file === '') throw new ConfigError('parseConfig: file must be a non-empty string');
+  if (typeof file !== 'string' || file === '')
+    throw new ConfigError('parseConfig: file must be a non-empty string');
   if (typeof text !== 'string') throw new ConfigError('parseConfig: text must be a string', { file });
   const absolute = path.resolve(file);
-  return configFromText({ shownAs: file, absolute, text, baseDir: path.dirname(absolute), env: options.env ?? process.env });
+  return configFromText({
+    shownAs: file,
+    absolute,
+    text,
+    baseDir: path.dirname(absolute),
+    env: options.env ?? process.env,
+  });
 }
 
 /** Validates `source.text` and builds the Config; shared by parseConfig and loadConfig. */
@@ -38,10 +52,16 @@ function parseToml(source: ConfigSource): Record<string, unknown> {
     if (err instanceof TomlError) {
       const reason = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
       throw new ConfigError(`TOML syntax error at column ${err.column}: ${reason}`, {
-        file: source.shownAs, line: err.line, column: err.column, cause: err,
+        file: source.shownAs,
+        line: err.line,
+        column: err.column,
+        cause: err,
       });
     }
-    throw new ConfigError(`cannot parse TOML: ${err instanceof Error ? err.message : String(err)}`, { file: source.shownAs, cause: err });
+    throw new ConfigError(`cannot parse TOML: ${err instanceof Error ? err.message : String(err)}`, {
+      file: source.shownAs,
+      cause: err,
+    });
   }
 }
 
@@ -51,7 +71,8 @@ function checkValues(table: Record<string, unknown>, source: ConfigSource): Chec
   for (const [name, content] of Object.entries(table)) {
     const section = SECTION_NAMES.find((s) => s === name);
     if (section === undefined) throw unknownSection(name, content, source);
-    if (!isTable(content)) throw problemAt(source, `[${section}] must be a table (got ${show(content)})`, section);
+    if (!isTable(content))
+      throw problemAt(source, `[${section}] must be a table (got ${show(content)})`, section);
     for (const [key, value] of Object.entries(content)) {
       const rule = ruleOf(section, key);
       if (rule === undefined) throw unknownKey(section, key, source);
@@ -69,7 +90,10 @@ function unknownSection(name: string, content: unknown, source: ConfigSource): C
     return problemAt(source, `key ${name} is outside any section (it belongs in [${owner}])`, name);
   }
   const hint = suggest(name, SECTION_NAMES);
-  const help = hint === undefined ? `known sections: ${SECTION_NAMES.map((s) => `[${s}]`).join(', ')}` : `did you mean [${hint}]?`;
+  const help =
+    hint === undefined
+      ? `known sections: ${SECTION_NAMES.map((s) => `[${s}]`).join(', ')}`
+      : `did you mean [${hint}]?`;
   return problemAt(source, `unknown section [${name}] (${help})`, name);
 }
 
@@ -77,9 +101,12 @@ function unknownKey(section: SectionName, key: string, source: ConfigSource): Co
   const known = keysOf(section);
   const hint = suggest(key, known);
   const owner = sectionOfKey(key);
-  const help = owner !== undefined ? `${key} belongs in [${owner}]`
-    : hint !== undefined ? `did you mean ${hint}?`
-    : `known keys: ${known.join(', ')}`;
+  const help =
+    owner !== undefined
+      ? `${key} belongs in [${owner}]`
+      : hint !== undefined
+        ? `did you mean ${hint}?`
+        : `known keys: ${known.join(', ')}`;
   return problemAt(source, `unknown key [${section}] ${key} (${help})`, section, key);
 }
 

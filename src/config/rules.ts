@@ -1,5 +1,7 @@
 /** The checked value, or the rule it broke ("must be ... (got ...)"). */
-export type RuleResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+export type RuleResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly problem: string };
 
 /** Checks one value parsed from TOML (integers arrive as bigint, floats as number). */
 export type Rule<T> = (value: unknown) => RuleResult<T>;
@@ -9,12 +11,17 @@ export type Rule<T> = (value: unknown) => RuleResult<T>;
  * technical ceiling rather than part of the setting's meaning, so it shows only when exceeded.
  */
 export function wholeNumber(min: number, max?: number, limit = Number.MAX_SAFE_INTEGER): Rule<number> {
-  const rule = max === undefined ? `must be a whole number >= ${min}` : `must be a whole number from ${min} to ${max}`;
+  const rule =
+    max === undefined ? `must be a whole number >= ${min}` : `must be a whole number from ${min} to ${max}`;
   const ceiling = max ?? limit;
   return (value) => {
-    if (typeof value !== 'bigint' || value < BigInt(min)) return { ok: false, problem: `${rule} (got ${show(value)})` };
+    if (typeof value !== 'bigint' || value < BigInt(min))
+      return { ok: false, problem: `${rule} (got ${show(value)})` };
     if (value > BigInt(ceiling)) {
-      return { ok: false, problem: `${max === undefined ? `must be a whole number <= ${limit}` : rule} (got ${show(value)})` };
+      return {
+        ok: false,
+        problem: `${max === undefined ? `must be a whole number <= ${limit}` : rule} (got ${show(value)})`,
+      };
     }
     return { ok: true, value: Number(value) };
   };
@@ -24,7 +31,8 @@ export function wholeNumber(min: number, max?: number, limit = Number.MAX_SAFE_I
 export function positiveNumber(limit: number): Rule<number> {
   return (value) => {
     const n = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof n !== 'number' || Number.isNaN(n) || n <= 0) return { ok: false, problem: `must be a number > 0 (got ${show(value)})` };
+    if (typeof n !== 'number' || Number.isNaN(n) || n <= 0)
+      return { ok: false, problem: `must be a number > 0 (got ${show(value)})` };
     if (n > limit) return { ok: false, problem: `must be a number <= ${limit} (got ${show(value)})` };
     return { ok: true, value: n };
   };
@@ -43,7 +51,8 @@ export function oneOf<T extends string>(...choices: T[]): Rule<T> {
   const list = choices.map((c) => `"${c}"`);
   const rule = `must be ${list.slice(0, -1).join(', ')} or ${list.at(-1)}`;
   return (value) => {
-    if (typeof value === 'string' && (choices as string[]).includes(value)) return { ok: true, value: value as T };
+    if (typeof value === 'string' && (choices as string[]).includes(value))
+      return { ok: true, value: value as T };
     return { ok: false, problem: `${rule} (got ${show(value)})` };
   };
 }

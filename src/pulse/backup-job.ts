@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BackupError, generationPath, runBackup, type BackupResult, type VerifyMode } from '../backup/index.js';
+import {
+  BackupError,
+  generationPath,
+  runBackup,
+  type BackupResult,
+  type VerifyMode,
+} from '../backup/index.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
 
@@ -106,7 +112,13 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       const file = generationPath(this.#target, n);
       const stat = fs.statSync(file, { throwIfNoEntry: false });
       if (!stat) break;
-      files.push({ generation: n, file, bytes: stat.size, modifiedAt: stat.mtime.toISOString(), verify: this.#verified.get(stat.ino) });
+      files.push({
+        generation: n,
+        file,
+        bytes: stat.size,
+        modifiedAt: stat.mtime.toISOString(),
+        verify: this.#verified.get(stat.ino),
+      });
     }
     return files;
   }
@@ -123,7 +135,10 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
     this.#log.info({ event: 'backup_start', database, target: this.#target }, 'backup started');
     try {
       const result = await runBackup({
-        source: database, target: this.#target, keep, verify,
+        source: database,
+        target: this.#target,
+        keep,
+        verify,
         signal: AbortSignal.any([this.#shutdown.signal, AbortSignal.timeout(timeoutSeconds * 1000)]),
       });
       this.#last = result;
@@ -131,11 +146,21 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       this.#nextDueAt = Date.now() + intervalSeconds * 1000;
       this.#verified.set(fs.statSync(result.file).ino, result.verify);
       for (const warning of result.warnings) this.#log.warn({ event: 'backup_warning', database }, warning);
-      this.#log.info({
-        event: 'backup_finish', database, file: result.file, durationMs: result.durationMs, copyMs: result.copyMs,
-        bytes: result.bytes, pages: result.pages, verify: result.verify.mode,
-        verifyMs: result.verify.ms, busyRetries: result.busyRetries,
-      }, 'backup finished');
+      this.#log.info(
+        {
+          event: 'backup_finish',
+          database,
+          file: result.file,
+          durationMs: result.durationMs,
+          copyMs: result.copyMs,
+          bytes: result.bytes,
+          pages: result.pages,
+          verify: result.verify.mode,
+          verifyMs: result.verify.ms,
+          busyRetries: result.busyRetries,
+        },
+        'backup finished',
+      );
       this.emit('success', result);
     } catch (err) {
       const failure = {
@@ -147,7 +172,10 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       this.#failuresInRow++;
       const retryMs = this.#retryDelayMs();
       this.#nextDueAt = Date.now() + retryMs;
-      this.#log.error({ event: 'backup_fail', database, code: failure.code, reason: failure.reason, retryInMs: retryMs }, 'backup failed');
+      this.#log.error(
+        { event: 'backup_fail', database, code: failure.code, reason: failure.reason, retryInMs: retryMs },
+        'backup failed',
+      );
       this.emit('failure', failure);
     }
   }

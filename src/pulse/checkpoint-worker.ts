@@ -7,14 +7,26 @@ const { database } = workerData as CheckpointWorkerData;
 // No busy wait: a checkpoint that cannot go ahead now simply tries again next tick.
 const db = new Database(database, { fileMustExist: true, timeout: 0 });
 
-interface Row { busy: number; log: number; checkpointed: number }
+interface Row {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
 
 function checkpoint(): CheckpointOutcome {
   const started = performance.now();
   // PASSIVE only: it never takes the writer lock, so no application write ever waits on it.
   // (TRUNCATE does take it, and stalled requests by up to 226 ms in npm run bench.)
-  const row = (db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as Row[])[0] ?? { busy: 1, log: -1, checkpointed: -1 };
-  return { walFrames: row.log, checkpointedFrames: row.checkpointed, ms: Math.round(performance.now() - started) };
+  const row = (db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as Row[])[0] ?? {
+    busy: 1,
+    log: -1,
+    checkpointed: -1,
+  };
+  return {
+    walFrames: row.log,
+    checkpointedFrames: row.checkpointed,
+    ms: Math.round(performance.now() - started),
+  };
 }
 
 parentPort?.on('message', () => {

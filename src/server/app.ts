@@ -27,7 +27,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.maxBodyBytes,
     // Refuse what does not match a schema: no silent coercion of types, no dropping of unknown fields.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true },
+    },
     schemaErrorFormatter: formatSchemaErrors,
   });
   app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415

@@ -12,7 +12,10 @@ export function registerAuth(app: FastifyInstance, token: string | undefined): v
     if (OPEN.has(request.url.split('?')[0] ?? '')) return;
     const given = Buffer.from(request.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply.status(401).header('www-authenticate', 'Bearer').send({ error: 'EUNAUTHORIZED', message: 'missing or wrong bearer token' });
+      return reply
+        .status(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: 'EUNAUTHORIZED', message: 'missing or wrong bearer token' });
     }
   });
 }

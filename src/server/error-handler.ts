@@ -13,15 +13,23 @@ export function registerErrorHandler(app: FastifyInstance): void {
     }
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status < 500) {
-      if ('validation' in err && err.validation) return reply.status(400).send({ error: 'EINVALID', message: err.message });
-      const message = status === 415 ? `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json` : err.message;
-      return reply.status(status).send({ error: 'code' in err && err.code ? String(err.code) : 'EBADREQUEST', message });
+      if ('validation' in err && err.validation)
+        return reply.status(400).send({ error: 'EINVALID', message: err.message });
+      const message =
+        status === 415
+          ? `unsupported content type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json`
+          : err.message;
+      return reply
+        .status(status)
+        .send({ error: 'code' in err && err.code ? String(err.code) : 'EBADREQUEST', message });
     }
     request.log.error({ err }, 'request failed');
     return reply.status(status).send({ error: 'EINTERNAL', message: 'internal error; see the server log' });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: 'ENOTFOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .status(404)
+      .send({ error: 'ENOTFOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 }
 
@@ -29,7 +37,8 @@ export function registerErrorHandler(app: FastifyInstance): void {
 export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
   const parts = errors.map((e) => {
     const where = `${dataVar}${e.instancePath}`;
-    const property = (e.params as { additionalProperty?: string; missingProperty?: string }).additionalProperty;
+    const property = (e.params as { additionalProperty?: string; missingProperty?: string })
+      .additionalProperty;
     return property === undefined ? `${where} ${e.message}` : `${where} has unknown property "${property}"`;
   });
   return new Error(parts.join('; '));

@@ -11,12 +11,35 @@ export function registerMetrics(app: FastifyInstance, backups: BackupJob): void 
   {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const backupsTotal = new Counter({ name: 'ats_backups_total', help: 'Backups finished, by outcome', labelNames: ['outcome'], registers: [registry] });
-    const duration = new Histogram({ name: 'ats_backup_duration_seconds', help: 'Duration of successful backups', buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers: [registry] });
-    const bytes = new Gauge({ name: 'ats_backup_bytes', help: 'Size of the newest backup', registers: [registry] });
-    new Gauge({ name: 'ats_backup_running', help: '1 while a backup runs', registers: [registry], collect() { this.set(backups.running ? 1 : 0); } });
+    const backupsTotal = new Counter({
+      name: 'ats_backups_total',
+      help: 'Backups finished, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
+    const duration = new Histogram({
+      name: 'ats_backup_duration_seconds',
+      help: 'Duration of successful backups',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    const bytes = new Gauge({
+      name: 'ats_backup_bytes',
+      help: 'Size of the newest backup',
+      registers: [registry],
+    });
     new Gauge({
-      name: 'ats_backup_newest_age_seconds', help: 'Age of the newest backup file (-1: none)', registers: [registry],
+      name: 'ats_backup_running',
+      help: '1 while a backup runs',
+      registers: [registry],
+      collect() {
+        this.set(backups.running ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ats_backup_newest_age_seconds',
+      help: 'Age of the newest backup file (-1: none)',
+      registers: [registry],
       collect() {
         const newest = backups.files()[0];
         this.set(newest ? (Date.now() - Date.parse(newest.modifiedAt)) / 1000 : -1);
@@ -31,10 +54,18 @@ export function registerMetrics(app: FastifyInstance, backups: BackupJob): void 
     });
     backups.on('failure', () => backupsTotal.inc({ outcome: 'failure' }));
 
-    const requests = new Counter({ name: 'ats_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'], registers: [registry] });
+    const requests = new Counter({
+      name: 'ats_http_requests_total',
+      help: 'HTTP requests',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    });
     const latency = new Histogram({
-      name: 'ats_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry],
+      name: 'ats_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
     });
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
@@ -42,6 +73,8 @@ export function registerMetrics(app: FastifyInstance, backups: BackupJob): void 
       latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
 
-    app.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+    app.get('/metrics', async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
   }
 }

@@ -13,7 +13,12 @@ interface Plan {
   readonly binds: readonly Kind[];
 }
 
-const FILTER_KIND = { subject: 'subjects', predicate: 'predicates', context: 'contexts', actor: 'actors' } as const;
+const FILTER_KIND = {
+  subject: 'subjects',
+  predicate: 'predicates',
+  context: 'contexts',
+  actor: 'actors',
+} as const;
 // Which filter walks its index when several are given: predicates are usually the least selective.
 const DRIVE_ORDER: readonly Kind[] = ['subjects', 'contexts', 'actors', 'predicates'];
 
@@ -29,7 +34,9 @@ export class AttestationReader {
     this.#file = file;
     this.#s = {
       byId: db.prepare<[string], AttestationRow>(`SELECT ${ROW_COLUMNS} FROM attestations a WHERE a.id = ?`),
-      term: db.prepare<[number, string], number>('SELECT term FROM terms WHERE kind = ? AND value = ?').pluck(),
+      term: db
+        .prepare<[number, string], number>('SELECT term FROM terms WHERE kind = ? AND value = ?')
+        .pluck(),
       counters: db.prepare<[], { name: string; n: number }>('SELECT name, n FROM counters'),
     };
   }
@@ -50,7 +57,9 @@ export class AttestationReader {
       terms.set(kind, term);
     }
     const plan = this.#plan([...terms.keys()]);
-    return plan.statement.all(...plan.binds.map((kind) => terms.get(kind) ?? 0), valid.limit).map(toAttestation);
+    return plan.statement
+      .all(...plan.binds.map((kind) => terms.get(kind) ?? 0), valid.limit)
+      .map(toAttestation);
   };
 
   readonly stats = (): StoreStats => {
@@ -78,9 +87,13 @@ export class AttestationReader {
     if (cached !== undefined) return cached;
     const pair = kinds.includes('actors') && kinds.includes('contexts');
     const driver: Filter | undefined = pair ? 'pair' : DRIVE_ORDER.find((kind) => kinds.includes(kind));
-    const probes = kinds.filter((kind) => !(pair ? kind === 'actors' || kind === 'contexts' : kind === driver));
-    const exists = probes.map((kind) =>
-      `AND EXISTS (SELECT 1 FROM ${kind} x WHERE x.term = ? AND x.ts = d.ts AND x.attestation = d.attestation)`);
+    const probes = kinds.filter(
+      (kind) => !(pair ? kind === 'actors' || kind === 'contexts' : kind === driver),
+    );
+    const exists = probes.map(
+      (kind) =>
+        `AND EXISTS (SELECT 1 FROM ${kind} x WHERE x.term = ? AND x.ts = d.ts AND x.attestation = d.attestation)`,
+    );
     let sql: string;
     let binds: Kind[];
     if (driver === undefined) {

@@ -1,5 +1,11 @@
 import path from 'node:path';
-import type { Attestation, AttestationInput, AttestationQuery, StoreLimits, StoreStats } from './attestation.js';
+import type {
+  Attestation,
+  AttestationInput,
+  AttestationQuery,
+  StoreLimits,
+  StoreStats,
+} from './attestation.js';
 import { AttestationReader } from './attestation-reader.js';
 import { AttestationWriter } from './attestation-writer.js';
 import { StoreError, storeFailure } from './errors.js';
@@ -34,9 +40,13 @@ export interface AttestationStore {
  * ats, EOPEN when it cannot be opened.
  */
 export function openStore(file: string, limits: StoreLimits): AttestationStore {
-  if (typeof file !== 'string' || file.trim() === '') throw new StoreError('EINVALID', `store path must be a non-empty string (got ${JSON.stringify(file)})`);
+  if (typeof file !== 'string' || file.trim() === '')
+    throw new StoreError('EINVALID', `store path must be a non-empty string (got ${JSON.stringify(file)})`);
   if (file === ':memory:' || file.startsWith('file:')) {
-    throw new StoreError('EINVALID', `store path must be a file path (got ${file}): WAL and backups need a real file`);
+    throw new StoreError(
+      'EINVALID',
+      `store path must be a file path (got ${file}): WAL and backups need a real file`,
+    );
   }
   const { maxPerActorContext, maxBatch } = checkLimits(limits);
   const absolute = path.resolve(file);
@@ -60,7 +70,11 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     }
   };
   const checkId = (id: unknown, operation: string): string => {
-    if (typeof id !== 'string' || id === '') throw new StoreError('EINVALID', `${operation}: id must be a non-empty string (got ${JSON.stringify(id)})`);
+    if (typeof id !== 'string' || id === '')
+      throw new StoreError(
+        'EINVALID',
+        `${operation}: id must be a non-empty string (got ${JSON.stringify(id)})`,
+      );
     return id;
   };
 
@@ -84,14 +98,21 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
 }
 
 function checkLimits(limits: unknown): StoreLimits {
-  if (!isPlainObject(limits)) throw new StoreError('EINVALID', 'store limits must be an object { maxPerActorContext, maxBatch }');
+  if (!isPlainObject(limits))
+    throw new StoreError('EINVALID', 'store limits must be an object { maxPerActorContext, maxBatch }');
   const whole = (name: keyof StoreLimits, min: number, max: number): number => {
     const value = limits[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new StoreError('EINVALID', `store limit ${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value) ?? String(value)})`,
-        { field: name });
+      throw new StoreError(
+        'EINVALID',
+        `store limit ${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value) ?? String(value)})`,
+        { field: name },
+      );
     }
     return value;
   };
-  return { maxPerActorContext: whole('maxPerActorContext', 1, Number.MAX_SAFE_INTEGER), maxBatch: whole('maxBatch', 1, 100_000) };
+  return {
+    maxPerActorContext: whole('maxPerActorContext', 1, Number.MAX_SAFE_INTEGER),
+    maxBatch: whole('maxBatch', 1, 100_000),
+  };
 }

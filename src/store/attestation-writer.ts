@@ -4,8 +4,17 @@ import { StoreError } from './errors.js';
 import type { ValidAttestation } from './validate-input.js';
 
 type Counter = 'attestations' | Kind;
-interface TermRef { term: number; refs: number }
-interface StoredValues { ts: number; subjects: string; predicates: string; contexts: string; actors: string }
+interface TermRef {
+  term: number;
+  refs: number;
+}
+interface StoredValues {
+  ts: number;
+  subjects: string;
+  predicates: string;
+  contexts: string;
+  actors: string;
+}
 
 /**
  * Every write of the store: insert, delete and enforce_limits, keeping the term, value-index,
@@ -25,21 +34,39 @@ export class AttestationWriter {
       idExists: db.prepare<[string], number>('SELECT 1 FROM attestations WHERE id = ?').pluck(),
       seqOf: db.prepare<[string], number>('SELECT seq FROM attestations WHERE id = ?').pluck(),
       insertRow: db.prepare<[string, number, string, string, string, string, string, string]>(
-        'INSERT INTO attestations (id, ts, subjects, predicates, contexts, actors, source, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      storedValues: db.prepare<[number], StoredValues>('SELECT ts, subjects, predicates, contexts, actors FROM attestations WHERE seq = ?'),
+        'INSERT INTO attestations (id, ts, subjects, predicates, contexts, actors, source, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      storedValues: db.prepare<[number], StoredValues>(
+        'SELECT ts, subjects, predicates, contexts, actors FROM attestations WHERE seq = ?',
+      ),
       deleteRow: db.prepare<[number]>('DELETE FROM attestations WHERE seq = ?'),
       addTerm: db.prepare<[number, string], TermRef>(
-        'INSERT INTO terms (kind, value, refs) VALUES (?, ?, 1) ON CONFLICT (kind, value) DO UPDATE SET refs = refs + 1 RETURNING term, refs'),
-      dropTerm: db.prepare<[number, string], TermRef>('UPDATE terms SET refs = refs - 1 WHERE kind = ? AND value = ? RETURNING term, refs'),
+        'INSERT INTO terms (kind, value, refs) VALUES (?, ?, 1) ON CONFLICT (kind, value) DO UPDATE SET refs = refs + 1 RETURNING term, refs',
+      ),
+      dropTerm: db.prepare<[number, string], TermRef>(
+        'UPDATE terms SET refs = refs - 1 WHERE kind = ? AND value = ? RETURNING term, refs',
+      ),
       deleteTerm: db.prepare<[number]>('DELETE FROM terms WHERE term = ?'),
-      addEntry: perKind((kind) => db.prepare<[number, number, number]>(`INSERT INTO ${kind} (term, ts, attestation) VALUES (?, ?, ?)`)),
-      deleteEntry: perKind((kind) => db.prepare<[number, number, number]>(`DELETE FROM ${kind} WHERE term = ? AND ts = ? AND attestation = ?`)),
-      addPair: db.prepare<[number, number, number, number]>('INSERT INTO actor_contexts (actor, context, ts, attestation) VALUES (?, ?, ?, ?)'),
+      addEntry: perKind((kind) =>
+        db.prepare<[number, number, number]>(`INSERT INTO ${kind} (term, ts, attestation) VALUES (?, ?, ?)`),
+      ),
+      deleteEntry: perKind((kind) =>
+        db.prepare<[number, number, number]>(
+          `DELETE FROM ${kind} WHERE term = ? AND ts = ? AND attestation = ?`,
+        ),
+      ),
+      addPair: db.prepare<[number, number, number, number]>(
+        'INSERT INTO actor_contexts (actor, context, ts, attestation) VALUES (?, ?, ?, ?)',
+      ),
       deletePair: db.prepare<[number, number, number, number]>(
-        'DELETE FROM actor_contexts WHERE actor = ? AND context = ? AND ts = ? AND attestation = ?'),
+        'DELETE FROM actor_contexts WHERE actor = ? AND context = ? AND ts = ? AND attestation = ?',
+      ),
       // Walks the pair's entries newest first and returns those past the limit: at most a batch more.
-      excess: db.prepare<[number, number, number], number>(
-        'SELECT attestation FROM actor_contexts WHERE actor = ? AND context = ? ORDER BY ts DESC, attestation DESC LIMIT -1 OFFSET ?').pluck(),
+      excess: db
+        .prepare<[number, number, number], number>(
+          'SELECT attestation FROM actor_contexts WHERE actor = ? AND context = ? ORDER BY ts DESC, attestation DESC LIMIT -1 OFFSET ?',
+        )
+        .pluck(),
       bump: db.prepare<[number, string]>('UPDATE counters SET n = n + ? WHERE name = ?'),
     };
     this.#tx = db.transaction((fn: () => void) => {
@@ -75,11 +102,24 @@ export class AttestationWriter {
 
   #insert(a: ValidAttestation, index: number, touched: Map<string, readonly [number, number]>): void {
     if (this.#s.idExists.get(a.id) !== undefined) {
-      throw new StoreError('EINVALID', `attestation ${index}: id ${JSON.stringify(a.id)} already exists`, { index, field: 'id' });
+      throw new StoreError('EINVALID', `attestation ${index}: id ${JSON.stringify(a.id)} already exists`, {
+        index,
+        field: 'id',
+      });
     }
     const { values: v } = a;
-    const seq = Number(this.#s.insertRow.run(a.id, a.ts, JSON.stringify(v.subjects), JSON.stringify(v.predicates),
-      JSON.stringify(v.contexts), JSON.stringify(v.actors), a.source, a.attributes).lastInsertRowid);
+    const seq = Number(
+      this.#s.insertRow.run(
+        a.id,
+        a.ts,
+        JSON.stringify(v.subjects),
+        JSON.stringify(v.predicates),
+        JSON.stringify(v.contexts),
+        JSON.stringify(v.actors),
+        a.source,
+        a.attributes,
+      ).lastInsertRowid,
+    );
     this.#count('attestations', 1);
     const terms = {} as Record<Kind, number[]>;
     KINDS.forEach((kind, k) => {

@@ -37,5 +37,9 @@ export function storeFailure(operation: string, file: string, err: unknown): Sto
   const code = String((err as { code?: unknown } | undefined)?.code ?? '');
   const reason = err instanceof Error ? err.message : String(err);
   const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
-  return new StoreError(busy ? 'EBUSY' : 'EDB', `${operation} ${file}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`, { cause: err });
+  return new StoreError(
+    busy ? 'EBUSY' : 'EDB',
+    `${operation} ${file}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`,
+    { cause: err },
+  );
 }

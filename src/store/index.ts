@@ -1,7 +1,13 @@
 // Public surface of the attestation store.
 export { openStore } from './attestation-store.js';
 export type { AttestationStore } from './attestation-store.js';
-export type { Attestation, AttestationInput, AttestationQuery, StoreLimits, StoreStats } from './attestation.js';
+export type {
+  Attestation,
+  AttestationInput,
+  AttestationQuery,
+  StoreLimits,
+  StoreStats,
+} from './attestation.js';
 export { StoreError } from './errors.js';
 export type { StoreErrorCode, StoreErrorDetails } from './errors.js';
 export { SCHEMA_VERSION } from './migrations.js';

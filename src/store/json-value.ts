@@ -4,10 +4,17 @@ const MAX_DEPTH = 64;
  * Why `value` is not plain JSON, or undefined when it is: only plain objects, arrays, strings,
  * finite numbers, booleans and null, no cycles. `where` names the value in the message.
  */
-export function jsonProblem(value: unknown, where: string, depth = 0, open = new Set<object>()): string | undefined {
+export function jsonProblem(
+  value: unknown,
+  where: string,
+  depth = 0,
+  open = new Set<object>(),
+): string | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${where} must be a finite number (got ${value})`;
-  if (typeof value !== 'object') return `${where} must be JSON (got ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`})`;
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : `${where} must be a finite number (got ${value})`;
+  if (typeof value !== 'object')
+    return `${where} must be JSON (got ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`})`;
   if (depth >= MAX_DEPTH) return `${where} is nested more than ${MAX_DEPTH} levels deep`;
   if (open.has(value)) return `${where} refers to itself (a cycle)`;
   open.add(value);
@@ -19,7 +26,8 @@ export function jsonProblem(value: unknown, where: string, depth = 0, open = new
       }
       return undefined;
     }
-    if (!isPlainObject(value)) return `${where} must be JSON (got a ${value.constructor?.name ?? 'non-plain object'})`;
+    if (!isPlainObject(value))
+      return `${where} must be JSON (got a ${value.constructor?.name ?? 'non-plain object'})`;
     for (const [key, item] of Object.entries(value)) {
       const problem = jsonProblem(item, `${where}.${key}`, depth + 1, open);
       if (problem !== undefined) return problem;

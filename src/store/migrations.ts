@@ -11,13 +11,15 @@ export interface Migration {
 
 // Each value kind gets an index table keyed (term, ts, attestation): a lookup by value walks its
 // entries already in query order, and removing one entry is a primary-key delete.
-const valueTables = KINDS.map((kind) => `
+const valueTables = KINDS.map(
+  (kind) => `
   CREATE TABLE ${kind} (
     term INTEGER NOT NULL,
     ts INTEGER NOT NULL,
     attestation INTEGER NOT NULL,
     PRIMARY KEY (term, ts, attestation)
-  ) WITHOUT ROWID;`).join('\n');
+  ) WITHOUT ROWID;`,
+).join('\n');
 
 /** Every migration, oldest first. Never edit a released one: append a new step. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
@@ -79,8 +81,10 @@ export function schemaVersion(db: Database.Database): number {
 export function checkNotNewer(db: Database.Database, file: string): void {
   const version = schemaVersion(db);
   if (version > SCHEMA_VERSION) {
-    throw new StoreError('ESCHEMA',
-      `open ${file}: database schema version ${version} is newer than this ats knows (${SCHEMA_VERSION}); use a newer ats`);
+    throw new StoreError(
+      'ESCHEMA',
+      `open ${file}: database schema version ${version} is newer than this ats knows (${SCHEMA_VERSION}); use a newer ats`,
+    );
   }
 }
 
@@ -101,7 +105,11 @@ export function migrate(db: Database.Database, file: string): void {
       step.immediate();
     } catch (err) {
       if (err instanceof StoreError) throw err;
-      throw new StoreError('EOPEN', `migrate ${file} to version ${migration.version} (${migration.name}): ${(err as Error).message}`, { cause: err });
+      throw new StoreError(
+        'EOPEN',
+        `migrate ${file} to version ${migration.version} (${migration.name}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 }

@@ -20,7 +20,8 @@ export function openDatabase(file: string): Database.Database {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     checkNotNewer(db, file);
     const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
-    if (mode !== 'wal') throw new StoreError('EOPEN', `open ${file}: cannot switch to WAL journal mode (still ${mode})`);
+    if (mode !== 'wal')
+      throw new StoreError('EOPEN', `open ${file}: cannot switch to WAL journal mode (still ${mode})`);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // Commits never checkpoint: a separate job does it off the request path.

@@ -13,7 +13,8 @@ export interface AttestationRow {
 }
 
 /** The column list matching {@link AttestationRow}, for SELECTs from `attestations` aliased `a`. */
-export const ROW_COLUMNS = 'a.id, a.ts, a.subjects, a.predicates, a.contexts, a.actors, a.source, a.attributes';
+export const ROW_COLUMNS =
+  'a.id, a.ts, a.subjects, a.predicates, a.contexts, a.actors, a.source, a.attributes';
 
 /** A stored row as the caller sees it. */
 export function toAttestation(row: AttestationRow): Attestation {

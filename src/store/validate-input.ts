@@ -28,13 +28,21 @@ export function validateBatch(input: unknown, maxBatch: number, now = Date.now()
   const batch = Array.isArray(input) ? input : [input];
   if (batch.length === 0) throw new StoreError('EINVALID', 'batch is empty: put at least one attestation');
   if (batch.length > maxBatch) {
-    throw new StoreError('EINVALID', `batch of ${batch.length} attestations is over the limit of ${maxBatch} (maxBatch); split it`);
+    throw new StoreError(
+      'EINVALID',
+      `batch of ${batch.length} attestations is over the limit of ${maxBatch} (maxBatch); split it`,
+    );
   }
   const seen = new Map<string, number>();
   return batch.map((item, index) => {
     const valid = validateOne(item, index, now);
     const earlier = seen.get(valid.id);
-    if (earlier !== undefined) throw invalid(index, 'id', `id ${JSON.stringify(valid.id)} is also used by attestation ${earlier} of this batch`);
+    if (earlier !== undefined)
+      throw invalid(
+        index,
+        'id',
+        `id ${JSON.stringify(valid.id)} is also used by attestation ${earlier} of this batch`,
+      );
     seen.set(valid.id, index);
     return valid;
   });
@@ -45,37 +53,56 @@ function validateOne(item: unknown, index: number, now: number): ValidAttestatio
   for (const key of Object.keys(item)) {
     if (FIELDS.includes(key)) continue;
     const hint = FIELDS.find((f) => f.toLowerCase() === key.toLowerCase() || f === `${key}s`);
-    throw invalid(index, key, `unknown field ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+    throw invalid(
+      index,
+      key,
+      `unknown field ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,
+    );
   }
   const a = item as Partial<Record<keyof AttestationInput, unknown>>;
 
   if (a.id !== undefined && (typeof a.id !== 'string' || a.id === '' || a.id.length > MAX_ID_LENGTH)) {
-    throw invalid(index, 'id', `id must be a non-empty string of at most ${MAX_ID_LENGTH} characters (got ${describe(a.id)})`);
+    throw invalid(
+      index,
+      'id',
+      `id must be a non-empty string of at most ${MAX_ID_LENGTH} characters (got ${describe(a.id)})`,
+    );
   }
   const values = {} as Record<Kind, readonly string[]>;
   for (const kind of KINDS) {
     const list = a[kind];
     const bad = Array.isArray(list) ? list.findIndex((v) => typeof v !== 'string' || v === '') : -1;
     if (!Array.isArray(list) || list.length === 0 || bad >= 0) {
-      const got = bad >= 0 ? `${kind}[${bad}] is ${describe((list as unknown[])[bad])}` : `got ${describe(list)}`;
+      const got =
+        bad >= 0 ? `${kind}[${bad}] is ${describe((list as unknown[])[bad])}` : `got ${describe(list)}`;
       throw invalid(index, kind, `${kind} must be a non-empty array of non-empty strings (${got})`);
     }
-    if (list.length > MAX_VALUES) throw invalid(index, kind, `${kind} must hold at most ${MAX_VALUES} values (got ${list.length})`);
+    if (list.length > MAX_VALUES)
+      throw invalid(index, kind, `${kind} must hold at most ${MAX_VALUES} values (got ${list.length})`);
     values[kind] = [...(list as string[])];
   }
   let ts = now;
   if (a.timestamp !== undefined) {
     const parsed = typeof a.timestamp === 'string' ? parseTimestamp(a.timestamp) : undefined;
     if (parsed === undefined) {
-      throw invalid(index, 'timestamp',
-        `timestamp must be an ISO 8601 date-time with a zone, like 2024-05-01T12:00:00Z (got ${describe(a.timestamp)})`);
+      throw invalid(
+        index,
+        'timestamp',
+        `timestamp must be an ISO 8601 date-time with a zone, like 2024-05-01T12:00:00Z (got ${describe(a.timestamp)})`,
+      );
     }
     ts = parsed;
   }
-  if (a.source !== undefined && typeof a.source !== 'string') throw invalid(index, 'source', `source must be a string (got ${describe(a.source)})`);
+  if (a.source !== undefined && typeof a.source !== 'string')
+    throw invalid(index, 'source', `source must be a string (got ${describe(a.source)})`);
   let attributes = '{}';
   if (a.attributes !== undefined) {
-    if (!isPlainObject(a.attributes)) throw invalid(index, 'attributes', `attributes must be a plain JSON object (got ${describe(a.attributes)})`);
+    if (!isPlainObject(a.attributes))
+      throw invalid(
+        index,
+        'attributes',
+        `attributes must be a plain JSON object (got ${describe(a.attributes)})`,
+      );
     const problem = jsonProblem(a.attributes, 'attributes');
     if (problem !== undefined) throw invalid(index, 'attributes', problem);
     attributes = JSON.stringify(a.attributes);
@@ -91,7 +118,8 @@ function invalid(index: number, field: string | undefined, problem: string): Sto
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : `an array of ${value.length}`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (value === null || typeof value !== 'object') return String(value);
   return isPlainObject(value) ? 'an object' : `a ${value.constructor?.name ?? 'object'}`;
 }

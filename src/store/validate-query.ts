@@ -23,17 +23,26 @@ export function validateQuery(q: unknown): ValidQuery {
     if (KEYS.includes(key)) continue;
     // The plural is the attestation field; the query filters on one value.
     const hint = KEYS.find((k) => k === key.toLowerCase() || `${k}s` === key.toLowerCase());
-    throw invalid(key, `unknown query key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`);
+    throw invalid(
+      key,
+      `unknown query key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,
+    );
   }
   for (const filter of FILTERS) {
     const value = q[filter];
     if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      throw invalid(filter, `query ${filter} must be a non-empty string (got ${JSON.stringify(value) ?? String(value)})`);
+      throw invalid(
+        filter,
+        `query ${filter} must be a non-empty string (got ${JSON.stringify(value) ?? String(value)})`,
+      );
     }
   }
   const limit = q.limit ?? DEFAULT_LIMIT;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw invalid('limit', `query limit must be a whole number from 1 to ${MAX_LIMIT} (got ${JSON.stringify(limit) ?? String(limit)})`);
+    throw invalid(
+      'limit',
+      `query limit must be a whole number from 1 to ${MAX_LIMIT} (got ${JSON.stringify(limit) ?? String(limit)})`,
+    );
   }
   return { ...(q as Partial<Record<(typeof FILTERS)[number], string>>), limit };
 }

@@ -62,13 +62,16 @@ describe('SIGKILL during a backup never costs a good backup', () => {
     const started = performance.now();
     expect((await runCli(['backup', '--db', db])).code).toBe(0);
     const fullRun = performance.now() - started;
-    for (let i = 0; i < RANDOM_KILLS; i++) await crashAndRecover({ afterMs: Math.round(Math.random() * fullRun) });
+    for (let i = 0; i < RANDOM_KILLS; i++)
+      await crashAndRecover({ afterMs: Math.round(Math.random() * fullRun) });
   });
 
   it('reports the temporary files it cleaned up', async () => {
     const before = { bak1: countRows(`${db}.bak1`), bak2: countRows(`${db}.bak2`) };
     const attempted = addRow();
-    expect((await runCli(['backup', '--db', db], { env: { ATS_FAULT_POINT: 'verified' } })).signal).toBe('SIGKILL');
+    expect((await runCli(['backup', '--db', db], { env: { ATS_FAULT_POINT: 'verified' } })).signal).toBe(
+      'SIGKILL',
+    );
     expect(fs.existsSync(`${db}.bak.tmp`)).toBe(true);
     expectGenerationsIntact(before, attempted);
     const next = await runCli(['backup', '--db', db]);

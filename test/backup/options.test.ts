@@ -8,7 +8,10 @@ let dir: string;
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function failure(options: BackupOptions): Promise<BackupError> {
-  const err = await runBackup(options).then(() => undefined, (e: unknown) => e);
+  const err = await runBackup(options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(BackupError);
   return err as BackupError;
 }
@@ -19,10 +22,22 @@ describe('runBackup rejects bad options, naming the option', () => {
     ['empty source', () => ({ source: '' }), /"source" must be a non-empty path/],
     ['misspelled option', (db) => ({ source: db, Keep: 3 }), /misspelled option "Keep" should be "keep"/],
     ['unknown option', (db) => ({ source: db, retries: 3 }), /unknown option "retries"/],
-    ['keep zero', (db) => ({ source: db, keep: 0 }), /"keep" must be a whole number from 1 to 1000 \(got 0\)/],
+    [
+      'keep zero',
+      (db) => ({ source: db, keep: 0 }),
+      /"keep" must be a whole number from 1 to 1000 \(got 0\)/,
+    ],
     ['keep fraction', (db) => ({ source: db, keep: 1.5 }), /"keep" must be a whole number/],
-    ['verify word', (db) => ({ source: db, verify: 'fast' }), /"verify" must be "quick", "full" or "off" \(got "fast"\)/],
-    ['negative busy timeout', (db) => ({ source: db, busyTimeoutMs: -1 }), /"busyTimeoutMs" must be a whole number/],
+    [
+      'verify word',
+      (db) => ({ source: db, verify: 'fast' }),
+      /"verify" must be "quick", "full" or "off" \(got "fast"\)/,
+    ],
+    [
+      'negative busy timeout',
+      (db) => ({ source: db, busyTimeoutMs: -1 }),
+      /"busyTimeoutMs" must be a whole number/,
+    ],
     ['signal not a signal', (db) => ({ source: db, signal: {} }), /"signal" must be an AbortSignal/],
   ];
   it.each(cases)('%s', async (_name, make, message) => {
@@ -32,7 +47,9 @@ describe('runBackup rejects bad options, naming the option', () => {
     const err = await failure(make(db) as BackupOptions);
     expect(err.code).toBe('EINVALID');
     expect(err.message).toMatch(message);
-    expect(listDir(dir)).toEqual(['a.db', 'a.db-shm', 'a.db-wal'].filter((f) => fs.existsSync(path.join(dir, f))));
+    expect(listDir(dir)).toEqual(
+      ['a.db', 'a.db-shm', 'a.db-wal'].filter((f) => fs.existsSync(path.join(dir, f))),
+    );
   });
 });
 

@@ -44,7 +44,12 @@ describe('rotation', () => {
       addRows(db, 1);
       await runBackup({ source: db, keep: 4 });
     }
-    expect(listDir(dir).filter((f) => /\.bak\d$/.test(f))).toEqual(['a.db.bak1', 'a.db.bak2', 'a.db.bak3', 'a.db.bak4']);
+    expect(listDir(dir).filter((f) => /\.bak\d$/.test(f))).toEqual([
+      'a.db.bak1',
+      'a.db.bak2',
+      'a.db.bak3',
+      'a.db.bak4',
+    ]);
     const before = countRows(`${db}.bak1`);
     addRows(db, 1);
     await runBackup({ source: db, keep: 2 });
@@ -84,7 +89,10 @@ describe('rotation', () => {
     await runBackup({ source: db });
     const good = [fs.readFileSync(`${db}.bak1`), fs.readFileSync(`${db}.bak2`)];
     corruptIndexPage(db);
-    const err = await runBackup({ source: db }).then(() => undefined, (e: unknown) => e);
+    const err = await runBackup({ source: db }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(BackupError);
     expect((err as BackupError).code).toBe('EVERIFY');
     expect((err as BackupError).message).toMatch(/quick check failed/);

@@ -12,12 +12,28 @@ afterEach(() => {
 const CASES: [string[], RegExp, string][] = [
   [['backup'], /required option '--db <path>' not specified/, 'ats backup --help'],
   [['backup', '--db'], /option '--db <path>' argument missing/, 'ats backup --help'],
-  [['backup', '--db', 'x.db', '--keep', 'two'], /--keep must be a whole number from 1 to 1000 \(got "two"\)/, 'ats backup --help'],
-  [['backup', '--db', 'x.db', '--keep', '0'], /--keep must be a whole number from 1 to 1000 \(got "0"\)/, 'ats backup --help'],
-  [['backup', '--db', 'x.db', '--verify', 'fast'], /--verify must be one of quick, full, off \(got "fast"\)/, 'ats backup --help'],
+  [
+    ['backup', '--db', 'x.db', '--keep', 'two'],
+    /--keep must be a whole number from 1 to 1000 \(got "two"\)/,
+    'ats backup --help',
+  ],
+  [
+    ['backup', '--db', 'x.db', '--keep', '0'],
+    /--keep must be a whole number from 1 to 1000 \(got "0"\)/,
+    'ats backup --help',
+  ],
+  [
+    ['backup', '--db', 'x.db', '--verify', 'fast'],
+    /--verify must be one of quick, full, off \(got "fast"\)/,
+    'ats backup --help',
+  ],
   [['backup', '--db', 'x.db', '--bogus'], /unknown option '--bogus'/, 'ats backup --help'],
   [['verify'], /missing required argument 'file'/, 'ats verify --help'],
-  [['backups', '--db', 'x.db', '--config', 'am.toml'], /give --config or --db, not both/, 'ats backups --help'],
+  [
+    ['backups', '--db', 'x.db', '--config', 'am.toml'],
+    /give --config or --db, not both/,
+    'ats backups --help',
+  ],
   [['restore', '--db', 'x.db'], /restore replaces .*x\.db: pass --yes to confirm/, 'ats restore --help'],
   [['restroe'], /unknown command 'restroe'/, 'ats --help'],
 ];

@@ -33,7 +33,11 @@ describe('ats backup: success', () => {
     const run = await runCli(['backup', '--db', db]);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toMatch(new RegExp(`^backup ok: ${db} -> ${db}\\.bak1 \\(.* pages\\) in [0-9.]+ s \\[copy [0-9.]+ s, quick_check ok in [0-9.]+ s, 0 busy retries\\]\\n$`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^backup ok: ${db} -> ${db}\\.bak1 \\(.* pages\\) in [0-9.]+ s \\[copy [0-9.]+ s, quick_check ok in [0-9.]+ s, 0 busy retries\\]\\n$`,
+      ),
+    );
     expect(integrity(`${db}.bak1`)).toBe('ok');
   });
 
@@ -42,10 +46,29 @@ describe('ats backup: success', () => {
     const db = path.join(dir, 'a.db');
     fs.mkdirSync(path.join(dir, 'out'));
     makeDatabase(db, 0.5);
-    for (let i = 0; i < 3; i++) expect((await runCli(['backup', '--db', db, '--out', path.join(dir, 'out'), '--keep', '3'])).code).toBe(0);
-    const run = await runCli(['backup', '--db', db, '--out', path.join(dir, 'out'), '--keep', '3', '--verify', 'full', '--json']);
+    for (let i = 0; i < 3; i++)
+      expect((await runCli(['backup', '--db', db, '--out', path.join(dir, 'out'), '--keep', '3'])).code).toBe(
+        0,
+      );
+    const run = await runCli([
+      'backup',
+      '--db',
+      db,
+      '--out',
+      path.join(dir, 'out'),
+      '--keep',
+      '3',
+      '--verify',
+      'full',
+      '--json',
+    ]);
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { file: string; verify: { mode: string; ok: boolean }; pages: number; bytes: number };
+    const result = JSON.parse(run.stdout) as {
+      file: string;
+      verify: { mode: string; ok: boolean };
+      pages: number;
+      bytes: number;
+    };
     expect(result.file).toBe(path.join(dir, 'out', 'a.db.bak1'));
     expect(result.verify).toMatchObject({ mode: 'full', ok: true });
     expect(result.bytes).toBe(result.pages * 4096);
@@ -58,7 +81,9 @@ describe('ats backup: success', () => {
     makeDatabase(db, 40);
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../helpers.js');
-    const child = spawn(process.execPath, [CLI, 'backup', '--db', db], { env: { ...process.env, ATS_FAULT_POINT: '' } });
+    const child = spawn(process.execPath, [CLI, 'backup', '--db', db], {
+      env: { ...process.env, ATS_FAULT_POINT: '' },
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // The temporary copy exists once the copy is under way (and the signal handler installed).

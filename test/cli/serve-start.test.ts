@@ -2,7 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAULTS } from '../faults/catalog.js';
-import { corruptIndexPage, listDir, makeDatabase, runCli, startService, tempDir, waitFor, type Service } from '../helpers.js';
+import {
+  corruptIndexPage,
+  listDir,
+  makeDatabase,
+  runCli,
+  startService,
+  tempDir,
+  waitFor,
+  type Service,
+} from '../helpers.js';
 
 let dir: string;
 let service: Service | undefined;
@@ -15,19 +24,36 @@ afterEach(async () => {
 // Each bad am.toml stops start-up with exit 2, a message naming the file and key, and nothing created.
 const BAD_CONFIGS: [string, string, RegExp][] = [
   ['TOML syntax error', '[Database]\npath = "x.db\n', /am\.toml:2.*/],
-  ['wrong type', '[Database]\nbackup_interval_seconds = "hourly"\n', /am\.toml:2: \[Database\] backup_interval_seconds must be a whole number/],
-  ['negative number', '[Database]\nbackup_interval_seconds = -5\n', /\[Database\] backup_interval_seconds must be a whole number >= 0 \(got -5\)/],
+  [
+    'wrong type',
+    '[Database]\nbackup_interval_seconds = "hourly"\n',
+    /am\.toml:2: \[Database\] backup_interval_seconds must be a whole number/,
+  ],
+  [
+    'negative number',
+    '[Database]\nbackup_interval_seconds = -5\n',
+    /\[Database\] backup_interval_seconds must be a whole number >= 0 \(got -5\)/,
+  ],
   ['float where whole', '[Database]\nbackup_keep = 2.5\n', /\[Database\] backup_keep must be a whole number/],
   ['out of range port', '[Server]\nport = 70000\n', /\[Server\] port/],
-  ['unknown key', '[Database]\nbackup_intervall_seconds = 60\n', /backup_intervall_seconds.*did you mean backup_interval_seconds/],
+  [
+    'unknown key',
+    '[Database]\nbackup_intervall_seconds = 60\n',
+    /backup_intervall_seconds.*did you mean backup_interval_seconds/,
+  ],
   ['unknown section', '[Databse]\npath = "x.db"\n', /Databse/],
   ['bad verify word', '[Database]\nbackup_verify = "fast"\n', /\[Database\] backup_verify/],
   ['empty path', '[Database]\npath = ""\n', /\[Database\] path/],
-  ['non-loopback host without token', '[Server]\nhost = "0.0.0.0"\n', /\[Server\] host 0\.0\.0\.0 is not loopback: set \[Server\] token or ATS_TOKEN/],
+  [
+    'non-loopback host without token',
+    '[Server]\nhost = "0.0.0.0"\n',
+    /\[Server\] host 0\.0\.0\.0 is not loopback: set \[Server\] token or ATS_TOKEN/,
+  ],
 ];
 
 describe('ats serve refuses a bad am.toml', () => {
-  it('tries every bad config in the catalog', () => expect(BAD_CONFIGS.length + 2).toBe(FAULTS['bad-config'].trials)); // + missing, folder
+  it('tries every bad config in the catalog', () =>
+    expect(BAD_CONFIGS.length + 2).toBe(FAULTS['bad-config'].trials)); // + missing, folder
   it.each(BAD_CONFIGS)('%s', async (_name, text, message) => {
     dir = tempDir();
     fs.writeFileSync(path.join(dir, 'am.toml'), text);
@@ -54,7 +80,10 @@ describe('ats serve refuses a bad am.toml', () => {
 describe('ats serve starting up', () => {
   it('runs on the embedded defaults: ./data/ats.db created, bound to loopback', async () => {
     dir = tempDir();
-    fs.writeFileSync(path.join(dir, 'am.toml'), '[Server]\nport = 0 # the default 8787 may be taken by a parallel test\n');
+    fs.writeFileSync(
+      path.join(dir, 'am.toml'),
+      '[Server]\nport = 0 # the default 8787 may be taken by a parallel test\n',
+    );
     service = await startService(path.join(dir, 'am.toml'), { cwd: dir });
     expect(service.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(fs.existsSync(path.join(dir, 'data', 'ats.db'))).toBe(true);
@@ -63,7 +92,10 @@ describe('ats serve starting up', () => {
 
   it('creates the database folder and the backup folder when they are new and apart', async () => {
     dir = tempDir();
-    fs.writeFileSync(path.join(dir, 'am.toml'), '[Database]\npath = "db/ats.db"\nbackup_dir = "backups/nightly"\n[Server]\nport = 0\n');
+    fs.writeFileSync(
+      path.join(dir, 'am.toml'),
+      '[Database]\npath = "db/ats.db"\nbackup_dir = "backups/nightly"\n[Server]\nport = 0\n',
+    );
     service = await startService(path.join(dir, 'am.toml'));
     await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the first backup');
     expect(listDir(path.join(dir, 'db'))).toContain('ats.db');
@@ -80,17 +112,24 @@ describe('ats serve starting up', () => {
     const run = await runCli(['serve'], { cwd: dir });
     taken.close();
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe(`Error: cannot listen on 127.0.0.1:${port} ([Server] host and port): EADDRINUSE\n`);
+    expect(run.stderr).toBe(
+      `Error: cannot listen on 127.0.0.1:${port} ([Server] host and port): EADDRINUSE\n`,
+    );
   });
 
   it('refuses a backup_dir that already holds another file named like the database', async () => {
     dir = tempDir();
     fs.mkdirSync(path.join(dir, 'other'));
     makeDatabase(path.join(dir, 'other', 'ats.db'), 0.1);
-    fs.writeFileSync(path.join(dir, 'am.toml'), '[Database]\npath = "data/ats.db"\nbackup_dir = "other"\n[Server]\nport = 0\n');
+    fs.writeFileSync(
+      path.join(dir, 'am.toml'),
+      '[Database]\npath = "data/ats.db"\nbackup_dir = "other"\n[Server]\nport = 0\n',
+    );
     const run = await runCli(['serve'], { cwd: dir });
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe(`Error: [Database] backup_dir ${path.join(dir, 'other')} already holds a file named like the database (${path.join(dir, 'other', 'ats.db')}): its backups would be mixed up with ours; choose another backup_dir\n`);
+    expect(run.stderr).toBe(
+      `Error: [Database] backup_dir ${path.join(dir, 'other')} already holds a file named like the database (${path.join(dir, 'other', 'ats.db')}): its backups would be mixed up with ours; choose another backup_dir\n`,
+    );
     expect(listDir(path.join(dir, 'other'))).toEqual(['ats.db']);
   });
 
@@ -105,7 +144,11 @@ describe('ats serve starting up', () => {
     fs.writeFileSync(path.join(dir, 'am.toml'), '[Server]\nport = 0\n');
     const run = await runCli(['serve'], { cwd: dir });
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(new RegExp(`database ${db} fails quick_check .*; the newest good backup is ${db}\\.bak1: restore it with \`ats restore --from bak1 --config ${path.join(dir, 'am.toml')}\``));
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `database ${db} fails quick_check .*; the newest good backup is ${db}\\.bak1: restore it with \`ats restore --from bak1 --config ${path.join(dir, 'am.toml')}\``,
+      ),
+    );
     expect(fs.readFileSync(db).equals(before)).toBe(true);
   });
 });

@@ -51,13 +51,17 @@ describe('loadConfig refuses', () => {
   });
 
   it('an empty path', () => {
-    expect(refusal(() => loadConfig({ path: '', cwd: dir, env: {} })).message).toContain('config path must be a non-empty string');
+    expect(refusal(() => loadConfig({ path: '', cwd: dir, env: {} })).message).toContain(
+      'config path must be a non-empty string',
+    );
   });
 
   it('a file that does not validate, with the file name as given and the line', () => {
     fs.writeFileSync(path.join(dir, 'am.toml'), '[Database]\nbackup_keep = 0\n');
     const err = refusal(() => loadConfig({ path: 'am.toml', cwd: dir, env: {} }));
-    expect(err.message).toBe('am.toml:2: [Database] backup_keep must be a whole number from 1 to 1000 (got 0)');
+    expect(err.message).toBe(
+      'am.toml:2: [Database] backup_keep must be a whole number from 1 to 1000 (got 0)',
+    );
     expect(err.key).toBe('Database.backup_keep');
     expect(err.line).toBe(2);
   });
@@ -66,7 +70,10 @@ describe('loadConfig refuses', () => {
 describe('loadConfig reads', () => {
   it('an explicit file, resolving its paths against its own folder', () => {
     fs.mkdirSync(path.join(dir, 'etc'));
-    fs.writeFileSync(path.join(dir, 'etc', 'site.toml'), '[Database]\npath = "../var/main.db"\nbackup_dir = "bk"\n');
+    fs.writeFileSync(
+      path.join(dir, 'etc', 'site.toml'),
+      '[Database]\npath = "../var/main.db"\nbackup_dir = "bk"\n',
+    );
     const config = loadConfig({ path: 'etc/site.toml', cwd: dir, env: {} });
     expect(config.file).toBe(path.join(dir, 'etc', 'site.toml'));
     expect(config.database.path).toBe(path.join(dir, 'var', 'main.db'));
@@ -93,11 +100,15 @@ describe('loadConfig reads', () => {
     expect(config.database.path).toBe(path.join(dir, 'data', 'ats.db'));
     expect(config.database.backupDir).toBe(path.join(dir, 'data'));
     expect(config.server.token).toBe('tok');
-    for (const part of [config, config.database, config.pulse, config.server, config.ats]) expect(Object.isFrozen(part)).toBe(true);
+    for (const part of [config, config.database, config.pulse, config.server, config.ats])
+      expect(Object.isFrozen(part)).toBe(true);
   });
 
   it('without creating anything on disk', () => {
-    fs.writeFileSync(path.join(dir, 'am.toml'), '[Database]\npath = "deep/er/ats.db"\nbackup_dir = "backups"\n');
+    fs.writeFileSync(
+      path.join(dir, 'am.toml'),
+      '[Database]\npath = "deep/er/ats.db"\nbackup_dir = "backups"\n',
+    );
     const before = tree(dir);
     loadConfig({ cwd: dir, env: {} });
     loadConfig({ cwd: path.join(dir), path: 'am.toml', env: {} });

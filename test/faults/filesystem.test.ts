@@ -2,7 +2,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, countRows, integrity, listDir, makeDatabase, runCli, tempDir, type CliRun } from '../helpers.js';
+import {
+  CLI,
+  countRows,
+  integrity,
+  listDir,
+  makeDatabase,
+  runCli,
+  tempDir,
+  type CliRun,
+} from '../helpers.js';
 
 let dir: string;
 let db: string;
@@ -53,7 +62,10 @@ describe('no space', () => {
     const good = fs.readFileSync(path.join(out, 'src.db.bak1'));
     const limitKb = Math.floor(good.length / 1024 / 2);
     const run = await new Promise<CliRun>((resolve) => {
-      const child = spawn('bash', ['-c', `ulimit -f ${limitKb} && exec "${process.execPath}" "${CLI}" backup --db "${db}" --out "${out}"`]);
+      const child = spawn('bash', [
+        '-c',
+        `ulimit -f ${limitKb} && exec "${process.execPath}" "${CLI}" backup --db "${db}" --out "${out}"`,
+      ]);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
@@ -62,28 +74,35 @@ describe('no space', () => {
     });
     expect(run.signal).toBe(null);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^Error: copy .*src\.db: SQLITE_IOERR: disk I\/O error while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there; a full disk, a file size limit \(ulimit -f\) or a failing disk causes this\)\n$/);
+    expect(run.stderr).toMatch(
+      /^Error: copy .*src\.db: SQLITE_IOERR: disk I\/O error while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there; a full disk, a file size limit \(ulimit -f\) or a failing disk causes this\)\n$/,
+    );
     expectUntouched(out, good);
     expect((await runCli(['backup', '--db', db, '--out', out])).code).toBe(0);
     expect(countRows(path.join(out, 'src.db.bak1'))).toBe(countRows(db));
   });
 
-  it.skipIf(!canMount)('on a full filesystem: a clear error, previous backups intact, the next backup succeeds once there is room', async () => {
-    const size = fs.statSync(db).size;
-    const out = mountTmpfs(`size=${Math.ceil((size * 3.5) / 4096) * 4096}`)!;
-    mounted.push(out);
-    expect((await runCli(['backup', '--db', db, '--out', out])).code).toBe(0);
-    const good = fs.readFileSync(path.join(out, 'src.db.bak1'));
-    fs.writeFileSync(path.join(out, 'filler'), Buffer.alloc(Math.floor(size * 1.8)));
-    const full = await runCli(['backup', '--db', db, '--out', out]);
-    expect(full.code).toBe(1);
-    expect(full.stderr).toMatch(/^Error: copy .*src\.db: SQLITE_FULL: database or disk is full while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there;/);
-    expectUntouched(out, good);
-    fs.rmSync(path.join(out, 'filler'));
-    expect((await runCli(['backup', '--db', db, '--out', out])).code).toBe(0);
-    expect(integrity(path.join(out, 'src.db.bak1'))).toBe('ok');
-    expect(fs.readFileSync(path.join(out, 'src.db.bak2')).equals(good)).toBe(true);
-  });
+  it.skipIf(!canMount)(
+    'on a full filesystem: a clear error, previous backups intact, the next backup succeeds once there is room',
+    async () => {
+      const size = fs.statSync(db).size;
+      const out = mountTmpfs(`size=${Math.ceil((size * 3.5) / 4096) * 4096}`)!;
+      mounted.push(out);
+      expect((await runCli(['backup', '--db', db, '--out', out])).code).toBe(0);
+      const good = fs.readFileSync(path.join(out, 'src.db.bak1'));
+      fs.writeFileSync(path.join(out, 'filler'), Buffer.alloc(Math.floor(size * 1.8)));
+      const full = await runCli(['backup', '--db', db, '--out', out]);
+      expect(full.code).toBe(1);
+      expect(full.stderr).toMatch(
+        /^Error: copy .*src\.db: SQLITE_FULL: database or disk is full while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there;/,
+      );
+      expectUntouched(out, good);
+      fs.rmSync(path.join(out, 'filler'));
+      expect((await runCli(['backup', '--db', db, '--out', out])).code).toBe(0);
+      expect(integrity(path.join(out, 'src.db.bak1'))).toBe('ok');
+      expect(fs.readFileSync(path.join(out, 'src.db.bak2')).equals(good)).toBe(true);
+    },
+  );
 });
 
 describe('backup folder', () => {

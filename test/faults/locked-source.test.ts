@@ -13,7 +13,9 @@ afterEach(() => {
 });
 
 async function hold(db: string, kind: 'exclusive' | 'write'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/holder.mjs'), db, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/holder.mjs'), db, kind], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));
@@ -31,7 +33,11 @@ describe('a rollback-journal source that another process keeps locked', () => {
     holder = await hold(db, 'exclusive');
     const run = await runCli(['backup', '--db', db, '--busy-timeout', '300']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(new RegExp(`^Error: read source ${db}: still locked by another connection after 300 ms \\(\\d+ retries\\)\\n$`));
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^Error: read source ${db}: still locked by another connection after 300 ms \\(\\d+ retries\\)\\n$`,
+      ),
+    );
     expect(fs.readFileSync(`${db}.bak1`).equals(good)).toBe(true);
     expect(listDir(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
     holder.kill('SIGTERM');
@@ -46,7 +52,9 @@ describe('a rollback-journal source that another process keeps locked', () => {
     holder = await hold(db, 'write');
     const run = await runCli(['backup', '--db', db]);
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/^warning: source is in delete journal mode: the copy blocked writers for \d+ ms \(capped at 4000 ms\); WAL mode avoids this\n$/);
+    expect(run.stderr).toMatch(
+      /^warning: source is in delete journal mode: the copy blocked writers for \d+ ms \(capped at 4000 ms\); WAL mode avoids this\n$/,
+    );
     expect(integrity(`${db}.bak1`)).toBe('ok');
     expect(countRows(`${db}.bak1`)).toBe(committed);
   });

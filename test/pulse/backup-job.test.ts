@@ -13,7 +13,18 @@ describe('BackupJob', () => {
   it('retries a failed backup after a backoff that doubles, then succeeds and waits a full interval', async () => {
     dir = tempDir();
     const database = path.join(dir, 'later.db');
-    const job = new BackupJob({ database, backupDir: dir, intervalSeconds: 60, keep: 2, verify: 'quick', timeoutSeconds: 60, retryBaseSeconds: 0.2 }, silent);
+    const job = new BackupJob(
+      {
+        database,
+        backupDir: dir,
+        intervalSeconds: 60,
+        keep: 2,
+        verify: 'quick',
+        timeoutSeconds: 60,
+        retryBaseSeconds: 0.2,
+      },
+      silent,
+    );
     const failures: BackupFailure[] = [];
     job.on('failure', (f) => failures.push(f));
     const delays: number[] = [];
@@ -38,7 +49,10 @@ describe('BackupJob', () => {
     dir = tempDir();
     const database = path.join(dir, 'a.db');
     makeDatabase(database, 1);
-    const job = new BackupJob({ database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'quick', timeoutSeconds: 60 }, silent);
+    const job = new BackupJob(
+      { database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'quick', timeoutSeconds: 60 },
+      silent,
+    );
     let starts = 0;
     job.on('start', () => starts++);
     job.tick(Date.now()); // no backup yet: due now
@@ -58,7 +72,10 @@ describe('BackupJob', () => {
     dir = tempDir();
     const database = path.join(dir, 'a.db');
     makeDatabase(database, 40);
-    const job = new BackupJob({ database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'full', timeoutSeconds: 60 }, silent);
+    const job = new BackupJob(
+      { database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'full', timeoutSeconds: 60 },
+      silent,
+    );
     const failures: BackupFailure[] = [];
     job.on('failure', (f) => failures.push(f));
     expect(job.start()).toBe(true);

@@ -24,7 +24,10 @@ function walDatabase(megabytes: number): { file: string; writer: Database.Databa
   writer.pragma('journal_size_limit = 1048576'); // as the store sets it (64 MiB there)
   writer.exec('CREATE TABLE t (body TEXT)');
   const insert = writer.prepare('INSERT INTO t VALUES (?)');
-  for (let i = 0; i < megabytes * 10; i++) writer.transaction(() => { for (let j = 0; j < 20; j++) insert.run('z'.repeat(4000)); })();
+  for (let i = 0; i < megabytes * 10; i++)
+    writer.transaction(() => {
+      for (let j = 0; j < 20; j++) insert.run('z'.repeat(4000));
+    })();
   return { file, writer };
 }
 
@@ -48,7 +51,8 @@ describe('CheckpointJob', () => {
     const reader = new Database(file, { readonly: true });
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM t').get(); // snapshot taken here
-    for (let i = 0; i < 200; i++) writer.prepare('INSERT INTO t VALUES (?)').run('after the snapshot '.repeat(200));
+    for (let i = 0; i < 200; i++)
+      writer.prepare('INSERT INTO t VALUES (?)').run('after the snapshot '.repeat(200));
     job = new CheckpointJob(file, pino({ level: 'silent' }));
     job.tick();
     await waitFor(() => job!.last !== undefined, 20_000, 'a checkpoint');

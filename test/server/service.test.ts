@@ -2,7 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tryLock } from '../../dist/backup/index.js';
-import { attestation, countRows, integrity, listDir, makeDatabase, startService, tempDir, waitFor, writeConfig, type Service } from '../helpers.js';
+import {
+  attestation,
+  countRows,
+  integrity,
+  listDir,
+  makeDatabase,
+  startService,
+  tempDir,
+  waitFor,
+  writeConfig,
+  type Service,
+} from '../helpers.js';
 
 let dir: string;
 let service: Service | undefined;
@@ -13,11 +24,18 @@ afterEach(async () => {
 });
 
 async function post(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }
 
 function config(extra = '', interval = 3600, ticker = 0.1): string {
-  return writeConfig(dir, `[Database]\npath = "data/ats.db"\nbackup_interval_seconds = ${interval}\n${extra}\n[Pulse]\nticker_interval_seconds = ${ticker}\n[Server]\nport = 0\n`);
+  return writeConfig(
+    dir,
+    `[Database]\npath = "data/ats.db"\nbackup_interval_seconds = ${interval}\n${extra}\n[Pulse]\nticker_interval_seconds = ${ticker}\n[Server]\nport = 0\n`,
+  );
 }
 
 const percentile = (values: number[], p: number): number => {
@@ -36,7 +54,10 @@ describe('ats serve with periodic backups', () => {
     while (Date.now() < deadline) {
       const batch = Array.from({ length: 20 }, () => attestation(i++));
       const started = performance.now();
-      const [response, backups] = await Promise.all([post(`${service.url}/attestations`, batch), fetch(`${service.url}/backups`).then((r) => r.json() as Promise<{ running: boolean }>)]);
+      const [response, backups] = await Promise.all([
+        post(`${service.url}/attestations`, batch),
+        fetch(`${service.url}/backups`).then((r) => r.json() as Promise<{ running: boolean }>),
+      ]);
       latencies.push({ ms: performance.now() - started, duringBackup: backups.running });
       if (response.status !== 201) failures++;
     }
@@ -49,8 +70,10 @@ describe('ats serve with periodic backups', () => {
     const during = latencies.filter((l) => l.duringBackup).map((l) => l.ms);
     const without = latencies.filter((l) => !l.duringBackup).map((l) => l.ms);
     // Reported, not asserted: shared machines are noisy (see npm run bench for the measured figures).
-    console.log(`requests: ${latencies.length}, p50/p99 ms without backup ${percentile(without, 50).toFixed(1)}/${percentile(without, 99).toFixed(1)}, ` +
-      `during ${percentile(during, 50).toFixed(1)}/${percentile(during, 99).toFixed(1)} (${during.length} samples); backups: ${finished.length}`);
+    console.log(
+      `requests: ${latencies.length}, p50/p99 ms without backup ${percentile(without, 50).toFixed(1)}/${percentile(without, 99).toFixed(1)}, ` +
+        `during ${percentile(during, 50).toFixed(1)}/${percentile(during, 99).toFixed(1)} (${during.length} samples); backups: ${finished.length}`,
+    );
     expect(await service.stop()).toBe(0);
     expect(listDir(path.join(dir, 'data')).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
@@ -67,7 +90,10 @@ describe('ats serve with periodic backups', () => {
     expect(service.events('backup_start')).toEqual([]);
     expect(fs.statSync(bak1).mtimeMs).toBe(before.mtimeMs);
     expect(fs.existsSync(`${bak1.slice(0, -1)}2`)).toBe(false);
-    const status = (await (await fetch(`${service.url}/backups`)).json()) as { nextDueAt: string; files: unknown[] };
+    const status = (await (await fetch(`${service.url}/backups`)).json()) as {
+      nextDueAt: string;
+      files: unknown[];
+    };
     expect(Date.parse(status.nextDueAt)).toBeCloseTo(before.mtimeMs + 3_600_000, -3);
     expect(status.files).toHaveLength(1);
   });
@@ -77,12 +103,18 @@ describe('ats serve with periodic backups', () => {
     fs.mkdirSync(path.join(dir, 'data'));
     makeDatabase(path.join(dir, 'data', 'ats.db'), 40);
     service = await startService(config('backup_verify = "full"', 1, 0.02));
-    await waitFor(() => service!.events('backup_start').length > service!.events('backup_finish').length, 20_000, 'a backup to run');
+    await waitFor(
+      () => service!.events('backup_start').length > service!.events('backup_finish').length,
+      20_000,
+      'a backup to run',
+    );
     const second = await fetch(`${service.url}/backups`, { method: 'POST' });
     expect(second.status).toBe(409);
     expect(await second.json()).toEqual({ error: 'ERUNNING', message: 'a backup is already running' });
     await waitFor(() => service!.events('backup_finish').length >= 3, 60_000, 'three backups');
-    const sequence = service.logs.filter((l) => l.event === 'backup_start' || l.event === 'backup_finish').map((l) => l.event);
+    const sequence = service.logs
+      .filter((l) => l.event === 'backup_start' || l.event === 'backup_finish')
+      .map((l) => l.event);
     sequence.forEach((event, i) => expect(event).toBe(i % 2 === 0 ? 'backup_start' : 'backup_finish'));
   });
 
@@ -94,7 +126,10 @@ describe('ats serve with periodic backups', () => {
     expect(lock).toBeDefined();
     service = await startService(config());
     await waitFor(() => service!.events('backup_fail').length === 1, 20_000, 'the backup to fail');
-    expect(service.events('backup_fail')[0]).toMatchObject({ code: 'ELOCKED', reason: expect.stringMatching(/another backup of the same database is running/) });
+    expect(service.events('backup_fail')[0]).toMatchObject({
+      code: 'ELOCKED',
+      reason: expect.stringMatching(/another backup of the same database is running/),
+    });
     expect(listDir(path.join(dir, 'data')).filter((f) => /\.bak\d$/.test(f))).toEqual([]);
     lock.release();
     expect((await fetch(`${service.url}/backups`, { method: 'POST' })).status).toBe(202);
@@ -105,8 +140,15 @@ describe('ats serve with periodic backups', () => {
   it('refuses a second service on the same database, naming the first', async () => {
     dir = tempDir();
     service = await startService(config());
-    const second = await startService(config()).then(() => undefined, (e: Error) => e);
-    expect(second?.message).toMatch(new RegExp(`exited with 1 before listening: Error: database .*ats\\.db is already in use by another process \\(ats serve, pid ${service.child.pid}\\)`));
+    const second = await startService(config()).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(second?.message).toMatch(
+      new RegExp(
+        `exited with 1 before listening: Error: database .*ats\\.db is already in use by another process \\(ats serve, pid ${service.child.pid}\\)`,
+      ),
+    );
   });
 
   it('makes no backup files with backup_interval_seconds = 0', async () => {
@@ -115,8 +157,13 @@ describe('ats serve with periodic backups', () => {
     expect((await post(`${service.url}/attestations`, attestation(1))).status).toBe(201);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(service.events('backup_start')).toEqual([]);
-    expect(listDir(path.join(dir, 'data')).filter((f) => f.includes('.bak') && !f.endsWith('.lock'))).toEqual([]);
-    const status = (await (await fetch(`${service.url}/backups`)).json()) as { enabled: boolean; nextDueAt: unknown };
+    expect(listDir(path.join(dir, 'data')).filter((f) => f.includes('.bak') && !f.endsWith('.lock'))).toEqual(
+      [],
+    );
+    const status = (await (await fetch(`${service.url}/backups`)).json()) as {
+      enabled: boolean;
+      nextDueAt: unknown;
+    };
     expect(status).toMatchObject({ enabled: false, nextDueAt: null });
   });
 

@@ -19,8 +19,18 @@ describe('openStore refuses', () => {
     ['an empty path', '', LIMITS, 'store path must be a non-empty string'],
     ['an in-memory database', ':memory:', LIMITS, 'store path must be a file path'],
     ['missing limits', 'x.db', undefined, 'store limits must be an object'],
-    ['a zero per-pair limit', 'x.db', { maxPerActorContext: 0, maxBatch: 10 }, 'store limit maxPerActorContext must be a whole number from 1'],
-    ['a fractional batch limit', 'x.db', { maxPerActorContext: 5, maxBatch: 1.5 }, 'store limit maxBatch must be a whole number from 1 to 100000 (got 1.5)'],
+    [
+      'a zero per-pair limit',
+      'x.db',
+      { maxPerActorContext: 0, maxBatch: 10 },
+      'store limit maxPerActorContext must be a whole number from 1',
+    ],
+    [
+      'a fractional batch limit',
+      'x.db',
+      { maxPerActorContext: 5, maxBatch: 1.5 },
+      'store limit maxBatch must be a whole number from 1 to 100000 (got 1.5)',
+    ],
   ])('%s', (_name, file, limits, message) => {
     const where = file === '' || file === ':memory:' ? file : path.join(dir, file);
     const err = storeError(() => openStore(where, limits as typeof LIMITS));
@@ -38,7 +48,9 @@ describe('openStore refuses', () => {
     const before = fs.readFileSync(file);
     const err = storeError(() => openStore(file, LIMITS));
     expect(err.code).toBe('ESCHEMA');
-    expect(err.message).toBe(`open ${file}: database schema version 99 is newer than this ats knows (${SCHEMA_VERSION}); use a newer ats`);
+    expect(err.message).toBe(
+      `open ${file}: database schema version 99 is newer than this ats knows (${SCHEMA_VERSION}); use a newer ats`,
+    );
     expect(fs.readFileSync(file).equals(before)).toBe(true);
     expect(fs.existsSync(`${file}-wal`)).toBe(false);
     expect(inspect(file, (d) => d.pragma('journal_mode', { simple: true }))).toBe('delete');
@@ -93,7 +105,11 @@ describe('openStore', () => {
       const filler = 'x'.repeat(2000);
       // ~3 000 attestations of 2 kB: well past SQLite's default autocheckpoint of 1000 pages.
       for (let b = 0; b < 3; b++) {
-        store.put(Array.from({ length: 1000 }, (_, i) => sample({ subjects: [`s${b}-${i}`], attributes: { filler } })));
+        store.put(
+          Array.from({ length: 1000 }, (_, i) =>
+            sample({ subjects: [`s${b}-${i}`], attributes: { filler } }),
+          ),
+        );
       }
       const stats = store.stats();
       expect(stats.walBytes).toBeGreaterThan(1000 * 4096);
@@ -109,10 +125,16 @@ describe('openStore', () => {
     try {
       const filler = 'y'.repeat(3000);
       for (let b = 0; store.stats().walBytes <= WAL_SIZE_LIMIT_BYTES; b++) {
-        store.put(Array.from({ length: 1000 }, (_, i) => sample({ subjects: [`w${b}-${i}`], attributes: { filler } })));
+        store.put(
+          Array.from({ length: 1000 }, (_, i) =>
+            sample({ subjects: [`w${b}-${i}`], attributes: { filler } }),
+          ),
+        );
       }
       const checkpointer = new Database(file);
-      expect(checkpointer.pragma('wal_checkpoint(PASSIVE)')).toEqual([{ busy: 0, log: expect.any(Number), checkpointed: expect.any(Number) }]);
+      expect(checkpointer.pragma('wal_checkpoint(PASSIVE)')).toEqual([
+        { busy: 0, log: expect.any(Number), checkpointed: expect.any(Number) },
+      ]);
       checkpointer.close();
       store.put(sample({ id: 'after-checkpoint' }));
       expect(store.stats().walBytes).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
@@ -123,7 +145,8 @@ describe('openStore', () => {
 
   it('applies migrations once: reopening keeps the data and the schema as they were', () => {
     const file = path.join(dir, 'ats.db');
-    const schema = (): unknown => inspect(file, (db) => db.prepare('SELECT type, name, sql FROM sqlite_schema ORDER BY name').all());
+    const schema = (): unknown =>
+      inspect(file, (db) => db.prepare('SELECT type, name, sql FROM sqlite_schema ORDER BY name').all());
     const first = openStore(file, LIMITS);
     first.put(sample({ id: 'kept' }));
     const before = schema();

@@ -68,7 +68,10 @@ describe('put, get, delete', () => {
   });
 
   it('deletes one attestation and its index entries, and lets its id be reused', () => {
-    store.put([sample({ id: 'keep', timestamp: minute(1) }), sample({ id: 'drop', subjects: ['only-here'], timestamp: minute(2) })]);
+    store.put([
+      sample({ id: 'keep', timestamp: minute(1) }),
+      sample({ id: 'drop', subjects: ['only-here'], timestamp: minute(2) }),
+    ]);
     expect(store.delete('drop')).toBe(true);
     expect(store.get('drop')).toBeUndefined();
     expect(store.delete('drop')).toBe(false);
@@ -81,11 +84,29 @@ describe('put, get, delete', () => {
   it('counts attestations and distinct values, and forgets values no attestation uses', () => {
     store.put([
       sample({ subjects: ['s1', 's2'], predicates: ['p'], contexts: ['c1'], actors: ['a1'] }),
-      sample({ id: 'last', subjects: ['s2', 's3'], predicates: ['p'], contexts: ['c2'], actors: ['a1', 'a2'] }),
+      sample({
+        id: 'last',
+        subjects: ['s2', 's3'],
+        predicates: ['p'],
+        contexts: ['c2'],
+        actors: ['a1', 'a2'],
+      }),
     ]);
-    expect(store.stats()).toMatchObject({ attestations: 2, subjects: 3, predicates: 1, contexts: 2, actors: 2 });
+    expect(store.stats()).toMatchObject({
+      attestations: 2,
+      subjects: 3,
+      predicates: 1,
+      contexts: 2,
+      actors: 2,
+    });
     store.delete('last');
-    expect(store.stats()).toMatchObject({ attestations: 1, subjects: 2, predicates: 1, contexts: 1, actors: 1 });
+    expect(store.stats()).toMatchObject({
+      attestations: 1,
+      subjects: 2,
+      predicates: 1,
+      contexts: 1,
+      actors: 1,
+    });
     expectConsistent(file);
   });
 
@@ -99,7 +120,13 @@ describe('put, get, delete', () => {
   it('refuses every call after close', () => {
     store.close();
     store.close();
-    for (const call of [() => store.put(sample()), () => store.get('x'), () => store.delete('x'), () => store.query({}), () => store.stats()]) {
+    for (const call of [
+      () => store.put(sample()),
+      () => store.get('x'),
+      () => store.delete('x'),
+      () => store.query({}),
+      () => store.stats(),
+    ]) {
       expect(storeError(call).code).toBe('ECLOSED');
     }
   });

@@ -7,12 +7,54 @@ let cleanup: () => void;
 
 // Six attestations; `n` is also the minute of its timestamp, except n5 and n6 share minute 4.
 const FIXTURE: (AttestationInput & { id: string })[] = [
-  { id: 'n1', subjects: ['alice'], predicates: ['member'], contexts: ['red'], actors: ['bob'], timestamp: minute(1) },
-  { id: 'n2', subjects: ['alice', 'carol'], predicates: ['admin'], contexts: ['red'], actors: ['dave'], timestamp: minute(2) },
-  { id: 'n3', subjects: ['carol'], predicates: ['member'], contexts: ['blue'], actors: ['bob'], timestamp: minute(3) },
-  { id: 'n4', subjects: ['alice'], predicates: ['member'], contexts: ['blue', 'red'], actors: ['bob', 'dave'], timestamp: minute(4) },
-  { id: 'n5', subjects: ['erin'], predicates: ['member'], contexts: ['red'], actors: ['bob'], timestamp: minute(4) },
-  { id: 'n6', subjects: ['alice'], predicates: ['owner'], contexts: ['green'], actors: ['frank'], timestamp: minute(4) },
+  {
+    id: 'n1',
+    subjects: ['alice'],
+    predicates: ['member'],
+    contexts: ['red'],
+    actors: ['bob'],
+    timestamp: minute(1),
+  },
+  {
+    id: 'n2',
+    subjects: ['alice', 'carol'],
+    predicates: ['admin'],
+    contexts: ['red'],
+    actors: ['dave'],
+    timestamp: minute(2),
+  },
+  {
+    id: 'n3',
+    subjects: ['carol'],
+    predicates: ['member'],
+    contexts: ['blue'],
+    actors: ['bob'],
+    timestamp: minute(3),
+  },
+  {
+    id: 'n4',
+    subjects: ['alice'],
+    predicates: ['member'],
+    contexts: ['blue', 'red'],
+    actors: ['bob', 'dave'],
+    timestamp: minute(4),
+  },
+  {
+    id: 'n5',
+    subjects: ['erin'],
+    predicates: ['member'],
+    contexts: ['red'],
+    actors: ['bob'],
+    timestamp: minute(4),
+  },
+  {
+    id: 'n6',
+    subjects: ['alice'],
+    predicates: ['owner'],
+    contexts: ['green'],
+    actors: ['frank'],
+    timestamp: minute(4),
+  },
 ];
 
 beforeAll(() => {
@@ -29,13 +71,23 @@ const ids = (q: AttestationQuery): string[] => store.query(q).map((a) => a.id);
 describe('query refuses', () => {
   it.each([
     ['a limit of 0', { limit: 0 }, 'query limit must be a whole number from 1 to 1000 (got 0)', 'limit'],
-    ['a limit over 1000', { limit: 1001 }, 'query limit must be a whole number from 1 to 1000 (got 1001)', 'limit'],
+    [
+      'a limit over 1000',
+      { limit: 1001 },
+      'query limit must be a whole number from 1 to 1000 (got 1001)',
+      'limit',
+    ],
     ['a fractional limit', { limit: 2.5 }, '(got 2.5)', 'limit'],
     ['a string limit', { limit: '10' }, '(got "10")', 'limit'],
     ['an empty filter', { subject: '' }, 'query subject must be a non-empty string (got "")', 'subject'],
     ['a number filter', { actor: 5 }, 'query actor must be a non-empty string (got 5)', 'actor'],
     ['an unknown key', { colour: 'red' }, 'unknown query key "colour"', 'colour'],
-    ['the plural of a filter', { subjects: 'alice' }, 'unknown query key "subjects" (did you mean "subject"?)', 'subjects'],
+    [
+      'the plural of a filter',
+      { subjects: 'alice' },
+      'unknown query key "subjects" (did you mean "subject"?)',
+      'subjects',
+    ],
   ])('%s', (_name, q, message, field) => {
     const err = storeError(() => store.query(q as AttestationQuery));
     expect(err.code).toBe('EINVALID');
@@ -91,9 +143,15 @@ describe('query limits', () => {
     const { store: big, cleanup: done } = tempStore({ maxPerActorContext: 2000, maxBatch: 1000 });
     try {
       for (let b = 0; b < 2; b++) {
-        big.put(Array.from({ length: 600 }, (_, i) => ({
-          subjects: [`s${b * 600 + i}`], predicates: ['p'], contexts: ['c'], actors: ['a'], timestamp: minute(b * 600 + i),
-        })));
+        big.put(
+          Array.from({ length: 600 }, (_, i) => ({
+            subjects: [`s${b * 600 + i}`],
+            predicates: ['p'],
+            contexts: ['c'],
+            actors: ['a'],
+            timestamp: minute(b * 600 + i),
+          })),
+        );
       }
       expect(big.query({})).toHaveLength(100);
       const newest = big.query({ predicate: 'p', limit: 1000 });

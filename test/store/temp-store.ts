@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
-import { openStore, StoreError, type AttestationInput, type AttestationStore, type StoreLimits } from '../../dist/store/index.js';
+import {
+  openStore,
+  StoreError,
+  type AttestationInput,
+  type AttestationStore,
+  type StoreLimits,
+} from '../../dist/store/index.js';
 
 /** A real temporary folder; remove it with `cleanup()`. */
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -14,11 +20,24 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 export const LIMITS: StoreLimits = { maxPerActorContext: 64, maxBatch: 1000 };
 
 /** A store on a fresh temporary database; `cleanup()` closes it and removes the folder. */
-export function tempStore(limits: StoreLimits = LIMITS): { store: AttestationStore; file: string; dir: string; cleanup: () => void } {
+export function tempStore(limits: StoreLimits = LIMITS): {
+  store: AttestationStore;
+  file: string;
+  dir: string;
+  cleanup: () => void;
+} {
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'ats.db');
   const store = openStore(file, limits);
-  return { store, file, dir, cleanup: () => { store.close(); cleanup(); } };
+  return {
+    store,
+    file,
+    dir,
+    cleanup: () => {
+      store.close();
+      cleanup();
+    },
+  };
 }
 
 /** A valid attestation, changed by `overrides`. */
@@ -66,19 +85,38 @@ const KINDS = ['subjects', 'predicates', 'contexts', 'actors'] as const;
 export function expectConsistent(file: string): void {
   inspect(file, (db) => {
     const one = (sql: string): number => Number(db.prepare(sql).pluck().get());
-    const counters = new Map(db.prepare<[], { name: string; n: number }>('SELECT name, n FROM counters').all().map((r) => [r.name, r.n]));
+    const counters = new Map(
+      db
+        .prepare<[], { name: string; n: number }>('SELECT name, n FROM counters')
+        .all()
+        .map((r) => [r.name, r.n]),
+    );
     expect(counters.get('attestations')).toBe(one('SELECT count(*) FROM attestations'));
     KINDS.forEach((kind, k) => {
       const implied = `SELECT DISTINCT a.seq AS attestation, a.ts AS ts, j.value AS value FROM attestations a, json_each(a.${kind}) j`;
       expect(one(`SELECT count(*) FROM ${kind}`), kind).toBe(one(`SELECT count(*) FROM (${implied})`));
-      expect(one(`SELECT count(*) FROM (${implied}) i LEFT JOIN terms t ON t.kind = ${k} AND t.value = i.value
-        LEFT JOIN ${kind} x ON x.term = t.term AND x.ts = i.ts AND x.attestation = i.attestation WHERE x.term IS NULL`), `${kind} missing entries`).toBe(0);
-      expect(one(`SELECT count(*) FROM terms WHERE kind = ${k}`), `${kind} terms`).toBe(one(`SELECT count(DISTINCT value) FROM (${implied})`));
-      expect(one(`SELECT count(*) FROM terms t WHERE kind = ${k} AND refs != (SELECT count(*) FROM ${kind} x WHERE x.term = t.term)`), `${kind} refs`).toBe(0);
+      expect(
+        one(`SELECT count(*) FROM (${implied}) i LEFT JOIN terms t ON t.kind = ${k} AND t.value = i.value
+        LEFT JOIN ${kind} x ON x.term = t.term AND x.ts = i.ts AND x.attestation = i.attestation WHERE x.term IS NULL`),
+        `${kind} missing entries`,
+      ).toBe(0);
+      expect(one(`SELECT count(*) FROM terms WHERE kind = ${k}`), `${kind} terms`).toBe(
+        one(`SELECT count(DISTINCT value) FROM (${implied})`),
+      );
+      expect(
+        one(
+          `SELECT count(*) FROM terms t WHERE kind = ${k} AND refs != (SELECT count(*) FROM ${kind} x WHERE x.term = t.term)`,
+        ),
+        `${kind} refs`,
+      ).toBe(0);
       expect(counters.get(kind), `${kind} counter`).toBe(one(`SELECT count(*) FROM terms WHERE kind = ${k}`));
     });
     const pairs = `SELECT count(*) FROM (SELECT DISTINCT a.seq, x.value, y.value FROM attestations a, json_each(a.actors) x, json_each(a.contexts) y)`;
     expect(one('SELECT count(*) FROM actor_contexts')).toBe(one(pairs));
-    expect(one('SELECT count(*) FROM actor_contexts p LEFT JOIN attestations a ON a.seq = p.attestation AND a.ts = p.ts WHERE a.seq IS NULL')).toBe(0);
+    expect(
+      one(
+        'SELECT count(*) FROM actor_contexts p LEFT JOIN attestations a ON a.seq = p.attestation AND a.ts = p.ts WHERE a.seq IS NULL',
+      ),
+    ).toBe(0);
   });
 }

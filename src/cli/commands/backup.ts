@@ -20,16 +20,42 @@ export function backupCommand(): Command {
   return new Command('backup')
     .description('take one hot backup of a live SQLite database and rotate <out>.bak1, .bak2, ...')
     .requiredOption('--db <path>', 'the database to back up')
-    .option('--out <path>', 'where backups go: a folder, or the base path of <base>.bak1 (default: beside the database)')
-    .option('--verify <mode>', 'check of the copy before rotation: quick, full or off', oneOf('--verify', ['quick', 'full', 'off'], 'backup'), BACKUP_DEFAULTS.verify)
-    .option('--keep <n>', 'generations to keep', wholeNumber('--keep', 1, 1000, 'backup'), BACKUP_DEFAULTS.keep)
-    .option('--busy-timeout <ms>', 'how long to retry while the database is locked', wholeNumber('--busy-timeout', 0, 3_600_000, 'backup'), BACKUP_DEFAULTS.busyTimeoutMs)
+    .option(
+      '--out <path>',
+      'where backups go: a folder, or the base path of <base>.bak1 (default: beside the database)',
+    )
+    .option(
+      '--verify <mode>',
+      'check of the copy before rotation: quick, full or off',
+      oneOf('--verify', ['quick', 'full', 'off'], 'backup'),
+      BACKUP_DEFAULTS.verify,
+    )
+    .option(
+      '--keep <n>',
+      'generations to keep',
+      wholeNumber('--keep', 1, 1000, 'backup'),
+      BACKUP_DEFAULTS.keep,
+    )
+    .option(
+      '--busy-timeout <ms>',
+      'how long to retry while the database is locked',
+      wholeNumber('--busy-timeout', 0, 3_600_000, 'backup'),
+      BACKUP_DEFAULTS.busyTimeoutMs,
+    )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (flags: BackupFlags) => {
       const bar = progressReporter('backup', 'pages');
       try {
         const result = await withShutdownSignal((signal) =>
-          runBackup({ source: flags.db, target: resolveTarget(flags.db, flags.out), keep: flags.keep, verify: flags.verify, busyTimeoutMs: flags.busyTimeout, signal, onProgress: (p) => bar.update(p.phase, p.pagesDone, p.pagesTotal) }),
+          runBackup({
+            source: flags.db,
+            target: resolveTarget(flags.db, flags.out),
+            keep: flags.keep,
+            verify: flags.verify,
+            busyTimeoutMs: flags.busyTimeout,
+            signal,
+            onProgress: (p) => bar.update(p.phase, p.pagesDone, p.pagesTotal),
+          }),
         );
         bar.stop();
         for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
@@ -48,9 +74,11 @@ function resolveTarget(db: string, out: string | undefined): string {
 }
 
 function summary(r: BackupResult): string {
-  return `backup ok: ${r.source} -> ${r.file} (${formatBytes(r.bytes)}, ${r.pages} pages) in ${seconds(r.durationMs)} ` +
+  return (
+    `backup ok: ${r.source} -> ${r.file} (${formatBytes(r.bytes)}, ${r.pages} pages) in ${seconds(r.durationMs)} ` +
     `[copy ${seconds(r.copyMs)}, ${r.verify.mode === 'off' ? 'not verified' : `${r.verify.mode}_check ok in ${seconds(r.verify.ms)}`}, ` +
-    `${r.busyRetries} busy retries${r.cleanedUp.length ? `, removed ${r.cleanedUp.length} stale temporary file(s)` : ''}]`;
+    `${r.busyRetries} busy retries${r.cleanedUp.length ? `, removed ${r.cleanedUp.length} stale temporary file(s)` : ''}]`
+  );
 }
 
 function seconds(ms: number): string {

@@ -18,7 +18,14 @@ export function backupsCommand(): Command {
         const stat = fs.statSync(file, { throwIfNoEntry: false });
         if (!stat) break;
         const verify = verifyDatabase(file, 'quick');
-        rows.push({ generation: `bak${n}`, file, modifiedAt: stat.mtime.toISOString(), bytes: stat.size, pages: verify.ok ? pageCount(file) : null, verify });
+        rows.push({
+          generation: `bak${n}`,
+          file,
+          modifiedAt: stat.mtime.toISOString(),
+          bytes: stat.size,
+          pages: verify.ok ? pageCount(file) : null,
+          verify,
+        });
       }
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ database, backups: rows }, null, 2)}\n`);
@@ -30,7 +37,9 @@ export function backupsCommand(): Command {
       }
       for (const r of rows) {
         const state = r.verify.ok ? 'ok' : `FAILED: ${r.verify.problems[0] ?? ''}`;
-        process.stdout.write(`${r.generation}  ${r.modifiedAt}  ${formatBytes(r.bytes).padStart(10)}  ${String(r.pages ?? '-').padStart(8)} pages  quick_check ${state}  ${r.file}\n`);
+        process.stdout.write(
+          `${r.generation}  ${r.modifiedAt}  ${formatBytes(r.bytes).padStart(10)}  ${String(r.pages ?? '-').padStart(8)} pages  quick_check ${state}  ${r.file}\n`,
+        );
       }
     });
 }

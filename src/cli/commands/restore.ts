@@ -20,25 +20,34 @@ interface RestoreFlags {
 /** `ats restore`: puts a verified backup in place of the database, keeping the one it replaces. */
 export function restoreCommand(): Command {
   return withDatabaseOptions(new Command('restore'))
-    .description('replace the database with a verified backup; the replaced one is kept as <db>.pre-restore-<time>')
+    .description(
+      'replace the database with a verified backup; the replaced one is kept as <db>.pre-restore-<time>',
+    )
     .option('--from <bakN|path>', 'the backup: a generation (bak1 newest, bak2, ...) or a file', 'bak1')
     .option('--full', 'check the backup with integrity_check instead of quick_check')
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .action(async (flags: RestoreFlags) => {
       const { database, target } = resolveDatabase(flags, 'restore');
-      const from = /^bak[1-9][0-9]*$/.test(flags.from) ? generationPath(target, Number(flags.from.slice(3))) : path.resolve(flags.from);
+      const from = /^bak[1-9][0-9]*$/.test(flags.from)
+        ? generationPath(target, Number(flags.from.slice(3)))
+        : path.resolve(flags.from);
       if (!flags.yes) await confirm(database, from); // before the lock: a waiting prompt must not hold the database
       const held = holdDatabase(database, 'ats restore');
-      if ('heldBy' in held) throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+      if ('heldBy' in held)
+        throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
       try {
         const bar = progressReporter('restore', 'MiB');
         const mib = (bytes: number): number => Math.ceil(bytes / 1_048_576);
         const result = await restoreBackup({
-          from, database, verify: flags.full ? 'full' : 'quick',
+          from,
+          database,
+          verify: flags.full ? 'full' : 'quick',
           onProgress: (done, total) => bar.update('copy', mib(done), mib(total)),
         }).finally(() => bar.stop());
-        process.stdout.write(`restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
-          `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`);
+        process.stdout.write(
+          `restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
+            `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
+        );
       } finally {
         held.lock.release();
       }
@@ -46,10 +55,12 @@ export function restoreCommand(): Command {
 }
 
 async function confirm(database: string, from: string): Promise<void> {
-  if (!process.stdin.isTTY) throw new UsageError(`restore replaces ${database}: pass --yes to confirm`, 'ats restore --help');
+  if (!process.stdin.isTTY)
+    throw new UsageError(`restore replaces ${database}: pass --yes to confirm`, 'ats restore --help');
   const exists = fs.existsSync(database) ? ' (it is kept as a .pre-restore file)' : '';
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = await rl.question(`Replace ${database}${exists} with ${from}? [y/N] `);
   rl.close();
-  if (!/^y(es)?$/i.test(answer.trim())) throw new UsageError('restore cancelled: nothing was changed', 'ats restore --yes');
+  if (!/^y(es)?$/i.test(answer.trim()))
+    throw new UsageError('restore cancelled: nothing was changed', 'ats restore --yes');
 }

@@ -26,20 +26,52 @@ async function serve(config: Config): Promise<void> {
   fs.mkdirSync(database.backupDir, { recursive: true });
   fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
   const held = holdDatabase(database.path, 'ats serve');
-  if ('heldBy' in held) throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
+  if ('heldBy' in held)
+    throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
     checkDatabase(database.path, database.backupDir, config.file);
     const store = openStore(database.path, ats);
-    const backups = new BackupJob({
-      database: database.path, backupDir: database.backupDir, intervalSeconds: database.backupIntervalSeconds,
-      keep: database.backupKeep, verify: database.backupVerify, timeoutSeconds: database.backupTimeoutSeconds,
-    }, log);
-    const ticker = new Ticker(pulse.tickerIntervalSeconds * 1000, [backups, new CheckpointJob(database.path, log)], log);
-    const app = await buildApp({ store, backups, logger: log, maxBodyBytes: server.maxBodyBytes, maxBatch: ats.maxBatch, token: server.token });
-    const url = await app.listen({ host: server.host, port: server.port }).catch((err: NodeJS.ErrnoException) => {
-      throw new StartupError(`cannot listen on ${server.host}:${server.port} ([Server] host and port): ${err.code ?? err.message}`);
+    const backups = new BackupJob(
+      {
+        database: database.path,
+        backupDir: database.backupDir,
+        intervalSeconds: database.backupIntervalSeconds,
+        keep: database.backupKeep,
+        verify: database.backupVerify,
+        timeoutSeconds: database.backupTimeoutSeconds,
+      },
+      log,
+    );
+    const ticker = new Ticker(
+      pulse.tickerIntervalSeconds * 1000,
+      [backups, new CheckpointJob(database.path, log)],
+      log,
+    );
+    const app = await buildApp({
+      store,
+      backups,
+      logger: log,
+      maxBodyBytes: server.maxBodyBytes,
+      maxBatch: ats.maxBatch,
+      token: server.token,
     });
-    log.info({ event: 'listening', url, database: database.path, config: config.file ?? null, backupIntervalSeconds: database.backupIntervalSeconds }, `listening on ${url}`);
+    const url = await app
+      .listen({ host: server.host, port: server.port })
+      .catch((err: NodeJS.ErrnoException) => {
+        throw new StartupError(
+          `cannot listen on ${server.host}:${server.port} ([Server] host and port): ${err.code ?? err.message}`,
+        );
+      });
+    log.info(
+      {
+        event: 'listening',
+        url,
+        database: database.path,
+        config: config.file ?? null,
+        backupIntervalSeconds: database.backupIntervalSeconds,
+      },
+      `listening on ${url}`,
+    );
     ticker.start();
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

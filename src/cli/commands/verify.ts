@@ -11,13 +11,21 @@ export function verifyCommand(): Command {
     .option('--json', 'print the result as JSON on stdout')
     .action((file: string, flags: { full?: boolean; json?: boolean }) => {
       if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
-        throw new BackupError('ESOURCE', 'verify', file, fs.existsSync(file) ? 'not a regular file' : 'no such file');
+        throw new BackupError(
+          'ESOURCE',
+          'verify',
+          file,
+          fs.existsSync(file) ? 'not a regular file' : 'no such file',
+        );
       }
       const outcome = verifyDatabase(file, flags.full ? 'full' : 'quick');
       const check = `${outcome.mode === 'full' ? 'integrity' : 'quick'}_check`;
       if (flags.json) process.stdout.write(`${JSON.stringify({ file, ...outcome }, null, 2)}\n`);
       else if (outcome.ok) process.stdout.write(`${file}: ok (${check}, ${outcome.ms} ms)\n`);
-      else process.stdout.write(`${file}: FAILED ${check}:\n${outcome.problems.map((p) => `  ${p}\n`).join('')}`);
+      else
+        process.stdout.write(
+          `${file}: FAILED ${check}:\n${outcome.problems.map((p) => `  ${p}\n`).join('')}`,
+        );
       if (!outcome.ok) process.exitCode = 1;
     });
 }

@@ -19,7 +19,8 @@ export function backupRoutes(backups: BackupJob) {
     });
 
     app.post('/backups', { schema: { response: { '4xx': errorBody } } }, async (_request, reply) => {
-      if (!backups.start()) return reply.status(409).send({ error: 'ERUNNING', message: 'a backup is already running' });
+      if (!backups.start())
+        return reply.status(409).send({ error: 'ERUNNING', message: 'a backup is already running' });
       return reply.status(202).send({ started: true });
     });
   };
