@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 /** A spawned child whose stdout is collected; `exited` settles when it ends. */
 export interface Child {
@@ -93,9 +93,7 @@ export function lastJsonLine<T>(text: string): T | undefined {
     if (!line.startsWith('{')) continue;
     try {
       return JSON.parse(line) as T;
-    } catch {
-      continue; // a progress line that merely starts with a brace
-    }
+    } catch {}
   }
   return undefined;
 }

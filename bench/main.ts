@@ -2,16 +2,16 @@
 // run; writes BENCHMARKS.md, bench-results.json and the latency plot.
 import fs from 'node:fs';
 import path from 'node:path';
-import { HelpRequested, USAGE, parseBenchArgs, type BenchOptions, type LoadId } from './args.js';
+import { type BenchOptions, HelpRequested, type LoadId, parseBenchArgs, USAGE } from './args.js';
 import { killAllChildren } from './child.js';
 import { CONTENDERS, type Contender } from './contenders/index.js';
-import { ensureDataset, type Dataset } from './dataset.js';
+import { type Dataset, ensureDataset } from './dataset.js';
 import { describeEnvironment } from './environment.js';
+import { loadName, sizeName } from './format.js';
 import { runServiceCell } from './load/service-cell.js';
 import { log } from './log.js';
 import { OUT_DIR, ROOT } from './paths.js';
-import { loadName, sizeName } from './format.js';
-import { writeReport, type RunRecord } from './report.js';
+import { type RunRecord, writeReport } from './report.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { runCell } from './run-cell.js';
 

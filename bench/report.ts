@@ -74,7 +74,7 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
     table(
       ['', ''],
       [
-        ['Date', env.date.slice(0, 16).replace('T', ' ') + ' UTC'],
+        ['Date', `${env.date.slice(0, 16).replace('T', ' ')} UTC`],
         ['Machine', `${env.cores} × ${env.cpu}, ${env.memoryGiB} GiB RAM, ${env.kernel} (shared, noisy)`],
         [
           'Software',

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadId } from './args.js';
-import { checkCopy, type CopyCheck } from './check-copy.js';
+import { type CopyCheck, checkCopy } from './check-copy.js';
 import { nowMs, sleep } from './clock.js';
 import type { Contender, ContenderRun } from './contenders/index.js';
-import { refreshWorkingCopy, truncateWal, type Dataset } from './dataset.js';
+import { type Dataset, refreshWorkingCopy, truncateWal } from './dataset.js';
 import { FileSizeSampler } from './file-sampler.js';
 import { startWriter } from './load/writer.js';
-import { latencySeries, windowStats, type Window } from './metrics.js';
+import { latencySeries, type Window, windowStats } from './metrics.js';
 import type { CellResult, CellSeries, WriterFigures } from './results.js';
 
 /** Writer runs this long before the first backup, so its rate has settled. */
@@ -65,7 +65,7 @@ export async function runCell(s: CellSetup): Promise<CellResult> {
     );
     const wal = new FileSizeSampler(`${s.work}-wal`);
     const cellStart = nowMs();
-    let timed;
+    let timed: Awaited<ReturnType<typeof backupsThenBaseline>>;
     try {
       timed = await backupsThenBaseline(s, wal);
     } catch (err) {

@@ -1,4 +1,4 @@
-import { ms, ratio, sec, sizeName, kbAsMb } from './format.js';
+import { kbAsMb, ms, ratio, sec, sizeName } from './format.js';
 import type { CellResult, ServiceResult } from './results.js';
 
 /** One target of issue 4, checked against this run's figures. */

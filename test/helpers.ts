@@ -1,5 +1,5 @@
 // Shared helpers of the tests: real temp folders, real SQLite files, real child processes.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -9,7 +9,7 @@ import { oursInProcess, oursInProcessJob } from './ours-in-process.js';
 import { sqlite3Shell } from './sqlite3-shell.js';
 import { vacuumIntoContender, vacuumIntoJob } from './vacuum-into.js';
 
-export type { Contender, ContenderRun, RunContext, EventLoopDelay } from './contender.js';
+export type { Contender, ContenderRun, EventLoopDelay, RunContext } from './contender.js';
 export { sqlite3ShellVersion } from './sqlite3-shell.js';
 
 /** All contenders; `--cases` picks among their ids (and `ours` means both of ours). */

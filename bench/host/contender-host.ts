@@ -4,7 +4,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { nowMs, sleep } from '../clock.js';
-import { JOBS, type ContenderRun } from '../contenders/index.js';
+import { type ContenderRun, JOBS } from '../contenders/index.js';
 import { fsyncFile, resetPeakRss, statusKb } from '../proc-stats.js';
 
 const { values } = parseArgs({

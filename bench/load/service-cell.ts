@@ -4,13 +4,13 @@ import { lastJsonLine, spawnChild } from '../child.js';
 import { nowMs, sleep } from '../clock.js';
 import { FileSizeSampler } from '../file-sampler.js';
 import { log } from '../log.js';
-import { windowStats, type LatencyStats } from '../metrics.js';
-import { OUT_DIR, benchChild } from '../paths.js';
+import { type LatencyStats, windowStats } from '../metrics.js';
+import { benchChild, OUT_DIR } from '../paths.js';
 import { fsyncFile, statusKb } from '../proc-stats.js';
 import type { ServiceBackup, ServiceResult } from '../results.js';
-import { SERVE_COMMAND, request, startService } from './service.js';
-import { eventLoopLag, worstLag, type Lag } from './service-probes.js';
+import { request, SERVE_COMMAND, startService } from './service.js';
 import { ensureServiceDataset } from './service-dataset.js';
+import { eventLoopLag, type Lag, worstLag } from './service-probes.js';
 
 /** Requests in the seconds after a backup are neither "during" nor baseline (catch-up checkpoint). */
 const AFTER_MS = 2_000;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { spawnChild, type Child } from '../child.js';
+import { type Child, spawnChild } from '../child.js';
 import { sleep } from '../clock.js';
 import { CLI } from '../paths.js';
 

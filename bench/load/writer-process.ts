@@ -68,7 +68,10 @@ function finish(): void {
 function fullSpeed(): void {
   const end = nowMs() + 20;
   while (nowMs() < end) commitOne();
-  if (stopping || nowMs() > stopAt) return finish();
+  if (stopping || nowMs() > stopAt) {
+    finish();
+    return;
+  }
   setImmediate(fullSpeed);
 }
 
@@ -82,7 +85,10 @@ function fixedRate(): void {
     commitOne();
     due++;
   }
-  if (stopping || now > stopAt) return finish();
+  if (stopping || now > stopAt) {
+    finish();
+    return;
+  }
   setTimeout(fixedRate, Math.max(0, startedAt + due * interval - nowMs()));
 }
 

@@ -1,5 +1,5 @@
 import { BackupError } from './errors.js';
-import { tryLock, type FileLock } from './file-lock.js';
+import { type FileLock, tryLock } from './file-lock.js';
 
 /** Path of the lock file guarding the backups of `target`. */
 export function lockPath(target: string): string {

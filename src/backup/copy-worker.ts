@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { CopyWorkerData, WorkerMessage } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { copySnapshot } from './snapshot-copy.js';
-import type { CopyWorkerData, WorkerMessage } from './copy-in-worker.js';
 
 // Worker entry: runs one snapshot copy off the host's main thread and reports back.
 const data = workerData as CopyWorkerData;

@@ -1,6 +1,6 @@
-import fs from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { BackupError, reasonOf, type BackupErrorCode } from './errors.js';
+import fs from 'node:fs/promises';
+import { BackupError, type BackupErrorCode, reasonOf } from './errors.js';
 
 /** The regular file a backup or restore reads from, or an ESOURCE error naming it. */
 export async function requireFile(file: string, operation: string): Promise<Stats> {

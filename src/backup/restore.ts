@@ -4,7 +4,7 @@ import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
 import { requireFile } from './path-checks.js';
 import { fsyncDir } from './rotation.js';
-import { verifyDatabase, type VerifyOutcome } from './verify.js';
+import { type VerifyOutcome, verifyDatabase } from './verify.js';
 
 /** Options of {@link restoreBackup}. */
 export interface RestoreOptions {

@@ -4,7 +4,7 @@ import { acquireBackupLock } from './backup-lock.js';
 import { copyInWorker } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
-import { resolveBackupOptions, type BackupOptions } from './options.js';
+import { type BackupOptions, resolveBackupOptions } from './options.js';
 import { requireFile, requireWritableFolder } from './path-checks.js';
 import { copyTmpPath, generationPath, removeStaleFiles, rotate } from './rotation.js';
 import type { CopyResult } from './snapshot-copy.js';

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
 import type { BackupProgress, VerifyMode } from './options.js';
-import { verifyDatabase, type VerifyOutcome } from './verify.js';
+import { type VerifyOutcome, verifyDatabase } from './verify.js';
 
 /** What the copy worker is asked to do. */
 export interface CopyRequest {

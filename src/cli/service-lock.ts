@@ -1,4 +1,4 @@
-import { lockOwner, tryLock, type FileLock } from '../backup/index.js';
+import { type FileLock, lockOwner, tryLock } from '../backup/index.js';
 
 /** Path of the lock a running service holds on its database; restore takes it too. */
 export function serviceLockPath(database: string): string {

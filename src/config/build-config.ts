@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { DEFAULTS, type Config } from './config.js';
-import { problemAt, type ConfigSource } from './config-source.js';
+import { type Config, DEFAULTS } from './config.js';
+import { type ConfigSource, problemAt } from './config-source.js';
 import { isLoopback } from './loopback.js';
 import type { CheckedValues } from './schema.js';
 

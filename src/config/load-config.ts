@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { buildConfig } from './build-config.js';
 import type { Config } from './config.js';
 import type { ConfigEnv } from './config-source.js';
 import { ConfigError } from './errors.js';
 import { configFromText } from './parse-config.js';
-import { buildConfig } from './build-config.js';
 
 /** The file looked for in the working folder when no path is given. */
 export const CONFIG_FILE_NAME = 'am.toml';

@@ -2,16 +2,16 @@ import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { buildConfig } from './build-config.js';
 import type { Config } from './config.js';
-import { problemAt, type ConfigEnv, type ConfigSource } from './config-source.js';
+import { type ConfigEnv, type ConfigSource, problemAt } from './config-source.js';
 import { ConfigError } from './errors.js';
 import { show } from './rules.js';
 import {
+  type CheckedValues,
   keysOf,
   ruleOf,
   SECTION_NAMES,
-  sectionOfKey,
-  type CheckedValues,
   type SectionName,
+  sectionOfKey,
 } from './schema.js';
 import { suggest } from './suggest.js';
 

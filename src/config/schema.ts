@@ -1,4 +1,4 @@
-import { nonEmptyString, oneOf, positiveNumber, wholeNumber, type Rule } from './rules.js';
+import { nonEmptyString, oneOf, positiveNumber, type Rule, wholeNumber } from './rules.js';
 
 // Node timers fire at once when asked to wait more than 2^31-1 ms: keep intervals below that.
 const MAX_TIMER_SECONDS = 2_147_483;

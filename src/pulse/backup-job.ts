@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   BackupError,
+  type BackupResult,
   generationPath,
   runBackup,
-  type BackupResult,
   type VerifyMode,
 } from '../backup/index.js';
 import type { Logger } from './logger.js';

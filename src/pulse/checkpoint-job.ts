@@ -44,7 +44,7 @@ export class CheckpointJob implements PulseJob {
   }
 
   tick(): void {
-    if (this.#inFlight) return;
+    if (this.#inFlight !== undefined) return;
     const walBytes = fs.statSync(this.#wal, { throwIfNoEntry: false })?.size ?? 0;
     if (walBytes === 0) return;
     this.#inFlight = this.#checkpoint().finally(() => (this.#inFlight = undefined));

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { BackupJob } from '../pulse/index.js';
 import type { AttestationStore } from '../store/index.js';
 import { registerAuth } from './auth.js';

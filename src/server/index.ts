@@ -1,3 +1,4 @@
 // Public surface of the HTTP API.
-export { buildApp } from './app.js';
+
 export type { AppDeps } from './app.js';
+export { buildApp } from './app.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { KINDS, type Attestation, type AttestationQuery, type Kind, type StoreStats } from './attestation.js';
-import { ROW_COLUMNS, toAttestation, type AttestationRow } from './row.js';
+import { type Attestation, type AttestationQuery, KINDS, type Kind, type StoreStats } from './attestation.js';
+import { type AttestationRow, ROW_COLUMNS, toAttestation } from './row.js';
 import { validateQuery } from './validate-query.js';
 
 /** The index a query walks: one value table, or the (actor, context) pair index. */

@@ -79,7 +79,9 @@ export class AttestationWriter {
   readonly put = (batch: readonly ValidAttestation[]): void => {
     this.#transaction(() => {
       const touched = new Map<string, readonly [number, number]>();
-      batch.forEach((attestation, index) => this.#insert(attestation, index, touched));
+      batch.forEach((attestation, index) => {
+        this.#insert(attestation, index, touched);
+      });
       for (const [actor, context] of touched.values()) this.#enforceLimit(actor, context);
     });
   };

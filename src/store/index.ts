@@ -1,6 +1,5 @@
 // Public surface of the attestation store.
-export { openStore } from './attestation-store.js';
-export type { AttestationStore } from './attestation-store.js';
+
 export type {
   Attestation,
   AttestationInput,
@@ -8,7 +7,9 @@ export type {
   StoreLimits,
   StoreStats,
 } from './attestation.js';
-export { StoreError } from './errors.js';
+export type { AttestationStore } from './attestation-store.js';
+export { openStore } from './attestation-store.js';
 export type { StoreErrorCode, StoreErrorDetails } from './errors.js';
+export { StoreError } from './errors.js';
 export { SCHEMA_VERSION } from './migrations.js';
 export { WAL_SIZE_LIMIT_BYTES } from './open-database.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KINDS, type AttestationInput, type Kind } from './attestation.js';
+import { type AttestationInput, KINDS, type Kind } from './attestation.js';
 import { StoreError } from './errors.js';
 import { isPlainObject, jsonProblem } from './json-value.js';
 import { parseTimestamp } from './timestamp.js';

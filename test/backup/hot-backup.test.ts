@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runBackup, type BackupProgress } from '../../dist/backup/index.js';
+import { type BackupProgress, runBackup } from '../../dist/backup/index.js';
 import { countRows, integrity, makeDatabase, startWriter, tempDir, type Writer } from '../helpers.js';
 
 let dir: string;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackupError, runBackup, type BackupOptions } from '../../dist/backup/index.js';
+import { BackupError, type BackupOptions, runBackup } from '../../dist/backup/index.js';
 import { listDir, makeDatabase, tempDir } from '../helpers.js';
 
 let dir: string;

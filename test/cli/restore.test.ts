@@ -9,11 +9,11 @@ import {
   listDir,
   makeDatabase,
   runCli,
+  type Service,
   startService,
   tempDir,
   waitFor,
   writeConfig,
-  type Service,
 } from '../helpers.js';
 
 let dir: string;

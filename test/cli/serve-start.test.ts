@@ -7,10 +7,10 @@ import {
   listDir,
   makeDatabase,
   runCli,
+  type Service,
   startService,
   tempDir,
   waitFor,
-  type Service,
 } from '../helpers.js';
 
 let dir: string;

@@ -4,13 +4,13 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLI,
+  type CliRun,
   countRows,
   integrity,
   listDir,
   makeDatabase,
   runCli,
   tempDir,
-  type CliRun,
 } from '../helpers.js';
 
 let dir: string;

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, countRows, integrity, listDir, makeDatabase, runCli, tempDir } from '../helpers.js';
+import { countRows, integrity, listDir, makeDatabase, ROOT, runCli, tempDir } from '../helpers.js';
 
 let dir: string;
 let holder: ChildProcess | undefined;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackupJob, type BackupFailure } from '../../dist/pulse/index.js';
+import { type BackupFailure, BackupJob } from '../../dist/pulse/index.js';
 import { integrity, makeDatabase, tempDir, waitFor } from '../helpers.js';
 
 let dir: string;

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupJob } from '../../dist/pulse/index.js';
 import { buildApp } from '../../dist/server/index.js';
-import { openStore, type AttestationStore } from '../../dist/store/index.js';
+import { type AttestationStore, openStore } from '../../dist/store/index.js';
 import { FAULTS } from '../faults/catalog.js';
 import { attestation, tempDir } from '../helpers.js';
 

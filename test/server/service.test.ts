@@ -8,11 +8,11 @@ import {
   integrity,
   listDir,
   makeDatabase,
+  type Service,
   startService,
   tempDir,
   waitFor,
   writeConfig,
-  type Service,
 } from '../helpers.js';
 
 let dir: string;
@@ -115,7 +115,9 @@ describe('ats serve with periodic backups', () => {
     const sequence = service.logs
       .filter((l) => l.event === 'backup_start' || l.event === 'backup_finish')
       .map((l) => l.event);
-    sequence.forEach((event, i) => expect(event).toBe(i % 2 === 0 ? 'backup_start' : 'backup_finish'));
+    sequence.forEach((event, i) => {
+      expect(event).toBe(i % 2 === 0 ? 'backup_start' : 'backup_finish');
+    });
   });
 
   it('never backs up while another process holds the backup lock, and retries after it is released', async () => {

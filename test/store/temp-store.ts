@@ -4,10 +4,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import {
-  openStore,
-  StoreError,
   type AttestationInput,
   type AttestationStore,
+  openStore,
+  StoreError,
   type StoreLimits,
 } from '../../dist/store/index.js';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { BACKUP_DEFAULTS, runBackup, type BackupResult, type VerifyMode } from '../../backup/index.js';
+import { BACKUP_DEFAULTS, type BackupResult, runBackup, type VerifyMode } from '../../backup/index.js';
 import { oneOf, wholeNumber } from '../arguments.js';
 import { formatBytes, progressReporter } from '../progress.js';
 import { withShutdownSignal } from '../shutdown-signal.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { Command } from 'commander';
 import Database from 'better-sqlite3';
+import { Command } from 'commander';
 import { generationPath, verifyDatabase } from '../../backup/index.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { formatBytes } from '../progress.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { loadConfig, type Config } from '../../config/index.js';
+import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
 import { buildApp } from '../../server/index.js';
 import { openStore } from '../../store/index.js';

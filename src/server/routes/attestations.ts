@@ -21,6 +21,7 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
           body: {
             type: ['object', 'array'],
             if: { type: 'array' },
+            // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keyword
             then: { type: 'array', minItems: 1, maxItems: maxBatch, items: attestationInput },
             else: attestationInput,
           },
