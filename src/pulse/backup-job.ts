@@ -76,6 +76,10 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
     this.#nextDueAt = newest ? newest.mtimeMs + options.intervalSeconds * 1000 : now;
   }
 
+  get intervalSeconds(): number {
+    return this.options.intervalSeconds;
+  }
+
   get running(): boolean {
     return this.#running !== undefined;
   }

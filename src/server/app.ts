@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import type { BackupJob } from '../pulse/index.js';
 import type { AttestationStore } from '../store/index.js';
 import { registerAuth } from './auth.js';
+import type { BackupService } from './backup-service.js';
 import { formatSchemaErrors, registerErrorHandler } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { attestationRoutes } from './routes/attestations.js';
@@ -11,7 +11,7 @@ import { healthRoutes } from './routes/health.js';
 /** What the HTTP API is built on. */
 export interface AppDeps {
   readonly store: AttestationStore;
-  readonly backups: BackupJob;
+  readonly backups: BackupService;
   readonly logger: FastifyBaseLogger;
   readonly maxBodyBytes: number;
   readonly maxBatch: number;

@@ -2,3 +2,4 @@
 
 export type { AppDeps } from './app.js';
 export { buildApp } from './app.js';
+export type { BackupFileRecord, BackupRunRecord, BackupService } from './backup-service.js';

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { BackupJob } from '../pulse/index.js';
+import type { BackupService } from './backup-service.js';
 
 /**
  * Prometheus metrics on their own registry (one per app, so tests can build several): backups
  * (count by outcome, duration, bytes, age of the newest), requests (count, latency), and the
  * process defaults (memory, event-loop lag). Registered on the root so its hook sees every route.
  */
-export function registerMetrics(app: FastifyInstance, backups: BackupJob): void {
+export function registerMetrics(app: FastifyInstance, backups: BackupService): void {
   {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });

@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import type { BackupJob } from '../../pulse/index.js';
+import type { BackupService } from '../backup-service.js';
 import { errorBody } from '../schemas.js';
 
 /** `/backups`: what the periodic backup did and will do, and a way to start one now. */
-export function backupRoutes(backups: BackupJob) {
+export function backupRoutes(backups: BackupService) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/backups', async () => {
       const nextDue = backups.nextDueAt;
       return {
-        enabled: backups.options.intervalSeconds > 0,
-        intervalSeconds: backups.options.intervalSeconds,
+        enabled: backups.intervalSeconds > 0,
+        intervalSeconds: backups.intervalSeconds,
         running: backups.running,
         nextDueAt: nextDue === undefined ? null : new Date(nextDue).toISOString(),
         last: backups.last ?? null,
