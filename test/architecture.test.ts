@@ -67,7 +67,7 @@ describe('the layering checks catch', () => {
     ]);
   });
 
-  it('an import past another part\'s index.ts', () => {
+  it("an import past another part's index.ts", () => {
     const bad = [...ok, { file: 'pulse/y.ts', imports: ['backup/run.ts'] }];
     expect(layeringViolations(bad, table)).toEqual([
       'pulse/y.ts imports backup/run.ts: another part is imported only through backup/index.ts',

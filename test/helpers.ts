@@ -5,13 +5,56 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { expect } from 'vitest';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
 
-/** A fresh temporary folder, removed by the returned cleanup. */
+/** A fresh temporary folder; the caller removes it (`removeDir`). */
 export function tempDir(prefix = 'ats-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Removes a folder made by `tempDir`, whatever is in it. */
+export function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a constructor of any arguments, for instanceof
+type ErrorClass<E extends Error> = abstract new (...args: any[]) => E;
+
+/**
+ * The error `fn` throws, failing the test unless it throws an instance of `type` (with `code`,
+ * when given). A refusal that does not happen, or that comes as another error, is a failure.
+ */
+export function refusal<E extends Error>(fn: () => unknown, type: ErrorClass<E>, code?: string): E {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (err) {
+    thrown = err;
+  }
+  return expectError(thrown, type, code);
+}
+
+/** Like `refusal`, for a promise that must reject. */
+export async function rejection<E extends Error>(
+  work: Promise<unknown>,
+  type: ErrorClass<E>,
+  code?: string,
+): Promise<E> {
+  const thrown = await work.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  return expectError(thrown, type, code);
+}
+
+function expectError<E extends Error>(thrown: unknown, type: ErrorClass<E>, code: string | undefined): E {
+  if (thrown === undefined) throw new Error(`expected a ${type.name}, but nothing was thrown`);
+  expect(thrown).toBeInstanceOf(type);
+  if (code !== undefined) expect((thrown as { code?: unknown }).code).toBe(code);
+  return thrown as E;
 }
 
 /** Creates a database with table `t(id, body)` and about `megabytes` of rows. */

@@ -52,7 +52,8 @@ export function layeringViolations(
       const to = partOf(target);
       if (!known.has(target)) problems.push(`${file} imports ${target}, which does not exist`);
       if (to === from) continue;
-      if (!(allowed[from] ?? []).includes(to)) problems.push(`${file} imports ${target}: '${from}' may not import '${to}'`);
+      if (!(allowed[from] ?? []).includes(to))
+        problems.push(`${file} imports ${target}: '${from}' may not import '${to}'`);
       else if (target !== `${to}/index.ts`)
         problems.push(`${file} imports ${target}: another part is imported only through ${to}/index.ts`);
     }

@@ -2,18 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackupError, type BackupOptions, runBackup } from '../../dist/backup/index.js';
-import { listDir, makeDatabase, tempDir } from '../helpers.js';
+import { listDir, makeDatabase, rejection, tempDir } from '../helpers.js';
 
 let dir: string;
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function failure(options: BackupOptions): Promise<BackupError> {
-  const err = await runBackup(options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(BackupError);
-  return err as BackupError;
+function failure(options: BackupOptions): Promise<BackupError> {
+  return rejection(runBackup(options), BackupError);
 }
 
 describe('runBackup rejects bad options, naming the option', () => {

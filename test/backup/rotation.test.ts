@@ -3,7 +3,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackupError, runBackup } from '../../dist/backup/index.js';
-import { corruptIndexPage, countRows, integrity, listDir, makeDatabase, tempDir } from '../helpers.js';
+import {
+  corruptIndexPage,
+  countRows,
+  integrity,
+  listDir,
+  makeDatabase,
+  rejection,
+  tempDir,
+} from '../helpers.js';
 
 let dir: string;
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -89,13 +97,8 @@ describe('rotation', () => {
     await runBackup({ source: db });
     const good = [fs.readFileSync(`${db}.bak1`), fs.readFileSync(`${db}.bak2`)];
     corruptIndexPage(db);
-    const err = await runBackup({ source: db }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(BackupError);
-    expect((err as BackupError).code).toBe('EVERIFY');
-    expect((err as BackupError).message).toMatch(/quick check failed/);
+    const err = await rejection(runBackup({ source: db }), BackupError, 'EVERIFY');
+    expect(err.message).toMatch(/quick check failed/);
     expect(fs.readFileSync(`${db}.bak1`).equals(good[0]!)).toBe(true);
     expect(fs.readFileSync(`${db}.bak2`).equals(good[1]!)).toBe(true);
     expect(listDir(dir).filter((f) => f.includes('.tmp'))).toEqual([]);

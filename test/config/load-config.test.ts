@@ -1,17 +1,17 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../dist/config/index.js';
+import { refusal, removeDir, tempDir } from '../helpers.js';
 
 let dir: string;
 
 beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ats-config-'));
+  dir = tempDir('ats-config-');
 });
 
 afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 /** Every path under `root`, to show loading created nothing. */
@@ -19,19 +19,13 @@ function tree(root: string): string[] {
   return fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).sort();
 }
 
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
+function refused(fn: () => unknown): ConfigError {
+  return refusal(fn, ConfigError);
 }
 
 describe('loadConfig refuses', () => {
   it('an explicit path that does not exist, naming it', () => {
-    const err = refusal(() => loadConfig({ path: 'missing.toml', cwd: dir, env: {} }));
+    const err = refused(() => loadConfig({ path: 'missing.toml', cwd: dir, env: {} }));
     expect(err.code).toBe('ECONFIG');
     expect(err.file).toBe('missing.toml');
     expect(err.message).toContain(path.join(dir, 'missing.toml'));
@@ -40,25 +34,25 @@ describe('loadConfig refuses', () => {
 
   it('an explicit path that is a folder, naming it', () => {
     fs.mkdirSync(path.join(dir, 'conf'));
-    const err = refusal(() => loadConfig({ path: 'conf', cwd: dir, env: {} }));
+    const err = refused(() => loadConfig({ path: 'conf', cwd: dir, env: {} }));
     expect(err.message).toContain(path.join(dir, 'conf'));
     expect(err.message).toContain('is a folder');
   });
 
   it('an am.toml in the working folder that is a folder', () => {
     fs.mkdirSync(path.join(dir, 'am.toml'));
-    expect(refusal(() => loadConfig({ cwd: dir, env: {} })).message).toContain('is a folder');
+    expect(refused(() => loadConfig({ cwd: dir, env: {} })).message).toContain('is a folder');
   });
 
   it('an empty path', () => {
-    expect(refusal(() => loadConfig({ path: '', cwd: dir, env: {} })).message).toContain(
+    expect(refused(() => loadConfig({ path: '', cwd: dir, env: {} })).message).toContain(
       'config path must be a non-empty string',
     );
   });
 
   it('a file that does not validate, with the file name as given and the line', () => {
     fs.writeFileSync(path.join(dir, 'am.toml'), '[Database]\nbackup_keep = 0\n');
-    const err = refusal(() => loadConfig({ path: 'am.toml', cwd: dir, env: {} }));
+    const err = refused(() => loadConfig({ path: 'am.toml', cwd: dir, env: {} }));
     expect(err.message).toBe(
       'am.toml:2: [Database] backup_keep must be a whole number from 1 to 1000 (got 0)',
     );

@@ -1,18 +1,13 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, parseConfig } from '../../dist/config/index.js';
+import { refusal } from '../helpers.js';
 
 const NO_ENV = {};
 
 /** The ConfigError parseConfig throws for `text`, failing the test when it does not throw one. */
-function refusal(text: string, env: Record<string, string | undefined> = NO_ENV): ConfigError {
-  try {
-    parseConfig(text, 'am.toml', { env });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error(`expected a ConfigError for:\n${text}`);
+function refused(text: string, env: Record<string, string | undefined> = NO_ENV): ConfigError {
+  return refusal(() => parseConfig(text, 'am.toml', { env }), ConfigError);
 }
 
 describe('parseConfig refuses bad input', () => {
@@ -286,7 +281,7 @@ describe('parseConfig refuses bad input', () => {
   ];
 
   it.each(cases)('$name', ({ text, key, line, message }) => {
-    const err = refusal(text);
+    const err = refused(text);
     expect(err.code).toBe('ECONFIG');
     expect(err.file).toBe('am.toml');
     expect(err.key).toBe(key);
@@ -296,13 +291,13 @@ describe('parseConfig refuses bad input', () => {
   });
 
   it('gives the column of a syntax error', () => {
-    const err = refusal('[Database]\npath = \n');
+    const err = refused('[Database]\npath = \n');
     expect(err.column).toBe(8);
     expect(err.cause).toBeInstanceOf(Error);
   });
 
   it('reports the first problem in file order', () => {
-    expect(refusal('[Server]\nport = -1\n[Database]\nbackup_keep = 0\n').key).toBe('Server.port');
+    expect(refused('[Server]\nport = -1\n[Database]\nbackup_keep = 0\n').key).toBe('Server.port');
   });
 
   it('names the file as given', () => {

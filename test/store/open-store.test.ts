@@ -3,13 +3,13 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, SCHEMA_VERSION, WAL_SIZE_LIMIT_BYTES } from '../../dist/store/index.js';
-import { inspect, LIMITS, sample, storeError, tempDir } from './temp-store.js';
+import { inspect, LIMITS, sample, storeError, tempFolder } from './temp-store.js';
 
 let dir: string;
 let cleanup: () => void;
 
 beforeEach(() => {
-  ({ dir, cleanup } = tempDir());
+  ({ dir, cleanup } = tempFolder());
 });
 
 afterEach(() => cleanup());

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
@@ -10,11 +8,12 @@ import {
   StoreError,
   type StoreLimits,
 } from '../../dist/store/index.js';
+import { refusal, removeDir, tempDir } from '../helpers.js';
 
 /** A real temporary folder; remove it with `cleanup()`. */
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ats-store-'));
-  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+export function tempFolder(): { dir: string; cleanup: () => void } {
+  const dir = tempDir('ats-store-');
+  return { dir, cleanup: () => removeDir(dir) };
 }
 
 export const LIMITS: StoreLimits = { maxPerActorContext: 64, maxBatch: 1000 };
@@ -26,7 +25,7 @@ export function tempStore(limits: StoreLimits = LIMITS): {
   dir: string;
   cleanup: () => void;
 } {
-  const { dir, cleanup } = tempDir();
+  const { dir, cleanup } = tempFolder();
   const file = path.join(dir, 'ats.db');
   const store = openStore(file, limits);
   return {
@@ -67,13 +66,7 @@ export function rowCount(file: string): number {
 
 /** The StoreError `fn` throws, failing the test when it throws anything else or nothing. */
 export function storeError(fn: () => unknown): StoreError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(StoreError);
-    return err as StoreError;
-  }
-  throw new Error('expected a StoreError');
+  return refusal(fn, StoreError);
 }
 
 const KINDS = ['subjects', 'predicates', 'contexts', 'actors'] as const;
