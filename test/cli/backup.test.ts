@@ -78,17 +78,21 @@ describe('ats backup: success', () => {
   it('SIGTERM cancels cleanly: no temporary file, exit non-zero', async () => {
     dir = tempDir();
     const db = path.join(dir, 'a.db');
-    makeDatabase(db, 40);
+    makeDatabase(db, 20); // three 8 MiB steps: the first is never the last
+    const marker = path.join(dir, 'paused');
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../helpers.js');
+    // The copy pauses after its first step (the signal handler is installed by then) until the
+    // marker is removed, so the signal always lands mid-copy, however fast the disk.
     const child = spawn(process.execPath, [CLI, 'backup', '--db', db], {
-      env: { ...process.env, ATS_FAULT_POINT: '' },
+      env: { ...process.env, ATS_FAULT_POINT: 'copy-step@1:pause', ATS_FAULT_MARKER: marker },
     });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    // The temporary copy exists once the copy is under way (and the signal handler installed).
-    await waitFor(() => fs.existsSync(`${db}.bak.tmp`), 20_000, 'the copy to start');
+    await waitFor(() => fs.existsSync(marker), 20_000, 'the copy to pause after its first step');
     child.kill('SIGTERM');
+    await waitFor(() => stderr.includes('cancelling'), 10_000, 'the signal to be seen');
+    fs.rmSync(marker);
     const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
     expect(code).toBe(1);
     expect(stderr).toMatch(/SIGTERM: cancelling/);

@@ -71,16 +71,28 @@ describe('BackupJob', () => {
   it('stop() cancels a running backup and leaves no temporary file', async () => {
     dir = tempDir();
     const database = path.join(dir, 'a.db');
-    makeDatabase(database, 40);
+    makeDatabase(database, 20); // three 8 MiB steps: the first is never the last
     const job = new BackupJob(
       { database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'full', timeoutSeconds: 60 },
       silent,
     );
     const failures: BackupFailure[] = [];
     job.on('failure', (f) => failures.push(f));
-    expect(job.start()).toBe(true);
-    await waitFor(() => fs.existsSync(path.join(dir, 'a.db.bak.tmp')), 10_000, 'the copy to start');
-    await job.stop();
+    // The copy worker (which inherits this environment) pauses after its first step until the
+    // marker is removed, so stop() always lands mid-copy, however fast the disk.
+    const marker = path.join(dir, 'paused');
+    process.env.ATS_FAULT_POINT = 'copy-step@1:pause';
+    process.env.ATS_FAULT_MARKER = marker;
+    try {
+      expect(job.start()).toBe(true);
+      await waitFor(() => fs.existsSync(marker), 10_000, 'the copy to pause after its first step');
+    } finally {
+      delete process.env.ATS_FAULT_POINT;
+      delete process.env.ATS_FAULT_MARKER;
+    }
+    const stopped = job.stop();
+    fs.rmSync(marker);
+    await stopped;
     expect(failures.map((f) => f.code)).toEqual(['ECANCELLED']);
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp') || /\.bak\d$/.test(f))).toEqual([]);
     expect(job.start()).toBe(false); // stopped for good
