@@ -10,7 +10,10 @@ export type BackupErrorCode =
   | 'EVERIFY' // the copy failed its integrity check
   | 'EROTATE' // rename or fsync during rotation failed
   | 'ECANCELLED' // cancelled by signal or deadline
-  | 'EWORKER'; // the copy worker crashed
+  | 'EWORKER' // the copy worker crashed
+  | 'EOBJECT' // a remote backup object is damaged, truncated or not an ats backup
+  | 'EKEY' // encryption key missing, unreadable, malformed or not the one an object needs
+  | 'EREMOTE'; // a destination (object store, remote folder) failed or refused
 
 /** A failed backup operation: `operation` is the step that failed, `path` the file it was working on. */
 export class BackupError extends Error {

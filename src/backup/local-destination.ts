@@ -1,0 +1,116 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
+import { BackupError, reasonOf } from './errors.js';
+import { fileSink } from './file-sink.js';
+import { fsyncDir } from './rotation.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * A destination that is a folder (another disk, a mounted share): each object a file, written to
+ * a hidden temporary name, fsynced, renamed into place and the folder fsynced, so a listing never
+ * shows a partial object and a crash leaves at most a `.*.tmp` file that listings ignore.
+ */
+export class FolderDestination implements Destination {
+  readonly info: DestinationInfo;
+  readonly #dir: string;
+
+  constructor(dir: string, url = `file://${path.resolve(dir)}`) {
+    this.#dir = path.resolve(dir);
+    this.info = Object.freeze({ url, kind: 'folder', description: `folder ${this.#dir}` });
+  }
+
+  async list(): Promise<RemoteEntry[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.#dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw this.#fail('list', this.#dir, err);
+    }
+    const entries: RemoteEntry[] = [];
+    for (const name of names.filter((n) => NAME.test(n)).sort()) {
+      const stat = await fs.stat(path.join(this.#dir, name)).catch(() => undefined);
+      if (stat?.isFile()) entries.push({ name, bytes: stat.size });
+    }
+    return entries;
+  }
+
+  async put(name: string, body: Readable, signal?: AbortSignal): Promise<RemoteEntry> {
+    const file = this.#path(name);
+    await fs.mkdir(this.#dir, { recursive: true }).catch((err: unknown) => {
+      throw this.#fail('create folder', this.#dir, err);
+    });
+    const tmp = path.join(this.#dir, `.${name}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+    const handle = await fs.open(tmp, 'wx', 0o600).catch((err: unknown) => {
+      throw this.#fail('create', tmp, err);
+    });
+    let closed = false;
+    try {
+      await pipeline(body, fileSink(handle), { signal });
+      await handle.sync();
+      await handle.close();
+      closed = true;
+      if (await exists(file))
+        throw new Error('an object of that name exists already (objects are immutable)');
+      await fs.rename(tmp, file);
+      await fsyncDir(this.#dir);
+      return { name, bytes: (await fs.stat(file)).size };
+    } catch (err) {
+      if (!closed) await handle.close().catch(() => {});
+      await fs.rm(tmp, { force: true });
+      throw err instanceof BackupError && err.code !== 'EROTATE' ? err : this.#fail('put', file, err);
+    }
+  }
+
+  async open(name: string, range: ByteRange = {}): Promise<Readable> {
+    const file = this.#path(name);
+    const handle = await fs.open(file, 'r').catch((err: unknown) => {
+      throw this.#fail('open', file, err);
+    });
+    const end = range.end === undefined ? undefined : range.end - 1;
+    if (end !== undefined && end < (range.start ?? 0)) return Readable.from([]);
+    return handle.createReadStream({ start: range.start ?? 0, end, autoClose: true });
+  }
+
+  async stat(name: string): Promise<RemoteEntry | undefined> {
+    const stat = await fs.stat(this.#path(name)).catch(() => undefined);
+    return stat?.isFile() ? { name, bytes: stat.size } : undefined;
+  }
+
+  async remove(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      const file = this.#path(name);
+      await fs.rm(file, { force: true }).catch((err: unknown) => {
+        throw this.#fail('remove', file, err);
+      });
+    }
+    if (names.length > 0) await fsyncDir(this.#dir).catch(() => {});
+  }
+
+  #path(name: string): string {
+    if (!NAME.test(name))
+      throw new BackupError(
+        'EINVALID',
+        'name object',
+        name,
+        'not a valid object name (letters, digits, . _ -)',
+      );
+    return path.join(this.#dir, name);
+  }
+
+  #fail(operation: string, file: string, err: unknown): BackupError {
+    return new BackupError('EREMOTE', operation, file, reasonOf(err), { cause: err });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}

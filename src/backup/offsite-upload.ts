@@ -1,0 +1,124 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Destination } from './destination.js';
+import { BackupError, reasonOf } from './errors.js';
+import type { EncryptionKey } from './object-crypto.js';
+import { ChunkCipher } from './object-crypto.js';
+import type { ObjectHeader } from './object-format.js';
+import { DEFAULT_ZSTD_LEVEL, encodeObject, type PlainFacts, plainFacts } from './object-stream.js';
+import { backupName, parseBackupName } from './remote-names.js';
+import { applyRetention, type RetentionOutcome, type RetentionPolicy } from './retention.js';
+
+/** Options of {@link uploadBackup}. */
+export interface UploadOptions {
+  readonly destination: Destination;
+  /** A local backup file that has been verified (it is read through one open handle). */
+  readonly file: string;
+  /** The database identity the backup belongs to. */
+  readonly lineage: string;
+  /** When the backup was taken. Default: now. */
+  readonly createdAt?: Date;
+  readonly position?: ObjectHeader['position'];
+  /** Encrypt with this key; undefined: no encryption (only when none is configured). */
+  readonly key: EncryptionKey | undefined;
+  readonly retention?: RetentionPolicy;
+  /** Skip the upload when the newest remote backup has this content (SHA-256 hex). */
+  readonly skipIfSha256?: string;
+  readonly zstdLevel?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (storedBytes: number) => void;
+}
+
+/** What an upload did. */
+export interface UploadResult {
+  /** undefined when skipped because nothing changed. */
+  readonly name: string | undefined;
+  readonly skipped: boolean;
+  readonly plain: PlainFacts;
+  /** Bytes stored (compressed, maybe encrypted). */
+  readonly storedBytes: number;
+  readonly durationMs: number;
+  readonly retention: RetentionOutcome | undefined;
+}
+
+/**
+ * Uploads a verified local backup as a new immutable object: one pass reads its length, SHA-256
+ * and page facts into the header; a second streams it compressed (and encrypted when a key is
+ * given) to the destination. The stored length is checked against what was sent before the
+ * object counts as uploaded; only then does retention run. A failure throws EREMOTE and leaves
+ * every older object as it was.
+ */
+export async function uploadBackup(options: UploadOptions): Promise<UploadResult> {
+  const started = performance.now();
+  const { destination } = options;
+  const handle = await fs.open(options.file, 'r').catch((err: unknown) => {
+    throw new BackupError('ESOURCE', 'open backup', options.file, reasonOf(err), { cause: err });
+  });
+  try {
+    const plain = await plainFacts(handle);
+    if (options.skipIfSha256 === plain.sha256)
+      return Object.freeze({
+        name: undefined,
+        skipped: true,
+        plain,
+        storedBytes: 0,
+        durationMs: Math.round(performance.now() - started),
+        retention: undefined,
+      });
+    const createdAt = options.createdAt ?? new Date();
+    const name = backupName(createdAt, options.lineage, crypto.randomBytes(4).toString('hex'));
+    const header: ObjectHeader = {
+      format: 'ats-backup',
+      version: 1,
+      kind: 'snapshot',
+      id: parseBackupName(name)?.id ?? name,
+      lineage: options.lineage,
+      createdAt: createdAt.toISOString(),
+      source: path.basename(options.file).replace(/\.bak\d+$/, ''),
+      pageSize: plain.pageSize,
+      pageCount: plain.pageCount,
+      bytes: plain.bytes,
+      sha256: plain.sha256,
+      position: options.position ?? null,
+      compression: 'zstd',
+      encryption: options.key
+        ? { algorithm: 'aes-256-gcm', keyId: options.key.keyId, salt: ChunkCipher.salt().toString('base64') }
+        : null,
+    };
+    let sent = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done: TransformCallback) {
+        sent += chunk.length;
+        options.onProgress?.(sent);
+        done(null, chunk);
+      },
+    });
+    const body = encodeObject(handle, header, options.key, options.zstdLevel ?? DEFAULT_ZSTD_LEVEL);
+    body.on('error', (err) => counter.destroy(err));
+    const stored = await destination.put(name, body.pipe(counter), options.signal);
+    if (stored.bytes !== sent) {
+      await destination.remove([name]).catch(() => {});
+      throw new BackupError(
+        'EREMOTE',
+        'upload',
+        `${destination.info.url}/${name}`,
+        `the server stored ${stored.bytes} bytes of the ${sent} sent; the object was removed`,
+      );
+    }
+    const retention = options.retention
+      ? await applyRetention(destination, options.retention, name, Date.now(), options.signal)
+      : undefined;
+    return Object.freeze({
+      name,
+      skipped: false,
+      plain,
+      storedBytes: sent,
+      durationMs: Math.round(performance.now() - started),
+      retention,
+    });
+  } finally {
+    await handle.close();
+  }
+}

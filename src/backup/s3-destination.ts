@@ -1,0 +1,256 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
+import { BackupError, reasonOf } from './errors.js';
+import { makeS3Client, type S3ClientSettings, s3Settings } from './s3-client.js';
+import type { S3Location } from './s3-url.js';
+
+/** Part size of multipart uploads; with QUEUE parts in flight, memory stays near PART x QUEUE. */
+export const PART_BYTES = 8 << 20;
+const QUEUE = 3;
+/** Times a download resumes (from the byte it reached) after a dropped or cut connection. */
+const DOWNLOAD_RESUMES = 6;
+
+/**
+ * A destination in an S3-compatible bucket under a prefix. Objects larger than a part go up as a
+ * multipart upload, which the server shows only once completed (and which is aborted on failure),
+ * so an interrupted upload never leaves a visible half-object. Requests retry with backoff on 5xx,
+ * throttling and timeouts (the SDK's standard mode); downloads resume where a dropped connection
+ * left them, and end-to-end integrity comes from the object format, not from the server.
+ */
+export class S3Destination implements Destination {
+  readonly info: DestinationInfo;
+  readonly #client: S3Client;
+  readonly #location: S3Location;
+
+  constructor(url: string, location: S3Location, settings: S3ClientSettings = s3Settings()) {
+    this.#location = location;
+    this.#client = makeS3Client(settings);
+    const where = settings.endpoint ? ` at ${settings.endpoint}` : '';
+    this.info = Object.freeze({
+      url,
+      kind: 's3',
+      description: `bucket ${location.bucket}, prefix ${location.prefix || '(root)'}${where} (region ${settings.region ?? 'from profile'})`,
+    });
+  }
+
+  async list(signal?: AbortSignal): Promise<RemoteEntry[]> {
+    const entries: RemoteEntry[] = [];
+    const prefix = this.#key('');
+    let token: string | undefined;
+    do {
+      const page = await this.#call('list', prefix, () =>
+        this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#location.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(prefix.length) ?? '';
+        if (name !== '' && !name.includes('/')) entries.push({ name, bytes: object.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async put(name: string, body: Readable, signal?: AbortSignal): Promise<RemoteEntry> {
+    const key = this.#key(name);
+    const upload = new Upload({
+      client: this.#client,
+      params: { Bucket: this.#location.bucket, Key: key, Body: body },
+      partSize: PART_BYTES,
+      queueSize: QUEUE,
+      leavePartsOnError: false, // abort the multipart upload: no parts left billed, nothing visible
+    });
+    const abort = (): void => {
+      upload.abort().catch(() => {});
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await this.#call('upload', key, () => upload.done());
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      body.destroy();
+    }
+    const stored = await this.stat(name, signal);
+    if (!stored)
+      throw new BackupError('EREMOTE', 'upload', this.#url(key), 'the object is not there after upload');
+    return stored;
+  }
+
+  async open(name: string, range: ByteRange = {}, signal?: AbortSignal): Promise<Readable> {
+    const key = this.#key(name);
+    const start = range.start ?? 0;
+    if (range.end !== undefined && range.end <= start) return Readable.from([]);
+    const first = await this.#get(key, start, range.end, signal);
+    return Readable.from(this.#resumingBody(key, start, range.end, first, signal));
+  }
+
+  async stat(name: string, signal?: AbortSignal): Promise<RemoteEntry | undefined> {
+    const key = this.#key(name);
+    try {
+      const head = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#location.bucket, Key: key }),
+        {
+          abortSignal: signal,
+        },
+      );
+      return { name, bytes: head.ContentLength ?? 0 };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw new BackupError('EREMOTE', 'stat', this.#url(key), describe(err), { cause: err });
+    }
+  }
+
+  async remove(names: readonly string[], signal?: AbortSignal): Promise<void> {
+    for (let i = 0; i < names.length; i += 1000) {
+      const batch = names.slice(i, i + 1000).map((name) => ({ Key: this.#key(name) }));
+      const result = await this.#call('remove', this.#key(''), () =>
+        this.#client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.#location.bucket,
+            Delete: { Objects: batch, Quiet: true },
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      // Deleting a key that is already gone succeeds in S3; any other per-key error is a failure.
+      const failed = (result.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      if (failed.length > 0)
+        throw new BackupError(
+          'EREMOTE',
+          'remove',
+          this.#url(failed[0]?.Key ?? ''),
+          `${failed.length} object(s) not removed: ${failed[0]?.Code ?? ''} ${failed[0]?.Message ?? ''}`,
+        );
+    }
+  }
+
+  /** The body from `start`, resumed from the byte reached when the connection drops or ends early. */
+  async *#resumingBody(
+    key: string,
+    start: number,
+    end: number | undefined,
+    first: { body: Readable; end: number },
+    signal?: AbortSignal,
+  ): AsyncGenerator<Buffer> {
+    let offset = start;
+    let current = first;
+    for (let resumes = 0; ; ) {
+      try {
+        for await (const chunk of current.body as AsyncIterable<Buffer>) {
+          offset += chunk.length;
+          yield chunk;
+        }
+        if (offset >= current.end) return;
+        throw new Error(`the body ended at byte ${offset} of ${current.end}`);
+      } catch (err) {
+        current.body.destroy();
+        if (signal?.aborted || resumes >= DOWNLOAD_RESUMES)
+          throw new BackupError(
+            'EREMOTE',
+            'download',
+            this.#url(key),
+            `${describe(err)} (after ${resumes} resumes)`,
+            {
+              cause: err,
+            },
+          );
+        resumes++;
+        await sleep(200 * 2 ** resumes, signal);
+        current = await this.#get(key, offset, end, signal);
+      }
+    }
+  }
+
+  async #get(
+    key: string,
+    start: number,
+    end: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ body: Readable; end: number }> {
+    const range =
+      start > 0 || end !== undefined ? `bytes=${start}-${end === undefined ? '' : end - 1}` : undefined;
+    const response = await this.#call('download', key, () =>
+      this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#location.bucket,
+          Key: key,
+          ...(range ? { Range: range } : {}),
+        }),
+        { abortSignal: signal },
+      ),
+    );
+    if (!(response.Body instanceof Readable))
+      throw new BackupError('EREMOTE', 'download', this.#url(key), 'the response has no body stream');
+    return { body: response.Body, end: start + (response.ContentLength ?? 0) };
+  }
+
+  async #call<T>(operation: string, key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof BackupError) throw err;
+      throw new BackupError('EREMOTE', operation, this.#url(key), describe(err), { cause: err });
+    }
+  }
+
+  #key(name: string): string {
+    if (name !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+      throw new BackupError(
+        'EINVALID',
+        'name object',
+        name,
+        'not a valid object name (letters, digits, . _ -)',
+      );
+    return this.#location.prefix === '' ? name : `${this.#location.prefix}/${name}`;
+  }
+
+  #url(key: string): string {
+    return `s3://${this.#location.bucket}/${key}`;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+/** An SDK error as one line: its name, HTTP status and message (never a credential). */
+function describe(err: unknown): string {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number; attempts?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const attempts = e.$metadata?.attempts;
+  const parts = [
+    e.name && e.name !== 'Error' ? e.name : undefined,
+    status ? `HTTP ${status}` : undefined,
+    attempts && attempts > 1 ? `${attempts} attempts` : undefined,
+  ].filter(Boolean);
+  return `${parts.length ? `${parts.join(', ')}: ` : ''}${reasonOf(err)}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}

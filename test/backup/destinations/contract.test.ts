@@ -1,0 +1,295 @@
+// The one contract every destination passes: the local folder, S3 against a real s3rver started
+// here, and a real endpoint when ATS_TEST_S3_URL (with the AWS_* variables) names one. Every
+// round trip restores the database and compares rows.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  applyRetention,
+  BackupError,
+  type Destination,
+  downloadBackup,
+  type EncryptionKey,
+  FolderDestination,
+  listRemoteBackups,
+  loadKeyFile,
+  openDestination,
+  readRemoteHeader,
+  resolveRemoteBackup,
+  takeLease,
+  uploadBackup,
+} from '../../../dist/backup/index.js';
+import { countRows, makeDatabase, rejection, removeDir, tempDir } from '../../helpers.js';
+import { type S3Server, startS3Server } from './s3-server.js';
+
+interface Target {
+  readonly name: string;
+  make(): Destination;
+}
+
+let server: S3Server;
+let dir: string;
+let db: string;
+let rows: number;
+let run = 0;
+
+const targets: Target[] = [
+  { name: 'folder', make: () => new FolderDestination(path.join(dir, `remote-${++run}`)) },
+  {
+    name: 's3rver',
+    make: () => openDestination(`s3://${server.bucket}/contract/run-${++run}`, { env: server.env }),
+  },
+];
+if (process.env.ATS_TEST_S3_URL) {
+  const base = process.env.ATS_TEST_S3_URL.replace(/\/+$/, '');
+  const stamp = `${Date.now()}-${crypto.randomBytes(3).toString('hex')}`;
+  targets.push({
+    name: `env ${base}`,
+    make: () => openDestination(`${base}/ats-contract-${stamp}-${++run}`),
+  });
+}
+
+beforeAll(async () => {
+  server = await startS3Server();
+  dir = tempDir('ats-contract-');
+  db = path.join(dir, 'src.db');
+  makeDatabase(db, 3);
+  rows = countRows(db);
+});
+afterAll(async () => {
+  await server?.stop();
+  removeDir(dir);
+});
+
+function bytesOf(stream: Readable): Promise<Buffer> {
+  return (async () => {
+    const parts: Buffer[] = [];
+    for await (const chunk of stream) parts.push(Buffer.from(chunk));
+    return Buffer.concat(parts);
+  })();
+}
+
+/** A stream of `total` random bytes that fails with an error after `failAt` bytes, if given. */
+function randomBody(total: number, failAt?: number): { body: Readable; bytes: Buffer } {
+  const bytes = crypto.randomBytes(total);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let at = 0; at < total; at += 1 << 20) {
+      if (failAt !== undefined && at >= failAt) throw new Error('source failed mid-upload');
+      yield bytes.subarray(at, Math.min(total, at + (1 << 20)));
+    }
+  }
+  return { body: Readable.from(chunks()), bytes };
+}
+
+function key(): EncryptionKey {
+  const file = path.join(dir, `key-${++run}`);
+  fs.writeFileSync(file, crypto.randomBytes(32).toString('hex'));
+  return loadKeyFile(file);
+}
+
+async function restoreRows(
+  destination: Destination,
+  name: string,
+  k: EncryptionKey | undefined,
+): Promise<number> {
+  const file = path.join(dir, `restored-${++run}.db`);
+  await downloadBackup({ destination, name, file, key: k, verify: 'full' });
+  try {
+    return countRows(file);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+describe.each(targets)('destination contract: $name', (target) => {
+  let destination: Destination;
+  beforeEach(() => {
+    destination = target.make();
+  });
+
+  it('lists nothing at a new place, then stores, lists, reads (whole and ranged), stats and removes', async () => {
+    expect(await destination.list()).toEqual([]);
+    const { body, bytes } = randomBody(300_000);
+    expect(await destination.put('b.bin', body)).toEqual({ name: 'b.bin', bytes: 300_000 });
+    await destination.put('a.bin', Readable.from([Buffer.from('hello')]));
+    expect((await destination.list()).map((e) => e.name)).toEqual(['a.bin', 'b.bin']);
+    expect((await bytesOf(await destination.open('b.bin'))).equals(bytes)).toBe(true);
+    expect(
+      (await bytesOf(await destination.open('b.bin', { start: 1000, end: 1010 }))).equals(
+        bytes.subarray(1000, 1010),
+      ),
+    ).toBe(true);
+    expect(await destination.stat('b.bin')).toEqual({ name: 'b.bin', bytes: 300_000 });
+    await destination.remove(['b.bin', 'a.bin']);
+    await destination.remove(['b.bin']); // already gone: a retried removal succeeds
+    expect(await destination.stat('b.bin')).toBeUndefined();
+    expect(await destination.list()).toEqual([]);
+    await rejection(destination.open('b.bin').then(bytesOf), BackupError, 'EREMOTE');
+  });
+
+  it('an interrupted put (small, and multipart) leaves no object and keeps the ones before it', async () => {
+    const kept = randomBody(100_000);
+    await destination.put('kept.bin', kept.body);
+    await rejection(destination.put('small.bin', randomBody(3 << 20, 2 << 20).body), BackupError, 'EREMOTE');
+    await rejection(destination.put('big.bin', randomBody(20 << 20, 18 << 20).body), BackupError, 'EREMOTE');
+    expect((await destination.list()).map((e) => e.name)).toEqual(['kept.bin']);
+    expect((await bytesOf(await destination.open('kept.bin'))).equals(kept.bytes)).toBe(true);
+  });
+
+  it('a backup goes up compressed and comes back identical, row for row; listing order is time order', async () => {
+    const first = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'lin1',
+      key: undefined,
+      createdAt: new Date('2026-01-02T03:04:05.006Z'),
+    });
+    const second = await uploadBackup({ destination, file: db, lineage: 'lin1', key: undefined });
+    expect(first.storedBytes).toBeLessThan(first.plain.bytes / 2);
+    const listed = await listRemoteBackups(destination);
+    expect(listed.map((b) => b.name)).toEqual([first.name, second.name]);
+    expect(listed[0]?.createdAt).toBe('2026-01-02T03:04:05.006Z');
+    expect((await resolveRemoteBackup(destination, undefined)).name).toBe(second.name);
+    const header = await readRemoteHeader(destination, first.name ?? '');
+    expect(header).toMatchObject({
+      lineage: 'lin1',
+      bytes: fs.statSync(db).size,
+      sha256: first.plain.sha256,
+      encryption: null,
+    });
+    expect(header.pageCount * header.pageSize).toBe(fs.statSync(db).size);
+    expect(await restoreRows(destination, first.name ?? '', undefined)).toBe(rows);
+  });
+
+  it('an encrypted backup restores only with its key; the stored bytes hold no plaintext', async () => {
+    const k = key();
+    const up = await uploadBackup({ destination, file: db, lineage: 'enc', key: k });
+    const stored = await bytesOf(await destination.open(up.name ?? ''));
+    expect(stored.includes(Buffer.from('seed 1 xxxxxxxx'))).toBe(false);
+    expect(await restoreRows(destination, up.name ?? '', k)).toBe(rows);
+    const file = path.join(dir, `nokey-${run}.db`);
+    const missing = await rejection(
+      downloadBackup({ destination, name: up.name ?? '', file, key: undefined, verify: 'quick' }),
+      BackupError,
+      'EKEY',
+    );
+    expect(missing.message).toContain(k.keyId);
+    await rejection(
+      downloadBackup({ destination, name: up.name ?? '', file, key: key(), verify: 'quick' }),
+      BackupError,
+      'EKEY',
+    );
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('refuses a damaged, truncated, empty or foreign object, leaving no file behind', async () => {
+    const k = key();
+    for (const encrypted of [false, true]) {
+      const up = await uploadBackup({
+        destination,
+        file: db,
+        lineage: 'dmg',
+        key: encrypted ? k : undefined,
+      });
+      const good = await bytesOf(await destination.open(up.name ?? ''));
+      const flipped = Buffer.from(good);
+      const middle = Math.floor(good.length / 2);
+      flipped.writeUInt8(flipped.readUInt8(middle) ^ 0x40, middle);
+      const cases: [string, Buffer][] = [
+        ['a flipped byte', flipped],
+        ['cut at half', good.subarray(0, Math.floor(good.length / 2))],
+        ['missing its trailer', good.subarray(0, good.length - 48)],
+        ['empty', Buffer.alloc(0)],
+        ['not ats', Buffer.from('SQLite format 3\0 and then some')],
+      ];
+      for (const [what, bytes] of cases) {
+        const name = `20300101T000000000Z-dmg-${crypto.randomBytes(4).toString('hex')}.atsb`;
+        await destination.put(name, Readable.from([bytes]));
+        const file = path.join(dir, `damaged-${++run}.db`);
+        const err = await rejection(
+          downloadBackup({ destination, name, file, key: k, verify: 'quick' }),
+          BackupError,
+        );
+        expect(['EOBJECT', 'EKEY'], `${what} (encrypted ${encrypted}): ${err.message}`).toContain(err.code);
+        expect(fs.existsSync(file), what).toBe(false);
+      }
+    }
+  });
+
+  it('retention keeps the newest N (and always the newest), and never what a live restore lease holds', async () => {
+    const names: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const up = await uploadBackup({
+        destination,
+        file: db,
+        lineage: 'ret',
+        key: undefined,
+        createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
+      });
+      names.push(up.name ?? '');
+    }
+    const last = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'ret',
+      key: undefined,
+      retention: { keep: 2, keepDays: undefined },
+    });
+    expect(last.retention?.removed).toEqual(names.slice(0, 3));
+    expect((await listRemoteBackups(destination)).map((b) => b.name)).toEqual([names[3], last.name]);
+    const release = await takeLease(destination, [names[3] ?? '']);
+    const again = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'ret',
+      key: undefined,
+      retention: { keep: 1, keepDays: undefined },
+    });
+    expect(again.retention?.removed).toEqual([last.name]);
+    expect(again.retention?.held).toEqual([names[3]]);
+    expect(await restoreRows(destination, names[3] ?? '', undefined)).toBe(rows);
+    await release();
+    const after = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'ret',
+      key: undefined,
+      retention: { keep: 1, keepDays: undefined },
+    });
+    expect(after.retention?.removed).toEqual([names[3], again.name]);
+    expect((await destination.list()).map((e) => e.name)).toEqual([after.name]);
+    expect(await restoreRows(destination, after.name ?? '', undefined)).toBe(rows);
+  });
+
+  it('keep_days keeps what is young enough, and the newest even when it is old', async () => {
+    const old = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'age',
+      key: undefined,
+      createdAt: new Date(Date.now() - 10 * 86_400_000),
+    });
+    const older = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'age',
+      key: undefined,
+      createdAt: new Date(Date.now() - 20 * 86_400_000),
+    });
+    // Names sort by time: `older` comes first although it was uploaded second.
+    expect((await listRemoteBackups(destination)).map((b) => b.name)).toEqual([older.name, old.name]);
+    const outcome = await applyRetention(destination, { keep: undefined, keepDays: 5 }, old.name ?? '');
+    expect(outcome).toMatchObject({ removed: [older.name], kept: [old.name] });
+    const young = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'age',
+      key: undefined,
+      retention: { keep: undefined, keepDays: 5 },
+    });
+    expect(young.retention?.removed).toEqual([old.name]);
+    expect(await restoreRows(destination, young.name ?? '', undefined)).toBe(rows);
+  });
+});
