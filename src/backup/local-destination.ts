@@ -63,7 +63,9 @@ export class FolderDestination implements Destination {
     } catch (err) {
       if (!closed) await handle.close().catch(() => {});
       await fs.rm(tmp, { force: true });
-      throw err instanceof BackupError && err.code !== 'EROTATE' ? err : this.#fail('put', file, err);
+      throw err instanceof BackupError && err.code !== 'ATS_BACKUP_ROTATE'
+        ? err
+        : this.#fail('put', file, err);
     }
   }
 
@@ -95,7 +97,7 @@ export class FolderDestination implements Destination {
   #path(name: string): string {
     if (!NAME.test(name))
       throw new BackupError(
-        'EINVALID',
+        'ATS_BACKUP_INVALID',
         'name object',
         name,
         'not a valid object name (letters, digits, . _ -)',
@@ -104,7 +106,7 @@ export class FolderDestination implements Destination {
   }
 
   #fail(operation: string, file: string, err: unknown): BackupError {
-    return new BackupError('EREMOTE', operation, file, reasonOf(err), { cause: err });
+    return new BackupError('ATS_BACKUP_REMOTE', operation, file, reasonOf(err), { cause: err });
   }
 }
 

@@ -24,7 +24,7 @@ export function loadKeyFile(file: string): EncryptionKey {
   try {
     raw = fs.readFileSync(file);
   } catch (err) {
-    throw new BackupError('EKEY', 'read encryption key', file, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_KEY', 'read encryption key', file, reasonOf(err), { cause: err });
   }
   return makeKey(raw, file);
 }
@@ -46,7 +46,7 @@ function makeKey(raw: Buffer, from: string): EncryptionKey {
   }
   if (key?.length !== 32)
     throw new BackupError(
-      'EKEY',
+      'ATS_BACKUP_KEY',
       'read encryption key',
       from,
       'not a 256-bit key: give 32 raw bytes, 64 hex digits or base64 of 32 bytes (e.g. `openssl rand -hex 32`)',
@@ -87,7 +87,12 @@ export class ChunkCipher {
   /** The plaintext of a chunk; throws when it was altered, moved or is not the last one it claims to be. */
   open(index: number, last: boolean, sealed: Buffer, where: string): Buffer {
     if (sealed.length < 16)
-      throw new BackupError('EOBJECT', 'decrypt backup object', where, `chunk ${index} is too short`);
+      throw new BackupError(
+        'ATS_BACKUP_OBJECT',
+        'decrypt backup object',
+        where,
+        `chunk ${index} is too short`,
+      );
     const decipher = crypto.createDecipheriv('aes-256-gcm', this.#dataKey, this.#nonce(index));
     decipher.setAAD(this.#aad(index, last));
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));
@@ -95,7 +100,7 @@ export class ChunkCipher {
       return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
     } catch {
       throw new BackupError(
-        'EOBJECT',
+        'ATS_BACKUP_OBJECT',
         'decrypt backup object',
         where,
         `chunk ${index} fails authentication (altered, reordered or truncated object)`,

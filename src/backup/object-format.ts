@@ -126,5 +126,5 @@ export function checkTrailer(trailer: Buffer, header: ObjectHeader, where: strin
 
 /** An object that is not what it claims to be. */
 export function bad(where: string, reason: string): BackupError {
-  return new BackupError('EOBJECT', 'read backup object', where, reason);
+  return new BackupError('ATS_BACKUP_OBJECT', 'read backup object', where, reason);
 }

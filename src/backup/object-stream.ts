@@ -118,7 +118,7 @@ async function* objectChunks(
   if (held) yield frame(held, true);
   if (plain !== header.bytes)
     throw new BackupError(
-      'ECOPY',
+      'ATS_BACKUP_COPY',
       'upload',
       header.source,
       `the file changed while it was uploaded (${plain} bytes read, ${header.bytes} expected)`,
@@ -275,14 +275,14 @@ function requireKey(header: ObjectHeader, key: EncryptionKey | undefined, where:
   const wanted = header.encryption?.keyId ?? '';
   if (key === undefined)
     throw new BackupError(
-      'EKEY',
+      'ATS_BACKUP_KEY',
       'decrypt backup object',
       where,
       `it is encrypted (key id ${wanted}): give its key (--encryption-key-file or ATS_BACKUP_ENCRYPTION_KEY)`,
     );
   if (key.keyId !== wanted)
     throw new BackupError(
-      'EKEY',
+      'ATS_BACKUP_KEY',
       'decrypt backup object',
       where,
       `it is encrypted with key id ${wanted}, but the key from ${key.from} has id ${key.keyId}`,

@@ -52,14 +52,19 @@ export async function resolveRemoteBackup(
   if (id === undefined) {
     const newest = backups.at(-1);
     if (!newest)
-      throw new BackupError('ESOURCE', 'find backup', destination.info.url, 'there are no backups there');
+      throw new BackupError(
+        'ATS_BACKUP_SOURCE',
+        'find backup',
+        destination.info.url,
+        'there are no backups there',
+      );
     return newest;
   }
   const wanted = nameOfId(id);
   const found = backups.find((b) => b.name === wanted);
   if (!found)
     throw new BackupError(
-      'ESOURCE',
+      'ATS_BACKUP_SOURCE',
       'find backup',
       `${destination.info.url}/${id}`,
       `no such backup (${backups.length} there${backups.length ? `, newest ${backups.at(-1)?.id}` : ''}; see ats backups --from ${destination.info.url})`,
@@ -100,7 +105,7 @@ export async function downloadBackup(options: DownloadOptions): Promise<Download
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(file, 'wx', 0o600).catch((err: unknown) => {
-      throw new BackupError('EDEST', 'create', file, reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_DEST', 'create', file, reasonOf(err), { cause: err });
     });
     const body = await destination.open(name, {}, options.signal);
     const header = await decodeObject(body, {
@@ -116,7 +121,7 @@ export async function downloadBackup(options: DownloadOptions): Promise<Download
     const verify = verifyDatabase(file, options.verify);
     if (!verify.ok)
       throw new BackupError(
-        'EVERIFY',
+        'ATS_BACKUP_VERIFY',
         'verify download',
         where,
         `its checksum matches but the database fails ${options.verify}_check: ${verify.problems[0] ?? ''}`,

@@ -54,7 +54,7 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
   const started = performance.now();
   const { destination } = options;
   const handle = await fs.open(options.file, 'r').catch((err: unknown) => {
-    throw new BackupError('ESOURCE', 'open backup', options.file, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_SOURCE', 'open backup', options.file, reasonOf(err), { cause: err });
   });
   try {
     const plain = await plainFacts(handle);
@@ -101,7 +101,7 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
     if (stored.bytes !== sent) {
       await destination.remove([name]).catch(() => {});
       throw new BackupError(
-        'EREMOTE',
+        'ATS_BACKUP_REMOTE',
         'upload',
         `${destination.info.url}/${name}`,
         `the server stored ${stored.bytes} bytes of the ${sent} sent; the object was removed`,

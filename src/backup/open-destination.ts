@@ -39,9 +39,10 @@ export function destinationUrlProblem(url: string): string | undefined {
 /** The destination `url` names: `s3://BUCKET/PREFIX` or `file:///FOLDER`. Throws EINVALID for anything else. */
 export function openDestination(url: string, options: OpenDestinationOptions = {}): Destination {
   const problem = destinationUrlProblem(url);
-  if (problem !== undefined) throw new BackupError('EINVALID', 'open destination', url, problem);
+  if (problem !== undefined) throw new BackupError('ATS_BACKUP_INVALID', 'open destination', url, problem);
   if (url.startsWith('file://')) return new FolderDestination(fileURLToPath(url), url);
   const location = parseS3Url(url);
-  if ('problem' in location) throw new BackupError('EINVALID', 'open destination', url, location.problem);
+  if ('problem' in location)
+    throw new BackupError('ATS_BACKUP_INVALID', 'open destination', url, location.problem);
   return new S3Destination(url, location, s3Settings(options.env ?? process.env, options.s3));
 }

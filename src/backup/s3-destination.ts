@@ -86,7 +86,12 @@ export class S3Destination implements Destination {
     }
     const stored = await this.stat(name, signal);
     if (!stored)
-      throw new BackupError('EREMOTE', 'upload', this.#url(key), 'the object is not there after upload');
+      throw new BackupError(
+        'ATS_BACKUP_REMOTE',
+        'upload',
+        this.#url(key),
+        'the object is not there after upload',
+      );
     return stored;
   }
 
@@ -110,7 +115,7 @@ export class S3Destination implements Destination {
       return { name, bytes: head.ContentLength ?? 0 };
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw new BackupError('EREMOTE', 'stat', this.#url(key), describe(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_REMOTE', 'stat', this.#url(key), describe(err), { cause: err });
     }
   }
 
@@ -130,7 +135,7 @@ export class S3Destination implements Destination {
       const failed = (result.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
       if (failed.length > 0)
         throw new BackupError(
-          'EREMOTE',
+          'ATS_BACKUP_REMOTE',
           'remove',
           this.#url(failed[0]?.Key ?? ''),
           `${failed.length} object(s) not removed: ${failed[0]?.Code ?? ''} ${failed[0]?.Message ?? ''}`,
@@ -160,7 +165,7 @@ export class S3Destination implements Destination {
         current.body.destroy();
         if (signal?.aborted || resumes >= DOWNLOAD_RESUMES)
           throw new BackupError(
-            'EREMOTE',
+            'ATS_BACKUP_REMOTE',
             'download',
             this.#url(key),
             `${describe(err)} (after ${resumes} resumes)`,
@@ -194,7 +199,12 @@ export class S3Destination implements Destination {
       ),
     );
     if (!(response.Body instanceof Readable))
-      throw new BackupError('EREMOTE', 'download', this.#url(key), 'the response has no body stream');
+      throw new BackupError(
+        'ATS_BACKUP_REMOTE',
+        'download',
+        this.#url(key),
+        'the response has no body stream',
+      );
     return { body: response.Body, end: start + (response.ContentLength ?? 0) };
   }
 
@@ -203,14 +213,14 @@ export class S3Destination implements Destination {
       return await fn();
     } catch (err) {
       if (err instanceof BackupError) throw err;
-      throw new BackupError('EREMOTE', operation, this.#url(key), describe(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_REMOTE', operation, this.#url(key), describe(err), { cause: err });
     }
   }
 
   #key(name: string): string {
     if (name !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
       throw new BackupError(
-        'EINVALID',
+        'ATS_BACKUP_INVALID',
         'name object',
         name,
         'not a valid object name (letters, digits, . _ -)',

@@ -28,6 +28,7 @@ export function parseS3Url(url: string): S3Location | { readonly problem: string
 /** Like {@link parseS3Url} but throws EINVALID. */
 export function requireS3Url(url: string): S3Location {
   const parsed = parseS3Url(url);
-  if ('problem' in parsed) throw new BackupError('EINVALID', 'parse destination', url, parsed.problem);
+  if ('problem' in parsed)
+    throw new BackupError('ATS_BACKUP_INVALID', 'parse destination', url, parsed.problem);
   return parsed;
 }

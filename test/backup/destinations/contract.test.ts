@@ -126,14 +126,22 @@ describe.each(targets)('destination contract: $name', (target) => {
     await destination.remove(['b.bin']); // already gone: a retried removal succeeds
     expect(await destination.stat('b.bin')).toBeUndefined();
     expect(await destination.list()).toEqual([]);
-    await rejection(destination.open('b.bin').then(bytesOf), BackupError, 'EREMOTE');
+    await rejection(destination.open('b.bin').then(bytesOf), BackupError, 'ATS_BACKUP_REMOTE');
   });
 
   it('an interrupted put (small, and multipart) leaves no object and keeps the ones before it', async () => {
     const kept = randomBody(100_000);
     await destination.put('kept.bin', kept.body);
-    await rejection(destination.put('small.bin', randomBody(3 << 20, 2 << 20).body), BackupError, 'EREMOTE');
-    await rejection(destination.put('big.bin', randomBody(20 << 20, 18 << 20).body), BackupError, 'EREMOTE');
+    await rejection(
+      destination.put('small.bin', randomBody(3 << 20, 2 << 20).body),
+      BackupError,
+      'ATS_BACKUP_REMOTE',
+    );
+    await rejection(
+      destination.put('big.bin', randomBody(20 << 20, 18 << 20).body),
+      BackupError,
+      'ATS_BACKUP_REMOTE',
+    );
     expect((await destination.list()).map((e) => e.name)).toEqual(['kept.bin']);
     expect((await bytesOf(await destination.open('kept.bin'))).equals(kept.bytes)).toBe(true);
   });
@@ -173,13 +181,13 @@ describe.each(targets)('destination contract: $name', (target) => {
     const missing = await rejection(
       downloadBackup({ destination, name: up.name ?? '', file, key: undefined, verify: 'quick' }),
       BackupError,
-      'EKEY',
+      'ATS_BACKUP_KEY',
     );
     expect(missing.message).toContain(k.keyId);
     await rejection(
       downloadBackup({ destination, name: up.name ?? '', file, key: key(), verify: 'quick' }),
       BackupError,
-      'EKEY',
+      'ATS_BACKUP_KEY',
     );
     expect(fs.existsSync(file)).toBe(false);
   });
@@ -212,7 +220,10 @@ describe.each(targets)('destination contract: $name', (target) => {
           downloadBackup({ destination, name, file, key: k, verify: 'quick' }),
           BackupError,
         );
-        expect(['EOBJECT', 'EKEY'], `${what} (encrypted ${encrypted}): ${err.message}`).toContain(err.code);
+        expect(
+          ['ATS_BACKUP_OBJECT', 'ATS_BACKUP_KEY'],
+          `${what} (encrypted ${encrypted}): ${err.message}`,
+        ).toContain(err.code);
         expect(fs.existsSync(file), what).toBe(false);
       }
     }
