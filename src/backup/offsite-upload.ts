@@ -41,6 +41,8 @@ export interface UploadResult {
   readonly storedBytes: number;
   readonly durationMs: number;
   readonly retention: RetentionOutcome | undefined;
+  /** Why retention failed after a good upload (it is retried after the next one); undefined when it did not. */
+  readonly retentionProblem: string | undefined;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
         storedBytes: 0,
         durationMs: Math.round(performance.now() - started),
         retention: undefined,
+        retentionProblem: undefined,
       });
     const createdAt = options.createdAt ?? new Date();
     const name = backupName(createdAt, options.lineage, crypto.randomBytes(4).toString('hex'));
@@ -107,9 +110,16 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
         `the server stored ${stored.bytes} bytes of the ${sent} sent; the object was removed`,
       );
     }
-    const retention = options.retention
-      ? await applyRetention(destination, options.retention, name, Date.now(), options.signal)
-      : undefined;
+    // The new object is stored and checked: a failing retention pass must not make it count as failed.
+    let retention: RetentionOutcome | undefined;
+    let retentionProblem: string | undefined;
+    if (options.retention) {
+      try {
+        retention = await applyRetention(destination, options.retention, name, Date.now(), options.signal);
+      } catch (err) {
+        retentionProblem = reasonOf(err);
+      }
+    }
     return Object.freeze({
       name,
       skipped: false,
@@ -117,6 +127,7 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
       storedBytes: sent,
       durationMs: Math.round(performance.now() - started),
       retention,
+      retentionProblem,
     });
   } finally {
     await handle.close();

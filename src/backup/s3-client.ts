@@ -78,6 +78,7 @@ export function makeS3Client(settings: S3ClientSettings): S3Client {
     requestHandler: {
       connectionTimeout: settings.connectionTimeoutMs,
       requestTimeout: settings.requestTimeoutMs,
+      throwOnRequestTimeout: true,
     },
   });
 }

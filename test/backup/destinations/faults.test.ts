@@ -1,0 +1,144 @@
+// Faults between ats and a real S3 server, injected by a proxy: 5xx, throttling, slow answers past
+// the request timeout, dropped connections, bodies cut short. Uploads and downloads must get
+// through what retries can fix, fail cleanly on what they cannot, never leave a visible
+// half-object, never cost an earlier backup; every restore is compared row for row.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  BackupError,
+  type Destination,
+  downloadBackup,
+  listRemoteBackups,
+  openDestination,
+  uploadBackup,
+} from '../../../dist/backup/index.js';
+import { countRows, rejection, removeDir, tempDir } from '../../helpers.js';
+import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
+import { type S3Server, s3Env, startS3Server } from './s3-server.js';
+
+let server: S3Server;
+let proxy: FaultProxy;
+let dir: string;
+let db: string;
+let rows: number;
+let run = 0;
+let direct: Destination; // straight to the server: what is really there
+let faulty: Destination; // through the proxy
+
+const isPart = (m: string, u: string): boolean => m === 'PUT' && u.includes('partNumber=');
+const isCreate = (m: string, u: string): boolean => m === 'POST' && /[?&]uploads(=|&|$)/.test(u);
+const isGet = (m: string, u: string): boolean => m === 'GET' && u.includes('.atsb');
+const isPut = (m: string): boolean => m === 'PUT' || m === 'POST';
+
+beforeAll(async () => {
+  server = await startS3Server();
+  proxy = await startFaultProxy(server.endpoint);
+  dir = tempDir('ats-faults-');
+  db = path.join(dir, 'src.db');
+  // Random bodies barely compress: about 20 MB makes a multipart upload of several parts.
+  const d = new Database(db);
+  d.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = d.prepare('INSERT INTO t (body) VALUES (?)');
+  d.transaction(() => {
+    for (let i = 0; i < 40_000; i++) insert.run(crypto.randomBytes(250).toString('base64'));
+  })();
+  d.close();
+  rows = countRows(db);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await server?.stop();
+  removeDir(dir);
+});
+beforeEach(() => {
+  proxy.clear();
+  proxy.seen.length = 0;
+  const url = `s3://${server.bucket}/faults/run-${++run}`;
+  direct = openDestination(url, { env: server.env });
+  faulty = openDestination(url, { env: s3Env(proxy.endpoint), s3: { requestTimeoutMs: 1500 } });
+});
+
+async function restoredRows(from: Destination, name: string): Promise<number> {
+  const file = path.join(dir, `restored-${++run}.db`);
+  await downloadBackup({ destination: from, name, file, key: undefined, verify: 'full' });
+  try {
+    return countRows(file);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+const actions = (): string[] => proxy.seen.filter((s) => s.action !== 'forward').map((s) => s.action);
+
+describe('uploads through faults', () => {
+  it('retries 5xx, throttling, a dropped connection and a slow answer, and the object is complete', async () => {
+    proxy.inject(isCreate, { kind: 'status', status: 503, code: 'SlowDown' }, 2);
+    proxy.inject(isPart, { kind: 'status', status: 500, code: 'InternalError' }, 2);
+    proxy.inject(isPart, { kind: 'drop' }, 1);
+    proxy.inject(isPart, { kind: 'delay', ms: 4000 }, 1);
+    const up = await uploadBackup({ destination: faulty, file: db, lineage: 'f', key: undefined });
+    expect(actions().sort()).toEqual(['delay', 'drop', 'status', 'status', 'status', 'status']);
+    expect(proxy.seen.filter((s) => isPart(s.method, s.url)).length).toBeGreaterThan(4); // really multipart
+    expect((await direct.stat(up.name ?? ''))?.bytes).toBe(up.storedBytes);
+    expect(await restoredRows(direct, up.name ?? '')).toBe(rows);
+  });
+
+  it('a server that keeps failing: the upload fails, nothing half-written is visible, the earlier backup survives', async () => {
+    const earlier = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });
+    for (const fault of [{ kind: 'status', status: 500, code: 'InternalError' }, { kind: 'drop' }] as const) {
+      proxy.clear();
+      proxy.inject((m, u) => isPart(m, u), fault, 10_000);
+      const err = await rejection(
+        uploadBackup({ destination: faulty, file: db, lineage: 'f', key: undefined }),
+        BackupError,
+        'ATS_BACKUP_REMOTE',
+      );
+      expect(err.message).toMatch(/upload s3:\/\//);
+    }
+    // A deadline: every request hangs past it; the upload gives up and leaves nothing.
+    proxy.clear();
+    proxy.inject(isPut, { kind: 'delay', ms: 60_000 }, 10_000);
+    await rejection(
+      uploadBackup({
+        destination: faulty,
+        file: db,
+        lineage: 'f',
+        key: undefined,
+        signal: AbortSignal.timeout(2000),
+      }),
+      BackupError,
+      'ATS_BACKUP_REMOTE',
+    );
+    expect((await listRemoteBackups(direct)).map((b) => b.name)).toEqual([earlier.name]);
+    expect(await restoredRows(direct, earlier.name ?? '')).toBe(rows);
+  });
+});
+
+describe('downloads through faults', () => {
+  it('resumes after connections cut mid-body and retries 5xx: the restore is whole', async () => {
+    const up = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });
+    proxy.inject(isGet, { kind: 'status', status: 500, code: 'InternalError' }, 1);
+    proxy.inject(isGet, { kind: 'cut', afterBytes: 3 << 20 }, 2);
+    expect(await restoredRows(faulty, up.name ?? '')).toBe(rows);
+    expect(actions()).toEqual(['status', 'cut', 'cut']);
+    const ranged = proxy.seen.filter((s) => isGet(s.method, s.url));
+    expect(ranged.length).toBe(4);
+  });
+
+  it('a server that returns a shortened body with a matching length is caught by the format: refused, no file', async () => {
+    const up = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });
+    proxy.inject(isGet, { kind: 'short', bytes: 5 << 20 }, 100);
+    const file = path.join(dir, 'short.db');
+    const err = await rejection(
+      downloadBackup({ destination: faulty, name: up.name ?? '', file, key: undefined, verify: 'quick' }),
+      BackupError,
+      'ATS_BACKUP_OBJECT',
+    );
+    expect(err.message).toMatch(/truncated/);
+    expect(fs.existsSync(file)).toBe(false);
+    expect(await restoredRows(direct, up.name ?? '')).toBe(rows); // the object itself is fine
+  });
+});
