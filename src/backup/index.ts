@@ -1,6 +1,7 @@
 // Public surface of the backup engine. It copies any SQLite file and knows nothing of the store,
 // the server or the ticker.
 
+export { lineageOfFile } from './backup-lineage.js';
 export type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';

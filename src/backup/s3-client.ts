@@ -63,6 +63,9 @@ export function s3Settings(
 
 /** An S3 client with `settings`. */
 export function makeS3Client(settings: S3ClientSettings): S3Client {
+  // The SDK warns on stderr of every command that its releases after January 2027 need Node 22;
+  // the lockfile pins this release, so the warning says nothing a user can act on (unless they ask).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.region ? { region: settings.region } : {}),

@@ -1,8 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { BACKUP_DEFAULTS, type BackupResult, runBackup, type VerifyMode } from '../../backup/index.js';
+import {
+  BACKUP_DEFAULTS,
+  BackupError,
+  type BackupResult,
+  KEY_ENV,
+  runBackup,
+  type VerifyMode,
+} from '../../backup/index.js';
 import { oneOf, wholeNumber } from '../arguments.js';
+import { encryptionKey, openDestinations, uploadToAll } from '../offsite.js';
 import { formatBytes, progressReporter } from '../progress.js';
 import { withShutdownSignal } from '../shutdown-signal.js';
 
@@ -13,6 +21,10 @@ interface BackupFlags {
   keep: number;
   busyTimeout: number;
   json?: boolean;
+  to?: string[];
+  encryptionKeyFile?: string;
+  remoteKeep?: number;
+  remoteKeepDays?: number;
 }
 
 /** `ats backup`: one hot backup of a database, with the same engine and rotation as the service. */
@@ -43,7 +55,26 @@ export function backupCommand(): Command {
       BACKUP_DEFAULTS.busyTimeoutMs,
     )
     .option('--json', 'print the result as JSON on stdout')
+    .option(
+      '--to <url>',
+      'also upload the verified backup to s3://BUCKET/PREFIX or file:///FOLDER (repeatable)',
+      (url: string, urls: string[] = []) => [...urls, url],
+    )
+    .option('--encryption-key-file <path>', `encrypt uploads with this 256-bit key (or set ${KEY_ENV})`)
+    .option(
+      '--remote-keep <n>',
+      'remote backups kept per destination',
+      wholeNumber('--remote-keep', 1, 100_000, 'backup'),
+    )
+    .option(
+      '--remote-keep-days <n>',
+      'also keep remote backups younger than this',
+      wholeNumber('--remote-keep-days', 1, 100_000, 'backup'),
+    )
     .action(async (flags: BackupFlags) => {
+      // Every destination and the key are checked before the backup: a typo uploads nothing.
+      const destinations = openDestinations(flags.to ?? []);
+      const key = destinations.length > 0 ? encryptionKey(flags.encryptionKeyFile) : undefined;
       const bar = progressReporter('backup', 'pages');
       try {
         const result = await withShutdownSignal((signal) =>
@@ -59,7 +90,27 @@ export function backupCommand(): Command {
         );
         bar.stop();
         for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
-        process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${summary(result)}\n`);
+        if (destinations.length === 0) {
+          process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${summary(result)}\n`);
+          return;
+        }
+        if (!flags.json) process.stdout.write(`${summary(result)}\n`);
+        const retention = { keep: flags.remoteKeep, keepDays: flags.remoteKeepDays };
+        const uploads = await withShutdownSignal((signal) =>
+          uploadToAll(result.file, destinations, key, retention, signal),
+        );
+        if (flags.json)
+          process.stdout.write(`${JSON.stringify({ ...result, uploads: uploads.lines }, null, 2)}\n`);
+        else for (const line of uploads.lines) process.stdout.write(`${line}\n`);
+        const failed = uploads.failures[0];
+        if (failed)
+          throw new BackupError(
+            failed.code,
+            failed.operation,
+            failed.path,
+            `${failed.reason} (the local backup ${result.file} is kept; ${uploads.failures.length} upload(s) failed)`,
+            { cause: failed },
+          );
       } finally {
         bar.stop();
       }

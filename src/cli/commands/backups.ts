@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { Command } from 'commander';
 import { generationPath, verifyDatabase } from '../../backup/index.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
+import { listRemote } from '../offsite.js';
 import { formatBytes } from '../progress.js';
 
 /** `ats backups`: the generations on disk, each checked now. */
@@ -10,7 +11,9 @@ export function backupsCommand(): Command {
   return withDatabaseOptions(new Command('backups'))
     .description('list the backup generations with time, size, pages and a quick_check of each')
     .option('--json', 'print the list as JSON on stdout')
-    .action((flags: { config?: string; db?: string; json?: boolean }) => {
+    .option('--from <url>', 'list the remote backups at s3://BUCKET/PREFIX or file:///FOLDER instead')
+    .action(async (flags: { config?: string; db?: string; json?: boolean; from?: string }) => {
+      if (flags.from !== undefined) return listRemote(flags.from, flags.json === true);
       const { target, database } = resolveDatabase(flags, 'backups');
       const rows = [];
       for (let n = 1; ; n++) {

@@ -1,15 +1,20 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { BackupError, verifyDatabase } from '../../backup/index.js';
+import { isDestinationUrl, verifyRemote } from '../offsite.js';
 
 /** `ats verify FILE`: checks a database or backup file; exit 1 when it has a problem. */
 export function verifyCommand(): Command {
   return new Command('verify')
     .description('check a database or backup file with quick_check (or integrity_check with --full)')
-    .argument('<file>', 'the SQLite file to check')
+    .argument('<file>', 'the SQLite file to check, or remote backups: s3://BUCKET/PREFIX[/ID]')
     .option('--full', 'run integrity_check (slower, also checks indexes against tables)')
     .option('--json', 'print the result as JSON on stdout')
-    .action((file: string, flags: { full?: boolean; json?: boolean }) => {
+    .action(async (file: string, flags: { full?: boolean; json?: boolean }) => {
+      if (isDestinationUrl(file)) {
+        if (!(await verifyRemote(file, flags.full === true, flags.json === true))) process.exitCode = 1;
+        return;
+      }
       if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
         throw new BackupError(
           'ATS_BACKUP_SOURCE',
