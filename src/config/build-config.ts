@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type Config, DEFAULTS } from './config.js';
 import { type ConfigSource, problemAt } from './config-source.js';
+import { buildDestinations } from './destinations.js';
 import { isLoopback } from './loopback.js';
 import type { CheckedValues } from './schema.js';
 
@@ -23,6 +24,7 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
       backupDir,
       backupVerify: db.backup_verify ?? DEFAULTS.database.backupVerify,
       backupTimeoutSeconds: db.backup_timeout_seconds ?? DEFAULTS.database.backupTimeoutSeconds,
+      destinations: Object.freeze(buildDestinations(db.destination, source.baseDir)),
     }),
     pulse: Object.freeze({
       tickerIntervalSeconds: pulse.ticker_interval_seconds ?? DEFAULTS.pulse.tickerIntervalSeconds,

@@ -1,3 +1,5 @@
+import type { DestinationConfig } from './destinations.js';
+
 /** How a finished backup is checked (the backup engine's `verify` option). */
 export type BackupVerify = 'quick' | 'full' | 'off';
 
@@ -17,6 +19,8 @@ export interface Config {
     readonly backupVerify: BackupVerify;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
+    /** Off-site destinations each verified periodic backup is uploaded to (`[[Database.destination]]`). */
+    readonly destinations: readonly DestinationConfig[];
   };
   readonly pulse: {
     /** Seconds between ticks of the periodic-work loop (fractions allowed). */

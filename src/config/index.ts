@@ -3,6 +3,7 @@
 export type { BackupVerify, Config } from './config.js';
 export { DEFAULTS } from './config.js';
 export type { ConfigEnv } from './config-source.js';
+export type { DestinationConfig } from './destinations.js';
 export type { ConfigErrorOptions } from './errors.js';
 export { ConfigError } from './errors.js';
 export type { LoadConfigOptions } from './load-config.js';

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildConfig } from './build-config.js';
 import type { Config } from './config.js';
-import type { ConfigEnv } from './config-source.js';
+import type { ConfigEnv, ConfigSource } from './config-source.js';
+import { destinationProblem } from './destinations.js';
 import { ConfigError } from './errors.js';
 import { configFromText } from './parse-config.js';
 
@@ -39,7 +40,33 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       { shownAs: undefined, absolute: undefined, text: '', baseDir: cwd, env },
     );
   }
-  return configFromText({ shownAs, absolute, text, baseDir: path.dirname(absolute), env });
+  const source = { shownAs, absolute, text, baseDir: path.dirname(absolute), env };
+  const config = configFromText(source);
+  checkKeyFiles(config, source);
+  return config;
+}
+
+/** A destination that asks for encryption must have its key: never upload in clear by mistake. */
+function checkKeyFiles(config: Config, source: ConfigSource): void {
+  config.database.destinations.forEach((d, index) => {
+    if (d.encryptionKeyFile === undefined) return;
+    const stat = fs.statSync(d.encryptionKeyFile, { throwIfNoEntry: false });
+    let problem = stat === undefined ? 'does not exist' : stat.isFile() ? undefined : 'is not a file';
+    if (problem === undefined) {
+      try {
+        fs.accessSync(d.encryptionKeyFile, fs.constants.R_OK);
+      } catch {
+        problem = 'cannot be read';
+      }
+    }
+    if (problem !== undefined)
+      throw destinationProblem(
+        source,
+        index,
+        'encryption_key_file',
+        `[[Database.destination]] encryption_key_file ${d.encryptionKeyFile} ${problem} (destination ${d.url}: nothing is uploaded without its key)`,
+      );
+  });
 }
 
 /** The file's text; undefined when it is the implicit `am.toml` and absent. */

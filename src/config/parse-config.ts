@@ -3,6 +3,7 @@ import { parse, TomlError } from 'smol-toml';
 import { buildConfig } from './build-config.js';
 import type { Config } from './config.js';
 import { type ConfigEnv, type ConfigSource, problemAt } from './config-source.js';
+import { checkDestinations } from './destinations.js';
 import { ConfigError } from './errors.js';
 import { show } from './rules.js';
 import {
@@ -74,6 +75,10 @@ function checkValues(table: Record<string, unknown>, source: ConfigSource): Chec
     if (!isTable(content))
       throw problemAt(source, `[${section}] must be a table (got ${show(content)})`, section);
     for (const [key, value] of Object.entries(content)) {
+      if (section === 'Database' && key === 'destination') {
+        checked.Database.destination = checkDestinations(value, source);
+        continue;
+      }
       const rule = ruleOf(section, key);
       if (rule === undefined) throw unknownKey(section, key, source);
       const result = rule(value);

@@ -1,4 +1,12 @@
+import type { DestinationValues } from './destinations.js';
 import { nonEmptyString, oneOf, positiveNumber, type Rule, wholeNumber } from './rules.js';
+
+// `[[Database.destination]]` is checked table by table by checkDestinations (with its own lines);
+// this entry makes it a known key and gives its type.
+const destinations: Rule<DestinationValues[]> = () => ({
+  ok: false,
+  problem: 'is checked by checkDestinations',
+});
 
 // Node timers fire at once when asked to wait more than 2^31-1 ms: keep intervals below that.
 const MAX_TIMER_SECONDS = 2_147_483;
@@ -14,6 +22,7 @@ export const SCHEMA = {
     backup_dir: nonEmptyString('path'),
     backup_verify: oneOf('quick', 'full', 'off'),
     backup_timeout_seconds: wholeNumber(1, undefined, MAX_BACKUP_TIMEOUT_SECONDS),
+    destination: destinations,
   },
   Pulse: {
     ticker_interval_seconds: positiveNumber(MAX_TIMER_SECONDS),

@@ -5,5 +5,7 @@ export { BackupJob } from './backup-job.js';
 export type { CheckpointOutcome } from './checkpoint-job.js';
 export { CheckpointJob } from './checkpoint-job.js';
 export type { Logger } from './logger.js';
+export type { DestinationStatus, OffsiteTarget } from './offsite-job.js';
+export { OffsiteJob } from './offsite-job.js';
 export type { PulseJob } from './ticker.js';
 export { Ticker } from './ticker.js';

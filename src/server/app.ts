@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AttestationStore } from '../store/index.js';
 import { registerAuth } from './auth.js';
-import type { BackupService } from './backup-service.js';
+import type { BackupService, OffsiteService } from './backup-service.js';
 import { formatSchemaErrors, registerErrorHandler } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { attestationRoutes } from './routes/attestations.js';
@@ -17,6 +17,8 @@ export interface AppDeps {
   readonly maxBatch: number;
   /** When set, every route but /healthz and /metrics needs this bearer token. */
   readonly token: string | undefined;
+  /** The off-site uploads, when destinations are configured. */
+  readonly offsite?: OffsiteService | undefined;
 }
 
 /** Builds the HTTP API; listening and shutdown are the caller's. */
@@ -35,9 +37,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415
   registerErrorHandler(app);
   registerAuth(app, deps.token);
-  registerMetrics(app, deps.backups);
+  registerMetrics(app, deps.backups, deps.offsite);
   await app.register(healthRoutes(deps.store));
   await app.register(attestationRoutes(deps.store, deps.maxBatch));
-  await app.register(backupRoutes(deps.backups));
+  await app.register(backupRoutes(deps.backups, deps.offsite));
   return app;
 }

@@ -29,3 +29,20 @@ export interface BackupRunRecord {
 export interface BackupFileRecord {
   readonly modifiedAt: string;
 }
+
+/** What the HTTP API shows of the off-site uploads (pulse's `OffsiteJob` satisfies it). */
+export interface OffsiteService {
+  /** One record per destination, passed through to clients as JSON. */
+  status(): readonly OffsiteStatusRecord[];
+}
+
+/** One destination's state, as far as the server reads it. */
+export interface OffsiteStatusRecord {
+  readonly url: string;
+  readonly running: boolean;
+  readonly uploads: number;
+  readonly failures: number;
+  readonly skipped: number;
+  readonly lastSuccessAt: string | undefined;
+  readonly lastBytes: number | undefined;
+}

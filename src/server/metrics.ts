@@ -1,13 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { BackupService } from './backup-service.js';
+import type { BackupService, OffsiteService } from './backup-service.js';
 
 /**
  * Prometheus metrics on their own registry (one per app, so tests can build several): backups
  * (count by outcome, duration, bytes, age of the newest), requests (count, latency), and the
  * process defaults (memory, event-loop lag). Registered on the root so its hook sees every route.
  */
-export function registerMetrics(app: FastifyInstance, backups: BackupService): void {
+export function registerMetrics(
+  app: FastifyInstance,
+  backups: BackupService,
+  offsite?: OffsiteService,
+): void {
   {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
@@ -54,6 +58,8 @@ export function registerMetrics(app: FastifyInstance, backups: BackupService): v
     });
     backups.on('failure', () => backupsTotal.inc({ outcome: 'failure' }));
 
+    if (offsite) registerOffsiteMetrics(registry, offsite);
+
     const requests = new Counter({
       name: 'ats_http_requests_total',
       help: 'HTTP requests',
@@ -77,4 +83,64 @@ export function registerMetrics(app: FastifyInstance, backups: BackupService): v
       reply.type(registry.contentType).send(await registry.metrics()),
     );
   }
+}
+
+/** Per-destination off-site metrics, read from the uploads' state at each scrape. */
+function registerOffsiteMetrics(registry: Registry, offsite: OffsiteService): void {
+  const labelNames = ['destination'];
+  new Counter({
+    name: 'ats_offsite_uploads_total',
+    help: 'Off-site uploads by destination and outcome (skipped: nothing changed)',
+    labelNames: ['destination', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of offsite.status()) {
+        this.inc({ destination: d.url, outcome: 'success' }, d.uploads);
+        this.inc({ destination: d.url, outcome: 'failure' }, d.failures);
+        this.inc({ destination: d.url, outcome: 'skipped' }, d.skipped);
+      }
+    },
+  });
+  new Gauge({
+    name: 'ats_offsite_last_success_timestamp_seconds',
+    help: 'When the last off-site upload (or check that nothing changed) succeeded (0: never)',
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const d of offsite.status())
+        this.set({ destination: d.url }, d.lastSuccessAt ? Date.parse(d.lastSuccessAt) / 1000 : 0);
+    },
+  });
+  new Gauge({
+    name: 'ats_offsite_last_success_age_seconds',
+    help: 'Seconds since the last successful off-site upload (-1: none yet)',
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const d of offsite.status())
+        this.set(
+          { destination: d.url },
+          d.lastSuccessAt ? (Date.now() - Date.parse(d.lastSuccessAt)) / 1000 : -1,
+        );
+    },
+  });
+  new Gauge({
+    name: 'ats_offsite_last_upload_bytes',
+    help: 'Stored bytes of the last off-site upload',
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const d of offsite.status()) this.set({ destination: d.url }, d.lastBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'ats_offsite_running',
+    help: '1 while an upload to the destination runs',
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const d of offsite.status()) this.set({ destination: d.url }, d.running ? 1 : 0);
+    },
+  });
 }

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { type Config, loadConfig } from '../../config/index.js';
-import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
+import { loadKeyFile, openDestination } from '../../backup/index.js';
+import { type Config, type DestinationConfig, loadConfig } from '../../config/index.js';
+import type { Logger } from '../../pulse/index.js';
+import { BackupJob, CheckpointJob, OffsiteJob, Ticker } from '../../pulse/index.js';
 import { buildApp } from '../../server/index.js';
 import { openStore } from '../../store/index.js';
 import { createLogger } from '../logger.js';
@@ -30,6 +32,7 @@ async function serve(config: Config): Promise<void> {
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
     checkDatabase(database.path, database.backupDir, config.file);
+    const offsite = offsiteJob(database.destinations, log); // before anything opens: a bad key refuses to start
     const store = openStore(database.path, ats);
     const backups = new BackupJob(
       {
@@ -42,6 +45,7 @@ async function serve(config: Config): Promise<void> {
       },
       log,
     );
+    if (offsite) backups.on('success', (result) => offsite.enqueue(result.file, new Date(result.startedAt)));
     const ticker = new Ticker(
       pulse.tickerIntervalSeconds * 1000,
       [backups, new CheckpointJob(database.path, log)],
@@ -54,6 +58,7 @@ async function serve(config: Config): Promise<void> {
       maxBodyBytes: server.maxBodyBytes,
       maxBatch: ats.maxBatch,
       token: server.token,
+      offsite,
     });
     const url = await app
       .listen({ host: server.host, port: server.port })
@@ -81,9 +86,26 @@ async function serve(config: Config): Promise<void> {
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
     await app.close();
     await ticker.stop(); // cancels a running backup; its temporary file is removed
+    await offsite?.stop(); // an interrupted upload leaves nothing visible remotely
     store.close();
     log.info({ event: 'stopped' }, 'stopped');
   } finally {
     held.lock.release();
   }
+}
+
+/**
+ * The uploads to `[[Database.destination]]`, or undefined when there is none. Every key is loaded
+ * here, before the service starts: a destination that asks for encryption never uploads in clear.
+ */
+function offsiteJob(destinations: readonly DestinationConfig[], log: Logger): OffsiteJob | undefined {
+  if (destinations.length === 0) return undefined;
+  return new OffsiteJob(
+    destinations.map((d) => ({
+      destination: openDestination(d.url),
+      key: d.encryptionKeyFile === undefined ? undefined : loadKeyFile(d.encryptionKeyFile),
+      retention: { keep: d.keep, keepDays: d.keepDays },
+    })),
+    log,
+  );
 }

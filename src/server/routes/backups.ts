@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { BackupService } from '../backup-service.js';
+import type { BackupService, OffsiteService } from '../backup-service.js';
 import { sendError } from '../error-handler.js';
 import { HttpError } from '../http-error.js';
 import { errorBody } from '../schemas.js';
 
 /** `/backups`: what the periodic backup did and will do, and a way to start one now. */
-export function backupRoutes(backups: BackupService) {
+export function backupRoutes(backups: BackupService, offsite?: OffsiteService) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/backups', async () => {
       const nextDue = backups.nextDueAt;
@@ -17,6 +17,7 @@ export function backupRoutes(backups: BackupService) {
         last: backups.last ?? null,
         lastFailure: backups.lastFailure ?? null,
         files: backups.files(),
+        destinations: offsite?.status() ?? [],
       };
     });
 
