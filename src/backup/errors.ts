@@ -4,6 +4,8 @@ export type BackupErrorCode =
   | 'ESOURCE' // source missing, unreadable or not a database
   | 'EDEST' // backup folder missing, not a folder or not writable
   | 'ELOCKED' // another backup of the same target is running
+  | 'ELINEAGE' // the backups there belong to another database
+  | 'EINUSE' // restore: someone has the database open
   | 'EBUSY' // the source stayed locked past the busy deadline
   | 'ELOCKBUDGET' // rollback-journal source: copy would block writers too long
   | 'ECOPY' // SQLite or I/O error while copying

@@ -1,12 +1,21 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { acquireBackupLock } from './backup-lock.js';
+import {
+  addRecord,
+  type BackupRecord,
+  checksumOf,
+  generationPath,
+  requireSameDatabase,
+} from './catalogue.js';
 import { copyInWorker } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
+import { fileId, sameFile } from './file-identity.js';
+import { readLineage } from './lineage.js';
 import { type BackupOptions, resolveBackupOptions } from './options.js';
 import { requireFile, requireWritableFolder } from './path-checks.js';
-import { copyTmpPath, generationPath, removeStaleFiles, rotate } from './rotation.js';
+import { copyTmpPath, type RemovedGeneration, removeStaleFiles, rotate } from './rotation.js';
 import type { CopyResult } from './snapshot-copy.js';
 
 /** What a successful backup did. */
@@ -18,6 +27,10 @@ export interface BackupResult extends Omit<CopyResult, 'verify'> {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly verify: CopyResult['verify'];
+  /** What the catalogue recorded for the new backup. */
+  readonly record: BackupRecord;
+  /** Generations rotation dropped (each must be reported: nothing is deleted silently). */
+  readonly removed: readonly RemovedGeneration[];
   /** Temporary files of an earlier, interrupted backup that this run removed. */
   readonly cleanedUp: readonly string[];
   readonly warnings: readonly string[];
@@ -25,9 +38,11 @@ export interface BackupResult extends Omit<CopyResult, 'verify'> {
 
 /**
  * Takes a hot backup of an SQLite database: a consistent snapshot copied off the main thread,
- * fsynced and verified in a temporary file, then rotated in as `<target>.bak1`. Nothing an older
- * backup holds is touched until the new one is verified; a failure throws a {@link BackupError}
- * and leaves the older generations as they were.
+ * fsynced and verified in a temporary file, recorded in the catalogue, then rotated in as
+ * `<target>.bak1`. Nothing an older backup holds is touched until the new one is verified, no
+ * generation of another database is ever replaced (ELINEAGE), and cancellation is honoured up to
+ * the final rename; a failure throws a {@link BackupError} and leaves the older generations as
+ * they were.
  */
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const opts = resolveBackupOptions(options);
@@ -38,8 +53,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const sourceMode = (await requireFile(source, 'open source')).mode & 0o666;
   await requireWritableFolder(path.dirname(target));
-  for (let n = 1; n <= opts.keep; n++) {
-    if (generationPath(target, n) === source) {
+  const sourceId = fileId(source);
+  for (let n = 1; n <= opts.keep + 1; n++) {
+    if (generationPath(target, n) === source || sameFile(fileId(generationPath(target, n)), sourceId)) {
       throw new BackupError(
         'EINVALID',
         'backup',
@@ -54,6 +70,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const signals = [opts.signal, opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter(
     (s) => s !== undefined,
   );
+  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+  const checkCancelled = (): void => {
+    if (signal?.aborted) throw new BackupError('ECANCELLED', 'backup', source, 'cancelled before rotation');
+  };
   try {
     const cleanedUp = await removeStaleFiles(target);
     const copy = await copyInWorker(
@@ -66,7 +86,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         maxReadLockMs: opts.maxReadLockMs,
         stepPages: opts.stepPages,
       },
-      { signal: signals.length > 0 ? AbortSignal.any(signals) : undefined, onProgress: opts.onProgress },
+      { signal, onProgress: opts.onProgress },
     );
     if (!copy.verify.ok) {
       throw new BackupError(
@@ -76,9 +96,13 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         `${opts.verify} check failed: ${copy.verify.problems.slice(0, 3).join('; ')}`,
       );
     }
+    checkCancelled();
+    const record = await recordFor(tmp, source, startedAt, copy);
+    requireSameDatabase(target, record);
+    await addRecord(target, tmp, record);
     opts.onProgress?.({ phase: 'rotate', pagesDone: copy.pages, pagesTotal: copy.pages });
     faultPoint('before-rotate');
-    await rotate(tmp, target, opts.keep);
+    const removed = await rotate(tmp, target, opts.keep, checkCancelled);
     const warnings =
       copy.journalMode === 'wal'
         ? []
@@ -93,6 +117,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       startedAt,
       finishedAt: new Date().toISOString(),
       durationMs: Math.round(performance.now() - started),
+      record,
+      removed: Object.freeze(removed),
       cleanedUp,
       warnings,
     });
@@ -104,4 +130,24 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   } finally {
     lock.release();
   }
+}
+
+/** The catalogue record of the verified copy `tmp`: read from the copy itself, so it is what the copy holds. */
+async function recordFor(
+  tmp: string,
+  source: string,
+  createdAt: string,
+  copy: CopyResult,
+): Promise<BackupRecord> {
+  const lineage = readLineage(tmp);
+  return Object.freeze({
+    lineage: lineage?.id,
+    lineageHistory: lineage?.history ?? [],
+    createdAt,
+    source: await fs.realpath(source),
+    pages: copy.pages,
+    pageSize: copy.pageSize,
+    bytes: copy.bytes,
+    checksum: await checksumOf(tmp),
+  });
 }

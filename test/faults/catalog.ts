@@ -9,8 +9,9 @@ export const FAULTS = {
   'kill-at-random': { trials: 30, fault: 'SIGKILL of `ats backup` at a random moment of a backup' },
   'kill-leaves-tmp': { trials: 1, fault: 'SIGKILL after verification, leaving a verified temporary copy' },
   'kill-restore': {
-    trials: 2,
-    fault: 'SIGKILL during `ats restore`: after the copy, after setting the database aside',
+    trials: 12,
+    fault:
+      'SIGKILL at each step of `ats restore` (database taken, mid-copy, copied, set aside, renamed, kept), in WAL mode with committed rows only in the -wal and in rollback-journal mode with a hot journal',
   },
   'sigterm-service': { trials: 1, fault: 'SIGTERM to `ats serve` during a backup' },
   cancel: { trials: 1, fault: 'AbortSignal during a copy' },
