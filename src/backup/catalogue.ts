@@ -151,7 +151,7 @@ export function requireSameDatabase(base: string, record: BackupRecord): void {
     if (sameDatabase(record, g.record)) continue;
     const other = g.record!;
     throw new BackupError(
-      'ELINEAGE',
+      'ATS_BACKUP_LINEAGE',
       'backup',
       g.file,
       `holds a backup of another database (${other.source}, lineage ${other.lineage ?? 'none'}, taken ${other.createdAt}), ` +

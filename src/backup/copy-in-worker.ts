@@ -44,7 +44,9 @@ export function copyInWorker(
     const onAbort = (): void => {
       Atomics.store(new Int32Array(cancelBuffer), 0, 1);
       killTimer = setTimeout(() => {
-        fail(new BackupError('ECANCELLED', 'copy', request.source, 'cancelled (worker terminated)'));
+        fail(
+          new BackupError('ATS_BACKUP_CANCELLED', 'copy', request.source, 'cancelled (worker terminated)'),
+        );
         void worker.terminate();
       }, CANCEL_GRACE_MS);
     };
@@ -60,7 +62,7 @@ export function copyInWorker(
       }
     });
     worker.on('error', (err) =>
-      fail(new BackupError('EWORKER', 'copy worker', request.source, err.message, { cause: err })),
+      fail(new BackupError('ATS_BACKUP_WORKER', 'copy worker', request.source, err.message, { cause: err })),
     );
     worker.on('exit', (code) => {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -70,7 +72,7 @@ export function copyInWorker(
         reject(
           outcome?.error ??
             new BackupError(
-              'EWORKER',
+              'ATS_BACKUP_WORKER',
               'copy worker',
               request.source,
               `exited with code ${code} before finishing`,

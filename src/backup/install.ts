@@ -16,7 +16,9 @@ export async function installFile(tmp: string, final: string, beforeRename?: () 
     await step('rename', tmp, () => fs.rename(tmp, final));
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    throw err instanceof BackupError ? err : new BackupError('EROTATE', 'install', tmp, reasonOf(err));
+    throw err instanceof BackupError
+      ? err
+      : new BackupError('ATS_BACKUP_ROTATE', 'install', tmp, reasonOf(err));
   }
   await fsyncDir(path.dirname(final));
 }
@@ -43,6 +45,6 @@ export async function step(operation: string, file: string, fn: () => Promise<un
   try {
     await fn();
   } catch (err) {
-    throw new BackupError('EROTATE', operation, file, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_ROTATE', operation, file, reasonOf(err), { cause: err });
   }
 }

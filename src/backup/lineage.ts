@@ -43,7 +43,7 @@ export function ensureLineage(database: string): Lineage {
       })
       .immediate();
   } catch (err) {
-    throw new BackupError('ESOURCE', 'lineage', database, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_SOURCE', 'lineage', database, reasonOf(err), { cause: err });
   } finally {
     db?.close();
   }
@@ -57,7 +57,7 @@ export function readLineage(file: string): Lineage | undefined {
     const exists = db.prepare('SELECT 1 FROM sqlite_schema WHERE type = ? AND name = ?').get('table', TABLE);
     return exists ? readFrom(db) : undefined;
   } catch (err) {
-    throw new BackupError('ESOURCE', 'read lineage', file, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_SOURCE', 'read lineage', file, reasonOf(err), { cause: err });
   } finally {
     db?.close();
   }

@@ -42,7 +42,7 @@ export interface RestoreResult {
  *
  * 1. The backup is checked (shape, then quick_check or integrity_check) and refused if bad, or if
  *    it is the database itself under any name (same device and inode).
- * 2. The database is taken: refused (EINUSE) while any other process has it open (/proc) or any
+ * 2. The database is taken: refused (ATS_BACKUP_IN_USE) while any other process has it open (/proc) or any
  *    other connection holds it (SQLite's own locks, asked with no busy wait); a WAL database is
  *    switched to rollback-journal mode, which checkpoints its WAL into the main file and removes
  *    `-wal`/`-shm`, so the main file alone is the complete database; then an EXCLUSIVE lock is
@@ -63,11 +63,16 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const tmp = `${database}.restore.tmp`;
   const stat = await requireFile(from, 'restore from');
   if (from === database || sameFile(fileId(from), fileId(database)))
-    throw new BackupError('EINVALID', 'restore', from, `the backup is the database ${database} itself`);
+    throw new BackupError(
+      'ATS_BACKUP_INVALID',
+      'restore',
+      from,
+      `the backup is the database ${database} itself`,
+    );
   const checked = withoutNewSidecars(from, () => verifyDatabase(from, opts.verify));
   if (!checked.ok) {
     throw new BackupError(
-      'EVERIFY',
+      'ATS_BACKUP_VERIFY',
       'restore from',
       from,
       `the backup fails ${opts.verify}_check (${checked.problems.slice(0, 2).join('; ')}); nothing was changed`,
@@ -76,7 +81,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   await finishInterruptedRestore(database);
   const cancelled = (): void => {
     if (opts.signal?.aborted)
-      throw new BackupError('ECANCELLED', 'restore', database, 'cancelled; nothing was changed');
+      throw new BackupError('ATS_BACKUP_CANCELLED', 'restore', database, 'cancelled; nothing was changed');
   };
   const current = fileId(database);
   const mode = ((await fsp.stat(database).catch(() => stat)).mode & 0o7777) as number;
@@ -106,7 +111,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const copied = verifyDatabase(tmp, opts.verify);
     if (!copied.ok)
       throw new BackupError(
-        'EVERIFY',
+        'ATS_BACKUP_VERIFY',
         'restore copy',
         tmp,
         `the copy fails ${opts.verify}_check: ${copied.problems[0] ?? ''}`,
@@ -144,7 +149,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     if (pending && !installed) await fsp.rm(pending, { force: true });
     throw err instanceof BackupError
       ? err
-      : new BackupError('ECOPY', 'restore', database, reasonOf(err), { cause: err });
+      : new BackupError('ATS_BACKUP_COPY', 'restore', database, reasonOf(err), { cause: err });
   } finally {
     held?.release(!installed);
   }
@@ -180,13 +185,13 @@ interface HeldDatabase {
 }
 
 /**
- * Takes the database for the restore, or throws EINUSE naming who has it. Never closes a raw
+ * Takes the database for the restore, or throws ATS_BACKUP_IN_USE naming who has it. Never closes a raw
  * descriptor on the database: only this connection touches it until it is released.
  */
 function takeDatabase(database: string, id: FileId): HeldDatabase {
   const inUse = (who: string, cause?: unknown): BackupError =>
     new BackupError(
-      'EINUSE',
+      'ATS_BACKUP_IN_USE',
       'restore',
       database,
       `the database is open by ${who}: stop it before restoring (nothing was changed)`,
@@ -215,7 +220,7 @@ function takeDatabase(database: string, id: FileId): HeldDatabase {
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
       throw inUse('another connection (SQLite reports it locked)', err);
     throw new BackupError(
-      'ESOURCE',
+      'ATS_BACKUP_SOURCE',
       'restore',
       database,
       `cannot open the database to replace: ${reasonOf(err)}`,
@@ -241,7 +246,7 @@ function stampLineage(tmp: string): void {
   try {
     startChildLineage(db);
   } catch (err) {
-    throw new BackupError('ECOPY', 'lineage', tmp, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'lineage', tmp, reasonOf(err), { cause: err });
   } finally {
     db.close();
   }

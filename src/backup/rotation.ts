@@ -90,7 +90,7 @@ async function shift(from: string, to: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') {
-      throw new BackupError('EROTATE', 'link', from, reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_ROTATE', 'link', from, reasonOf(err), { cause: err });
     }
     await step('rename', from, () => fs.rename(from, to));
     return;

@@ -40,7 +40,7 @@ export interface BackupResult extends Omit<CopyResult, 'verify'> {
  * Takes a hot backup of an SQLite database: a consistent snapshot copied off the main thread,
  * fsynced and verified in a temporary file, recorded in the catalogue, then rotated in as
  * `<target>.bak1`. Nothing an older backup holds is touched until the new one is verified, no
- * generation of another database is ever replaced (ELINEAGE), and cancellation is honoured up to
+ * generation of another database is ever replaced (ATS_BACKUP_LINEAGE), and cancellation is honoured up to
  * the final rename; a failure throws a {@link BackupError} and leaves the older generations as
  * they were.
  */
@@ -57,7 +57,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   for (let n = 1; n <= opts.keep + 1; n++) {
     if (generationPath(target, n) === source || sameFile(fileId(generationPath(target, n)), sourceId)) {
       throw new BackupError(
-        'EINVALID',
+        'ATS_BACKUP_INVALID',
         'backup',
         source,
         `the backup file ${generationPath(target, n)} would be the database itself`,
@@ -72,7 +72,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   );
   const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
   const checkCancelled = (): void => {
-    if (signal?.aborted) throw new BackupError('ECANCELLED', 'backup', source, 'cancelled before rotation');
+    if (signal?.aborted)
+      throw new BackupError('ATS_BACKUP_CANCELLED', 'backup', source, 'cancelled before rotation');
   };
   try {
     const cleanedUp = await removeStaleFiles(target);
@@ -90,7 +91,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     );
     if (!copy.verify.ok) {
       throw new BackupError(
-        'EVERIFY',
+        'ATS_BACKUP_VERIFY',
         'verify',
         tmp,
         `${opts.verify} check failed: ${copy.verify.problems.slice(0, 3).join('; ')}`,
@@ -126,7 +127,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     await fs.rm(tmp, { force: true });
     await fs.rm(`${tmp}-journal`, { force: true });
     if (err instanceof BackupError) throw err;
-    throw new BackupError('ECOPY', 'backup', source, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'backup', source, reasonOf(err), { cause: err });
   } finally {
     lock.release();
   }

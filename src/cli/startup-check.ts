@@ -1,11 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { backupBase, fileId, listGenerations, sameFile, verifyDatabase } from '../backup/index.js';
+import { AtsError } from '../errors/index.js';
 
-/** The service will not start on this database. Exit code 1. */
-export class StartupError extends Error {
+/** The service (or a restore) will not start on this database. Exit code 1. */
+export class StartupError extends AtsError {
   override readonly name = 'StartupError';
-  readonly code = 'ESTARTUP';
+  declare readonly code: 'ATS_CLI_STARTUP';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ATS_CLI_STARTUP', message, options);
+  }
 }
 
 /**
@@ -23,7 +28,7 @@ export function checkDatabasePresent(
   const stat = fs.statSync(database, { throwIfNoEntry: false });
   if (stat && stat.size > 0) return;
   // Only backups that can be of this database: those of another (a record naming another path)
-  // are left to rotation, which refuses to replace them (ELINEAGE).
+  // are left to rotation, which refuses to replace them (ATS_BACKUP_LINEAGE).
   const real = realPathOf(database);
   const generations = listGenerations(backupBase(backupDir, database)).filter(
     (g) => g.record === undefined || g.record.source === real,

@@ -36,11 +36,11 @@ export function restoreCommand(): Command {
       if (!fs.existsSync(from)) {
         const how =
           configFile || flags.db ? '' : ` (no am.toml here and no --db: the default database ${database})`;
-        throw new BackupError('ESOURCE', 'restore from', from, `no such file${how}`);
+        throw new BackupError('ATS_BACKUP_SOURCE', 'restore from', from, `no such file${how}`);
       }
       if (!fs.existsSync(path.dirname(database)))
         throw new BackupError(
-          'EDEST',
+          'ATS_BACKUP_DEST',
           'restore',
           database,
           `the database's folder ${path.dirname(database)} does not exist`,
