@@ -178,7 +178,11 @@ function readRecords(base: string): StoredRecord[] {
 
 function recordOf(records: readonly StoredRecord[], stat: fs.Stats): BackupRecord | undefined {
   const r = records.find(
-    (e) => e.dev === stat.dev && e.ino === stat.ino && e.mtimeMs === stat.mtimeMs && e.bytes === stat.size,
+    (e) =>
+      e.dev === stat.dev &&
+      e.ino === stat.ino &&
+      e.bytes === stat.size &&
+      Math.floor(e.mtimeMs) === Math.floor(stat.mtimeMs), // to the ms: utimes() cannot set nanoseconds back
   );
   if (!r) return undefined;
   const { dev: _dev, ino: _ino, mtimeMs: _mtime, ...record } = r;

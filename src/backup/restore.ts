@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { checksumOf } from './catalogue.js';
 import { copyInWorker } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
@@ -20,6 +21,8 @@ export interface RestoreOptions {
   readonly database: string;
   /** Check of the backup before anything is touched, and of the copy before it is put in place. */
   readonly verify: 'quick' | 'full';
+  /** sha256 the backup had when it was taken (from its catalogue record): a mismatch refuses it. */
+  readonly checksum?: string | undefined;
   /** Honoured up to the rename that puts the copy in place. */
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: BackupProgress) => void;
@@ -76,6 +79,14 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       'restore from',
       from,
       `the backup fails ${opts.verify}_check (${checked.problems.slice(0, 2).join('; ')}); nothing was changed`,
+    );
+  }
+  if (opts.checksum !== undefined && (await checksumOf(from)) !== opts.checksum) {
+    throw new BackupError(
+      'ATS_BACKUP_VERIFY',
+      'restore from',
+      from,
+      `the backup does not match the sha256 recorded when it was taken (${opts.checksum.slice(0, 12)}...): it changed on disk since; nothing was changed`,
     );
   }
   await finishInterruptedRestore(database);

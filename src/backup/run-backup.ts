@@ -17,6 +17,7 @@ import { type BackupOptions, resolveBackupOptions } from './options.js';
 import { requireFile, requireWritableFolder } from './path-checks.js';
 import { copyTmpPath, type RemovedGeneration, removeStaleFiles, rotate } from './rotation.js';
 import type { CopyResult } from './snapshot-copy.js';
+import { explainReadOnly } from './verify.js';
 
 /** What a successful backup did. */
 export interface BackupResult extends Omit<CopyResult, 'verify'> {
@@ -126,6 +127,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   } catch (err) {
     await fs.rm(tmp, { force: true });
     await fs.rm(`${tmp}-journal`, { force: true });
+    if (err instanceof BackupError && err.code === 'ATS_BACKUP_SOURCE') {
+      const reason = explainReadOnly(source, err.reason);
+      if (reason !== err.reason)
+        throw new BackupError(err.code, err.operation, err.path, reason, { cause: err });
+    }
     if (err instanceof BackupError) throw err;
     throw new BackupError('ATS_BACKUP_COPY', 'backup', source, reasonOf(err), { cause: err });
   } finally {

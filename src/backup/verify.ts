@@ -45,10 +45,24 @@ export function verifyDatabase(file: string, mode: VerifyMode): VerifyOutcome {
     const ok = messages.length === 1 && messages[0] === 'ok';
     return done(ok, ok ? [] : messages);
   } catch (err) {
-    return done(false, [reasonOf(err)]);
+    return done(false, [explainReadOnly(file, reasonOf(err))]);
   } finally {
     db?.close();
   }
+}
+
+/**
+ * SQLite answers "attempt to write a readonly database" when a user who may read a WAL-mode
+ * database but not write its folder opens it: reading needs `<db>-shm`, which it cannot create.
+ * Say so, and what to do.
+ */
+export function explainReadOnly(file: string, reason: string): string {
+  if (!/READONLY_(DIRECTORY|CANTINIT|CANTLOCK)|attempt to write a readonly database/.test(reason))
+    return reason;
+  return (
+    `${reason}: ${file} is a WAL-mode database and reading it needs ${file}-shm, which this user ` +
+    `(uid ${process.getuid?.() ?? '?'}) cannot create in its folder; run as the database's owner or give this user write access to the folder`
+  );
 }
 
 /** What is wrong with the file's header and size, or undefined when they are those of a database. */

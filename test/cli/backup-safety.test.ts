@@ -296,3 +296,37 @@ describe('the unclear cases: verify means valid, symlinked backup_dir, cancellat
     expect(listDir(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 });
+
+describe('the unclear cases: a user who may read the database but not write its folder', () => {
+  // Needs root, to run the CLI as another user (nobody).
+  it.skipIf(process.getuid?.() !== 0)(
+    'ats verify and ats backup of an idle WAL database say why and what to do',
+    async () => {
+      dir = tempDir();
+      fs.chmodSync(dir, 0o755);
+      const db = path.join(dir, 'a.db');
+      makeDatabase(db, 0.1);
+      fs.chmodSync(db, 0o644);
+      const out = path.join(dir, 'out');
+      fs.mkdirSync(out, { mode: 0o777 });
+      fs.chmodSync(out, 0o777);
+      const asNobody = (args: string[]) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [CLI, ...args], { uid: 65534, gid: 65534, cwd: '/' });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d) => (stdout += d));
+          child.stderr.on('data', (d) => (stderr += d));
+          child.on('close', (code) => resolve({ code, stdout, stderr }));
+        });
+      const hint =
+        /is a WAL-mode database and reading it needs .*a\.db-shm, which this user \(uid 65534\) cannot create in its folder; run as the database's owner/;
+      const verify = await asNobody(['verify', db]);
+      expect(verify.code).toBe(1);
+      expect(verify.stdout).toMatch(hint);
+      const backup = await asNobody(['backup', '--db', db, '--out', out]);
+      expect(backup.code).toBe(1);
+      expect(backup.stderr).toMatch(hint);
+    },
+  );
+});

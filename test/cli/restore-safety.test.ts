@@ -1,6 +1,6 @@
 // Issue 12, data loss D1-D4: restore never runs under anyone using the database, copies exactly
 // what it verified (WAL included), and leaves no crash window. Through the real CLI and service.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FAULTS } from '../faults/catalog.js';
 import {
   attestation,
+  CLI,
   countRows,
   crashWriter,
   integrity,
@@ -309,5 +310,57 @@ describe('ats restore: the unclear cases', () => {
     expect(restored[1]!.parent).toBe(original[0]!.id);
     const next = await runCli(['backup', '--db', db]);
     expect(next.code, next.stderr).toBe(0);
+  });
+});
+
+describe('ats restore checks what the catalogue recorded', () => {
+  it('a backup whose bytes changed since it was taken (quick_check still ok) is refused by its checksum', async () => {
+    dir = tempDir();
+    const db = path.join(dir, 'a.db');
+    makeDatabase(db, 0.2, 'delete');
+    expect((await runCli(['backup', '--db', db])).code).toBe(0);
+    const bak1 = `${db}.bak1`;
+    const before = fs.statSync(bak1);
+    const bytes = fs.readFileSync(bak1);
+    const at = bytes.indexOf('seed 7 ');
+    bytes.write('SEED', at); // a flipped value inside a row: no b-tree check can see it
+    fs.writeFileSync(bak1, bytes);
+    fs.utimesSync(bak1, before.atimeMs / 1000, before.mtimeMs / 1000); // as bit rot would: the file time unchanged
+    expect(integrity(bak1)).toBe('ok');
+    const original = fs.readFileSync(db);
+    const run = await runCli(['restore', '--db', db, '--yes']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/does not match the sha256 recorded when it was taken .*nothing was changed/);
+    expect(fs.readFileSync(db).equals(original)).toBe(true);
+  });
+});
+
+describe('ats restore honours cancellation up to the rename', () => {
+  it('SIGTERM after the copy is checked: exit 1, the database as it was (still in WAL mode), no kept copy', async () => {
+    dir = tempDir();
+    const db = path.join(dir, 'a.db');
+    makeDatabase(db, 0.2);
+    expect((await runCli(['backup', '--db', db])).code).toBe(0);
+    await crashWriter(db, 'wal', 100);
+    const rows = countRows(db);
+    const marker = path.join(dir, 'paused');
+    const child = spawn(process.execPath, [CLI, 'restore', '--db', db, '--yes'], {
+      env: { ...process.env, ATS_FAULT_POINT: 'restore-copied:pause', ATS_FAULT_MARKER: marker },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitFor(() => fs.existsSync(marker), 20_000, 'the restore to finish its copy');
+    child.kill('SIGTERM'); // handled once the paused main thread runs again
+    fs.rmSync(marker);
+    expect(await exited).toBe(1);
+    expect(stderr).toMatch(/cancelled; nothing was changed/);
+    expect(keptCopies(dir, 'a.db')).toEqual([]);
+    expect(junk(dir)).toEqual([]);
+    const conn = new Database(db, { readonly: true });
+    expect(conn.pragma('journal_mode', { simple: true })).toBe('wal');
+    conn.close();
+    expect(integrity(db)).toBe('ok');
+    expect(countRows(db)).toBe(rows);
   });
 });

@@ -46,6 +46,15 @@ export const FAULTS = {
       'a 0-byte file, /proc/self/status, a truncated file, a file without a header to verify; a 0-byte generation to list; both to restore',
   },
   'cancel-before-rotate': { trials: 1, fault: 'SIGTERM to `ats backup --verify full` during verification' },
+  'cancel-restore': { trials: 1, fault: 'SIGTERM to `ats restore` after its copy is checked' },
+  'restore-checksum': {
+    trials: 1,
+    fault: 'a backup changed on disk since it was taken, quick_check still ok',
+  },
+  'reader-without-folder-write': {
+    trials: 2,
+    fault: '`ats verify` and `ats backup` of an idle WAL database by a user who cannot write its folder',
+  },
   'sigterm-service': { trials: 1, fault: 'SIGTERM to `ats serve` during a backup' },
   cancel: { trials: 1, fault: 'AbortSignal during a copy' },
   'file-size-limit': { trials: 1, fault: 'RLIMIT_FSIZE below the backup size (EFBIG)' },

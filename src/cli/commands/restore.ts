@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
-import { BackupError, resolveBackup, restoreBackup } from '../../backup/index.js';
+import { BackupError, findRecord, resolveBackup, restoreBackup } from '../../backup/index.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { formatBytes, progressReporter } from '../progress.js';
 import { holdDatabase, removeLockFile, serviceLockPath } from '../service-lock.js';
@@ -58,6 +58,7 @@ export function restoreCommand(): Command {
             from,
             database,
             verify: flags.full ? 'full' : 'quick',
+            checksum: findRecord(target, from)?.checksum,
             signal,
             onProgress: (p) => bar.update(p.phase, p.pagesDone, p.pagesTotal),
           }),
