@@ -141,7 +141,10 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     let keptAs: string | undefined;
     if (pending) {
       keptAs = pending.slice(0, -'.tmp'.length);
-      await fsp.rename(pending, keptAs);
+      // A service that started on the restored file may have named it already (finishInterruptedRestore).
+      await fsp.rename(pending, keptAs).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT' || !fs.existsSync(keptAs!)) throw err;
+      });
       await fsyncDir(path.dirname(database));
     }
     faultPoint('restore-kept');

@@ -27,12 +27,12 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
   checkBackupDir(database.path, database.backupDir);
   fs.mkdirSync(database.backupDir, { recursive: true });
   fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
-  await finishInterruptedRestore(database.path);
   checkDatabasePresent(database.path, database.backupDir, config.file, fresh);
   const held = holdDatabase(database.path, 'ats serve');
   if ('heldBy' in held)
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
+    await finishInterruptedRestore(database.path); // under the lock: never while a restore runs
     checkDatabase(database.path, database.backupDir, config.file);
     ensureLineage(database.path); // before the store opens it: lineage is the backup part's table
     const store = openStore(database.path, ats);
