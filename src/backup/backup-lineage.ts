@@ -1,25 +1,13 @@
-import Database from 'better-sqlite3';
+import { readLineage } from './lineage.js';
 
 /**
- * The lineage id recorded in a database or backup file (the newest row of `ats_lineage`, the
- * table the catalogue keeps), or 'none' when the file has none (a database not made by ats, or
- * from before lineages). Read-only; never throws for a file without the table.
+ * The lineage id recorded in a backup file (see lineage.ts), or 'none' for a database ats did not
+ * make: an upload names its object by it and never fails for want of one.
  */
 export function lineageOfFile(file: string): string {
-  let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-    const exists = db
-      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'ats_lineage'")
-      .get();
-    if (!exists) return 'none';
-    const row = db.prepare('SELECT id FROM ats_lineage ORDER BY seq DESC LIMIT 1').get() as
-      | { id: string }
-      | undefined;
-    return row?.id ?? 'none';
+    return readLineage(file)?.id ?? 'none';
   } catch {
     return 'none';
-  } finally {
-    db?.close();
   }
 }

@@ -2,11 +2,17 @@
 // the server or the ticker.
 
 export { lineageOfFile } from './backup-lineage.js';
+export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
+export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
 export type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
+export type { FileId } from './file-identity.js';
+export { fileId, sameFile } from './file-identity.js';
 export type { FileLock } from './file-lock.js';
 export { lockOwner, tryLock } from './file-lock.js';
+export type { Lineage } from './lineage.js';
+export { ensureLineage, readLineage } from './lineage.js';
 export { FolderDestination } from './local-destination.js';
 export type { EncryptionKey } from './object-crypto.js';
 export { KEY_ENV, keyFromEnv, loadKeyFile } from './object-crypto.js';
@@ -25,11 +31,11 @@ export { destinationUrlProblem, isDestinationUrl, openDestination } from './open
 export type { BackupOptions, BackupProgress, VerifyMode } from './options.js';
 export { BACKUP_DEFAULTS } from './options.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
-export { restoreBackup } from './restore.js';
+export { finishInterruptedRestore, restoreBackup } from './restore.js';
 export { takeLease } from './restore-lease.js';
 export type { RetentionOutcome, RetentionPolicy } from './retention.js';
 export { applyRetention, DEFAULT_REMOTE_KEEP } from './retention.js';
-export { generationPath } from './rotation.js';
+export type { RemovedGeneration } from './rotation.js';
 export type { BackupResult } from './run-backup.js';
 export { runBackup } from './run-backup.js';
 export type { S3ClientSettings } from './s3-client.js';

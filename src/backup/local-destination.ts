@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
 import { fileSink } from './file-sink.js';
-import { fsyncDir } from './rotation.js';
+import { fsyncDir, installFile } from './install.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -52,13 +52,11 @@ export class FolderDestination implements Destination {
     let closed = false;
     try {
       await pipeline(body, fileSink(handle), { signal });
-      await handle.sync();
       await handle.close();
       closed = true;
       if (await exists(file))
         throw new Error('an object of that name exists already (objects are immutable)');
-      await fs.rename(tmp, file);
-      await fsyncDir(this.#dir);
+      await installFile(tmp, file); // the one install path: fsync, rename, fsync the folder
       return { name, bytes: (await fs.stat(file)).size };
     } catch (err) {
       if (!closed) await handle.close().catch(() => {});

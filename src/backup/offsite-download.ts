@@ -3,12 +3,12 @@ import path from 'node:path';
 import type { Destination, RemoteEntry } from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
 import { fileSink } from './file-sink.js';
+import { fsyncDir } from './install.js';
 import type { EncryptionKey } from './object-crypto.js';
 import { MAX_HEADER_BYTES, type ObjectHeader } from './object-format.js';
 import { decodeObject, readHeader } from './object-stream.js';
 import { type BackupName, nameOfId, parseBackupName } from './remote-names.js';
 import { takeLease } from './restore-lease.js';
-import { fsyncDir } from './rotation.js';
 import { type VerifyOutcome, verifyDatabase } from './verify.js';
 
 /** A remote backup as a listing shows it. */

@@ -115,14 +115,14 @@ export async function fetchRemote(
   key: EncryptionKey | undefined,
   verify: 'quick' | 'full',
   onProgress?: (done: number, total: number) => void,
-): Promise<{ file: string; label: string }> {
+): Promise<{ file: string; label: string; sha256: string }> {
   const destination = openDestination(url);
   const backup = await resolveRemoteBackup(destination, id);
   fs.mkdirSync(path.dirname(database), { recursive: true }); // a new machine: nothing there yet
   const file = `${database}.download.tmp`;
   fs.rmSync(file, { force: true }); // left by an interrupted download
-  await downloadBackup({ destination, name: backup.name, file, key, verify, onProgress });
-  return { file, label: `${url}/${backup.id}` };
+  const { header } = await downloadBackup({ destination, name: backup.name, file, key, verify, onProgress });
+  return { file, label: `${url}/${backup.id}`, sha256: header.sha256 };
 }
 
 /** `ats verify URL[/ID]`: checks one or every backup there without installing it. */

@@ -42,6 +42,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const rules: Rule[] = [];
   const seen: SeenRequest[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const agent = new http.Agent({ keepAlive: false });
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
@@ -68,6 +70,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           host: upstream.hostname,
           port: upstream.port,
           method,
+          agent,
           path: url,
           headers: { ...req.headers, host: upstream.host },
         },
@@ -102,8 +105,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       out.on('error', () => res.socket?.destroy());
       req.pipe(out);
     };
-    if (fault?.kind === 'delay') setTimeout(forward, fault.ms);
-    else forward();
+    if (fault?.kind === 'delay') {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        forward();
+      }, fault.ms);
+      timers.add(timer);
+    } else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -117,6 +125,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       rules.length = 0;
     },
     async close() {
+      for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
