@@ -10,6 +10,7 @@ import { describeEnvironment } from './environment.js';
 import { loadName, sizeName } from './format.js';
 import { runServiceCell } from './load/service-cell.js';
 import { log } from './log.js';
+import { offsiteRequest, runOffsiteBench } from './offsite.js';
 import { OUT_DIR, ROOT } from './paths.js';
 import { type RunRecord, writeReport } from './report.js';
 import type { CellResult, ServiceResult } from './results.js';
@@ -19,6 +20,8 @@ const WORK_DIR = path.join(OUT_DIR, 'work');
 const PLOT_SIZE_MB = 1000;
 
 async function main(): Promise<void> {
+  const offsite = offsiteRequest(process.argv.slice(2)); // its own run: --offsite [--offsite-mb N]
+  if (offsite) return runOffsiteBench(offsite);
   let opts: BenchOptions;
   try {
     opts = parseBenchArgs(

@@ -1,0 +1,100 @@
+// One off-site measurement in its own process, so its peak RSS is its own: a bare SDK PutObject or
+// GetObject of a file, or ats's upload or download of it. Prints one JSON line.
+// Args: <op> <json settings>
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ROOT } from './paths.js';
+import { resetPeakRss, statusKb } from './proc-stats.js';
+
+type Engine = typeof import('../dist/backup/index.js');
+
+/** What the driver asks one child to do. */
+export interface OffsiteChildSettings {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly file: string;
+  readonly key: string;
+  readonly url: string;
+  readonly name?: string;
+  readonly out: string;
+  readonly keyFile?: string;
+}
+
+/** What one child measured. */
+export interface OffsiteChildResult {
+  readonly ms: number;
+  readonly bytes: number;
+  readonly storedBytes?: number;
+  readonly name?: string;
+  readonly verifyMs?: number;
+  /** RSS when the measured work started, and the peak during it. */
+  readonly rssStartKb: number | undefined;
+  readonly rssPeakKb: number | undefined;
+}
+
+async function main(): Promise<void> {
+  const [op, json] = process.argv.slice(2);
+  const s = JSON.parse(json ?? '{}') as OffsiteChildSettings;
+  const engine = (await import(pathToFileURL(path.join(ROOT, 'dist/backup/index.js')).href)) as Engine;
+  const env = {
+    AWS_ENDPOINT_URL_S3: s.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  };
+  const client = new S3Client({
+    endpoint: s.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const destination = engine.openDestination(s.url, { env });
+  const key = s.keyFile ? engine.loadKeyFile(s.keyFile) : undefined;
+  const bytes = fs.statSync(s.file).size;
+  resetPeakRss();
+  const rssStartKb = statusKb('self', 'VmRSS');
+  const started = performance.now();
+  let extra: Partial<OffsiteChildResult> = {};
+  if (op === 'bare-put') {
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s.bucket,
+        Key: s.key,
+        Body: fs.createReadStream(s.file),
+        ContentLength: bytes,
+      }),
+    );
+  } else if (op === 'bare-get') {
+    const got = await client.send(new GetObjectCommand({ Bucket: s.bucket, Key: s.key }));
+    await pipeline(got.Body as NodeJS.ReadableStream, fs.createWriteStream(s.out));
+  } else if (op === 'upload') {
+    const r = await engine.uploadBackup({ destination, file: s.file, lineage: 'bench', key });
+    extra = { storedBytes: r.storedBytes, name: r.name };
+  } else if (op === 'download') {
+    const r = await engine.downloadBackup({
+      destination,
+      name: s.name ?? '',
+      file: s.out,
+      key,
+      verify: 'quick',
+    });
+    extra = { verifyMs: r.verify.ms };
+  } else throw new Error(`unknown op ${op}`);
+  const ms = performance.now() - started;
+  const result: OffsiteChildResult = {
+    ms,
+    bytes,
+    rssStartKb,
+    rssPeakKb: statusKb('self', 'VmHWM'),
+    ...extra,
+  };
+  fs.rmSync(s.out, { force: true });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+await main();

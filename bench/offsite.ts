@@ -1,0 +1,236 @@
+// `npm run bench -- --offsite [--offsite-mb N] [--offsite-reps N]`: off-site throughput and memory.
+// Against one local s3rver in one run: a bare SDK PutObject/GetObject of the database file vs
+// ats's upload (hash, zstd, multipart) and download (decode, checksum, quick_check) of the same
+// file, each in its own process with its peak RSS; then every codec's ratio and speed on it.
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { CompressStream, DecompressStream } from 'zstd-napi';
+import { ensureDataset } from './dataset.js';
+import { describeEnvironment } from './environment.js';
+import { kbAsMb, mb, ratio, sec, sizeName, table } from './format.js';
+import { log } from './log.js';
+import type { OffsiteChildResult, OffsiteChildSettings } from './offsite-child.js';
+import { benchChild, OUT_DIR, ROOT } from './paths.js';
+
+/** What `--offsite` asks for. */
+export interface OffsiteRequest {
+  readonly sizeMb: number;
+  readonly reps: number;
+}
+
+/** `--offsite [--offsite-mb N] [--offsite-reps N]` at the start of the arguments, else undefined. */
+export function offsiteRequest(argv: readonly string[]): OffsiteRequest | undefined {
+  if (argv[0] !== '--offsite') return undefined;
+  const value = (name: string, fallback: number): number => {
+    const i = argv.indexOf(name);
+    if (i < 0) return fallback;
+    const n = Number(argv[i + 1]);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`${name} must be a whole number >= 1 (got ${argv[i + 1]})`);
+    return n;
+  };
+  return { sizeMb: value('--offsite-mb', 1000), reps: value('--offsite-reps', 2) };
+}
+
+/** Runs the off-site bench and prints its tables; raw results go to bench-out/offsite.json. */
+export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
+  const work = path.join(OUT_DIR, 'offsite');
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+  const dataset = ensureDataset(path.join(OUT_DIR, 'datasets'), request.sizeMb);
+  const env = describeEnvironment();
+  const server = await startServer(path.join(work, 's3rver'));
+  const keyFile = path.join(work, 'bench.key');
+  fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'));
+  const results: Record<string, OffsiteChildResult[]> = {};
+  const record = (label: string, r: OffsiteChildResult): void => {
+    (results[label] ??= []).push(r);
+    log(
+      `${label}: ${sec(r.ms)}, ${mbps(r.bytes, r.ms)} MB/s, peak RSS +${kbAsMb((r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0))}`,
+    );
+  };
+  try {
+    const base: Omit<OffsiteChildSettings, 'key' | 'url'> = {
+      endpoint: server.endpoint,
+      bucket: 'bench',
+      file: dataset.file,
+      out: path.join(work, 'download.tmp'),
+    };
+    for (let rep = 0; rep < request.reps; rep++) {
+      const key = `bare/${rep}.db`;
+      const url = `s3://bench/ats/${rep}`;
+      record('bare PutObject', child('bare-put', { ...base, key, url }));
+      const up = child('upload', { ...base, key, url });
+      record('ats upload', up);
+      const upEnc = child('upload', { ...base, key, url: `${url}-enc`, keyFile });
+      record('ats upload, encrypted', upEnc);
+      record('bare GetObject', child('bare-get', { ...base, key, url }));
+      record('ats download', child('download', { ...base, key, url, name: up.name }));
+      record(
+        'ats download, encrypted',
+        child('download', { ...base, key, url: `${url}-enc`, name: upEnc.name, keyFile }),
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  const codecs = await measureCodecs(dataset.file, path.join(work, 'codec.tmp'));
+  fs.rmSync(work, { recursive: true, force: true });
+  const report = renderReport(request, dataset.bytes, results, codecs, env);
+  process.stdout.write(`${report}\n`);
+  fs.writeFileSync(
+    path.join(OUT_DIR, 'offsite.json'),
+    `${JSON.stringify({ request, bytes: dataset.bytes, env, results, codecs }, null, 2)}\n`,
+  );
+  log(`raw results in ${path.relative(ROOT, path.join(OUT_DIR, 'offsite.json'))}`);
+}
+
+function child(op: string, settings: OffsiteChildSettings): OffsiteChildResult {
+  const run = spawnSync(process.execPath, [benchChild('offsite-child.js'), op, JSON.stringify(settings)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  if (run.status !== 0) throw new Error(`offsite ${op} failed (${run.status}): ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as OffsiteChildResult;
+}
+
+interface CodecResult {
+  readonly codec: string;
+  readonly bytes: number;
+  readonly compressedBytes: number;
+  readonly compressMs: number;
+  readonly decompressMs: number;
+}
+
+/** Each codec streamed over the file once each way, one thread, output to disk. */
+async function measureCodecs(file: string, tmp: string): Promise<CodecResult[]> {
+  const codecs: [string, () => NodeJS.ReadWriteStream, () => NodeJS.ReadWriteStream][] = [
+    ['zstd-1', () => new CompressStream({ compressionLevel: 1 }), () => new DecompressStream()],
+    ['zstd-3', () => new CompressStream({ compressionLevel: 3 }), () => new DecompressStream()],
+    [
+      'brotli-1',
+      () => zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1 } }),
+      () => zlib.createBrotliDecompress(),
+    ],
+    ['gzip-1', () => zlib.createGzip({ level: 1 }), () => zlib.createGunzip()],
+    ['gzip-6', () => zlib.createGzip({ level: 6 }), () => zlib.createGunzip()],
+  ];
+  const out: CodecResult[] = [];
+  const bytes = fs.statSync(file).size;
+  for (const [codec, compress, decompress] of codecs) {
+    let started = performance.now();
+    await pipeline(
+      fs.createReadStream(file, { highWaterMark: 1 << 20 }),
+      compress(),
+      fs.createWriteStream(tmp),
+    );
+    const compressMs = performance.now() - started;
+    const compressedBytes = fs.statSync(tmp).size;
+    started = performance.now();
+    await pipeline(
+      fs.createReadStream(tmp, { highWaterMark: 1 << 20 }),
+      decompress(),
+      fs.createWriteStream(`${tmp}.out`),
+    );
+    const decompressMs = performance.now() - started;
+    fs.rmSync(tmp, { force: true });
+    fs.rmSync(`${tmp}.out`, { force: true });
+    out.push({ codec, bytes, compressedBytes, compressMs, decompressMs });
+    log(`${codec}: ratio ${(bytes / compressedBytes).toFixed(2)}, ${mbps(bytes, compressMs)} MB/s compress`);
+  }
+  return out;
+}
+
+function renderReport(
+  request: OffsiteRequest,
+  bytes: number,
+  results: Record<string, OffsiteChildResult[]>,
+  codecs: readonly CodecResult[],
+  env: ReturnType<typeof describeEnvironment>,
+): string {
+  const median = (label: string, pick: (r: OffsiteChildResult) => number): number => {
+    const values = (results[label] ?? []).map(pick).sort((a, b) => a - b);
+    return values[Math.floor((values.length - 1) / 2)] ?? Number.NaN;
+  };
+  const row = (label: string, bare: string): string[] => {
+    const ms = median(label, (r) => r.ms);
+    const bareMs = median(bare, (r) => r.ms);
+    return [
+      label,
+      sec(ms),
+      mbps(bytes, ms),
+      label === bare ? '1.00' : ratio(bareMs / ms),
+      kbAsMb(median(label, (r) => (r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0))),
+      label.includes('upload') ? mb(median(label, (r) => r.storedBytes ?? 0)) : '',
+    ];
+  };
+  return [
+    `## Off-site: ${sizeName(request.sizeMb)} database (${mb(bytes)}), local s3rver, median of ${request.reps}`,
+    '',
+    `Host: ${JSON.stringify(env)}`,
+    '',
+    'Throughput is of the database file (plaintext) bytes; "vs bare" is the bare SDK call\'s time over',
+    "ats's (>= 0.80 is the target). ats upload includes a SHA-256 pass over the file; ats download",
+    'includes the checksum check, fsync and a quick_check of the result.',
+    '',
+    table(
+      ['operation', 'time', 'MB/s', 'vs bare', 'peak RSS growth', 'stored'],
+      [
+        row('bare PutObject', 'bare PutObject'),
+        row('ats upload', 'bare PutObject'),
+        row('ats upload, encrypted', 'bare PutObject'),
+        row('bare GetObject', 'bare GetObject'),
+        row('ats download', 'bare GetObject'),
+        row('ats download, encrypted', 'bare GetObject'),
+      ],
+    ),
+    '',
+    `quick_check inside ats download: ${sec(median('ats download', (r) => r.verifyMs ?? 0))}`,
+    '',
+    '### Codecs (streamed, one thread, to disk)',
+    '',
+    table(
+      ['codec', 'ratio', 'compress MB/s', 'decompress s'],
+      codecs.map((c) => [
+        c.codec,
+        (c.bytes / c.compressedBytes).toFixed(2),
+        mbps(c.bytes, c.compressMs),
+        sec(c.decompressMs),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function mbps(bytes: number, ms: number): string {
+  return (bytes / 1_048_576 / (ms / 1000)).toFixed(0);
+}
+
+/** s3rver in its own process (test/fixtures/s3rver.mjs), bucket `bench`. */
+async function startServer(dir: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  fs.mkdirSync(dir, { recursive: true });
+  const server = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/s3rver.mjs'), dir, 'bench'], {
+    env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0] ?? '{}') as { port: number }).port);
+    });
+    server.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    async stop() {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
