@@ -48,7 +48,7 @@ export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
   fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'));
   const results: Record<string, OffsiteChildResult[]> = {};
   const record = (label: string, r: OffsiteChildResult): void => {
-    (results[label] ??= []).push(r);
+    results[label] = [...(results[label] ?? []), r];
     log(
       `${label}: ${sec(r.ms)}, ${mbps(r.bytes, r.ms)} MB/s, peak RSS +${kbAsMb((r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0))}`,
     );
