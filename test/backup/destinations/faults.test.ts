@@ -15,7 +15,7 @@ import {
   openDestination,
   uploadBackup,
 } from '../../../dist/backup/index.js';
-import { countRows, rejection, removeDir, tempDir } from '../../helpers.js';
+import { countRows, rejection, removeDir, tempDir, waitFor } from '../../helpers.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { type S3Server, s3Env, startS3Server } from './s3-server.js';
 
@@ -140,5 +140,44 @@ describe('downloads through faults', () => {
     expect(err.message).toMatch(/truncated/);
     expect(fs.existsSync(file)).toBe(false);
     expect(await restoredRows(direct, up.name ?? '')).toBe(rows); // the object itself is fine
+  });
+});
+
+describe('retention during a restore', () => {
+  it('never removes the object a running restore reads, and the lease goes when the restore ends', async () => {
+    const first = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });
+    proxy.inject(isGet, { kind: 'delay', ms: 3000 }, 1); // the restore's download waits at the server
+    const file = path.join(dir, `leased-${++run}.db`);
+    const restoring = downloadBackup({
+      destination: faulty,
+      name: first.name ?? '',
+      file,
+      key: undefined,
+      verify: 'quick',
+    });
+    await waitFor(
+      async () => (await direct.list()).some((e) => e.name.endsWith('.lease')),
+      20_000,
+      'the lease',
+    );
+    const next = await uploadBackup({
+      destination: direct,
+      file: db,
+      lineage: 'f',
+      key: undefined,
+      retention: { keep: 1, keepDays: undefined },
+    });
+    expect(next.retention?.held).toEqual([first.name]);
+    await restoring;
+    expect(countRows(file)).toBe(rows);
+    expect((await direct.list()).map((e) => e.name)).toEqual([first.name, next.name]); // lease gone
+    const after = await uploadBackup({
+      destination: direct,
+      file: db,
+      lineage: 'f',
+      key: undefined,
+      retention: { keep: 1, keepDays: undefined },
+    });
+    expect(after.retention?.removed).toEqual([first.name, next.name]);
   });
 });
