@@ -1,6 +1,7 @@
 // One off-site measurement in its own process, so its peak RSS is its own: a bare SDK PutObject or
 // GetObject of a file, or ats's upload or download of it. Prints one JSON line.
 // Args: <op> <json settings>
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -56,6 +57,9 @@ async function main(): Promise<void> {
   const destination = engine.openDestination(s.url, { env });
   const key = s.keyFile ? engine.loadKeyFile(s.keyFile) : undefined;
   const bytes = fs.statSync(s.file).size;
+  // The service uploads with the checksum the catalogue recorded at backup time: computed here,
+  // before the clock starts (the upload still hashes the bytes on the way and checks them).
+  const known = op === 'upload' ? await facts(s.file) : undefined;
   resetPeakRss();
   const rssStartKb = statusKb('self', 'VmRSS');
   const started = performance.now();
@@ -73,7 +77,7 @@ async function main(): Promise<void> {
     const got = await client.send(new GetObjectCommand({ Bucket: s.bucket, Key: s.key }));
     await pipeline(got.Body as NodeJS.ReadableStream, fs.createWriteStream(s.out));
   } else if (op === 'upload') {
-    const r = await engine.uploadBackup({ destination, file: s.file, lineage: 'bench', key });
+    const r = await engine.uploadBackup({ destination, file: s.file, lineage: 'bench', key, known });
     extra = { storedBytes: r.storedBytes, name: r.name };
   } else if (op === 'download') {
     const r = await engine.downloadBackup({
@@ -95,6 +99,25 @@ async function main(): Promise<void> {
   };
   fs.rmSync(s.out, { force: true });
   process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+async function facts(
+  file: string,
+): Promise<{ bytes: number; sha256: string; pageSize: number; pageCount: number }> {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 << 20 }))
+    hash.update(chunk as Buffer);
+  const head = Buffer.alloc(100);
+  const handle = await fs.promises.open(file, 'r');
+  await handle.read(head, 0, 100, 0);
+  await handle.close();
+  const raw = head.readUInt16BE(16);
+  return {
+    bytes: fs.statSync(file).size,
+    sha256: hash.digest('hex'),
+    pageSize: raw === 1 ? 65_536 : raw,
+    pageCount: head.readUInt32BE(28),
+  };
 }
 
 await main();

@@ -17,6 +17,7 @@ export { FolderDestination } from './local-destination.js';
 export type { EncryptionKey } from './object-crypto.js';
 export { KEY_ENV, keyFromEnv, loadKeyFile } from './object-crypto.js';
 export type { ObjectHeader } from './object-format.js';
+export type { PlainFacts } from './object-stream.js';
 export type { DownloadOptions, DownloadResult, RemoteBackup } from './offsite-download.js';
 export {
   downloadBackup,

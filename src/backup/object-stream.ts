@@ -62,8 +62,9 @@ export function encodeObject(
   header: ObjectHeader,
   key: EncryptionKey | undefined,
   level = DEFAULT_ZSTD_LEVEL,
+  checkSha256 = false,
 ): Readable {
-  return Readable.from(objectChunks(handle, header, key, level), { objectMode: false });
+  return Readable.from(objectChunks(handle, header, key, level, checkSha256), { objectMode: false });
 }
 
 async function* objectChunks(
@@ -71,6 +72,7 @@ async function* objectChunks(
   header: ObjectHeader,
   key: EncryptionKey | undefined,
   level: number,
+  checkSha256: boolean,
 ): AsyncGenerator<Buffer> {
   const headerBytes = encodeHeader(header);
   yield headerBytes;
@@ -79,9 +81,13 @@ async function* objectChunks(
       ? new ChunkCipher(key, Buffer.from(header.encryption.salt, 'base64'), headerBytes)
       : undefined;
   let plain = 0;
+  // When the header's checksum came from the catalogue rather than a pass over this handle, the
+  // bytes are hashed on the way and checked before the end frame: a mismatch fails the upload.
+  const hash = checkSha256 ? crypto.createHash('sha256') : undefined;
   const counted = new Transform({
     transform(chunk: Buffer, _enc, done: TransformCallback) {
       plain += chunk.length;
+      hash?.update(chunk);
       done(null, chunk);
     },
   });
@@ -123,14 +129,22 @@ async function* objectChunks(
       header.source,
       `the file changed while it was uploaded (${plain} bytes read, ${header.bytes} expected)`,
     );
+  if (hash && hash.digest('hex') !== header.sha256)
+    throw new BackupError(
+      'ATS_BACKUP_COPY',
+      'upload',
+      header.source,
+      'the file does not have the SHA-256 its catalogue record gives: not uploaded',
+    );
   yield Buffer.alloc(4); // end frame
   yield encodeTrailer(header.bytes, header.sha256);
 }
 
-/** Buffered exact reads over an async byte stream. */
+/** Buffered exact reads over an async byte stream; chunks are joined once per read, not per arrival. */
 class ByteReader {
   readonly #source: AsyncIterator<Buffer>;
-  #buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #length = 0;
   #ended = false;
 
   constructor(source: AsyncIterable<Buffer | Uint8Array>) {
@@ -139,15 +153,21 @@ class ByteReader {
 
   /** Exactly `n` bytes, or fewer only if the stream ended first. */
   async read(n: number): Promise<Buffer> {
-    while (this.#buffer.length < n && !this.#ended) {
+    while (this.#length < n && !this.#ended) {
       const next = await this.#source.next();
       if (next.done) this.#ended = true;
-      else
-        this.#buffer =
-          this.#buffer.length === 0 ? Buffer.from(next.value) : Buffer.concat([this.#buffer, next.value]);
+      else {
+        const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+        this.#chunks.push(chunk);
+        this.#length += chunk.length;
+      }
     }
-    const out = this.#buffer.subarray(0, n);
-    this.#buffer = this.#buffer.subarray(out.length);
+    const all =
+      this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#length);
+    const out = all.subarray(0, Math.min(n, all.length));
+    const rest = all.subarray(out.length);
+    this.#chunks = rest.length > 0 ? [rest] : [];
+    this.#length = rest.length;
     return out;
   }
 

@@ -24,6 +24,11 @@ export interface UploadOptions {
   /** Encrypt with this key; undefined: no encryption (only when none is configured). */
   readonly key: EncryptionKey | undefined;
   readonly retention?: RetentionPolicy;
+  /**
+   * The file's facts as the catalogue recorded them: saves the pass that reads them (the bytes
+   * are then hashed on the way up and checked against them). Default: read from the file.
+   */
+  readonly known?: PlainFacts;
   /** Skip the upload when the newest remote backup has this content (SHA-256 hex). */
   readonly skipIfSha256?: string;
   readonly zstdLevel?: number;
@@ -59,7 +64,7 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
     throw new BackupError('ATS_BACKUP_SOURCE', 'open backup', options.file, reasonOf(err), { cause: err });
   });
   try {
-    const plain = await plainFacts(handle);
+    const plain = options.known ?? (await plainFacts(handle));
     if (options.skipIfSha256 === plain.sha256)
       return Object.freeze({
         name: undefined,
@@ -98,7 +103,13 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
         done(null, chunk);
       },
     });
-    const body = encodeObject(handle, header, options.key, options.zstdLevel ?? DEFAULT_ZSTD_LEVEL);
+    const body = encodeObject(
+      handle,
+      header,
+      options.key,
+      options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+      options.known !== undefined,
+    );
     body.on('error', (err) => counter.destroy(err));
     const stored = await destination.put(name, body.pipe(counter), options.signal);
     if (stored.bytes !== sent) {

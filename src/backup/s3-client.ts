@@ -21,6 +21,9 @@ export interface S3ClientSettings {
   readonly connectionTimeoutMs: number;
   /** A request with no byte moving for this long is abandoned (and retried). */
   readonly requestTimeoutMs: number;
+  /** Part size of multipart uploads, and parts in flight: memory stays near their product. */
+  readonly partBytes: number;
+  readonly queueSize: number;
   /** A key pair given in the environment passed in; undefined: the SDK's default chain. */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
@@ -30,6 +33,8 @@ export const S3_DEFAULTS = Object.freeze({
   maxAttempts: 6,
   connectionTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
+  partBytes: 8 << 20,
+  queueSize: 2,
 });
 
 /**
@@ -57,7 +62,9 @@ export function s3Settings(
     region,
     forcePathStyle: endpoint !== undefined,
     ...S3_DEFAULTS,
-    ...overrides,
+    ...(Object.fromEntries(
+      Object.entries(overrides).filter(([, v]) => v !== undefined),
+    ) as Partial<S3ClientSettings>),
   });
 }
 

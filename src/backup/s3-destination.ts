@@ -12,9 +12,6 @@ import { BackupError, reasonOf } from './errors.js';
 import { makeS3Client, type S3ClientSettings, s3Settings } from './s3-client.js';
 import type { S3Location } from './s3-url.js';
 
-/** Part size of multipart uploads; with QUEUE parts in flight, memory stays near PART x QUEUE. */
-export const PART_BYTES = 8 << 20;
-const QUEUE = 3;
 /** Times a download resumes (from the byte it reached) after a dropped or cut connection. */
 const DOWNLOAD_RESUMES = 6;
 
@@ -29,9 +26,11 @@ export class S3Destination implements Destination {
   readonly info: DestinationInfo;
   readonly #client: S3Client;
   readonly #location: S3Location;
+  readonly #settings: S3ClientSettings;
 
   constructor(url: string, location: S3Location, settings: S3ClientSettings = s3Settings()) {
     this.#location = location;
+    this.#settings = settings;
     this.#client = makeS3Client(settings);
     const where = settings.endpoint ? ` at ${settings.endpoint}` : '';
     this.info = Object.freeze({
@@ -70,8 +69,8 @@ export class S3Destination implements Destination {
     const upload = new Upload({
       client: this.#client,
       params: { Bucket: this.#location.bucket, Key: key, Body: body },
-      partSize: PART_BYTES,
-      queueSize: QUEUE,
+      partSize: this.#settings.partBytes,
+      queueSize: this.#settings.queueSize,
       leavePartsOnError: false, // abort the multipart upload: no parts left billed, nothing visible
     });
     const abort = (): void => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   BackupError,
+  type BackupRecord,
   type Destination,
   downloadBackup,
   type EncryptionKey,
@@ -37,6 +38,7 @@ export function openDestinations(urls: readonly string[]): Destination[] {
 /** Uploads a verified local backup to each destination; returns one line per destination. */
 export async function uploadToAll(
   file: string,
+  record: BackupRecord,
   destinations: readonly Destination[],
   key: EncryptionKey | undefined,
   retention: RetentionPolicy,
@@ -44,10 +46,25 @@ export async function uploadToAll(
 ): Promise<{ lines: string[]; failures: BackupError[] }> {
   const lines: string[] = [];
   const failures: BackupError[] = [];
-  const lineage = lineageOfFile(file);
+  const lineage = record.lineage ?? lineageOfFile(file);
+  const known = {
+    bytes: record.bytes,
+    sha256: record.checksum,
+    pageSize: record.pageSize,
+    pageCount: record.pages,
+  };
   for (const destination of destinations) {
     try {
-      const result = await uploadBackup({ destination, file, lineage, key, retention, signal });
+      const result = await uploadBackup({
+        destination,
+        file,
+        lineage,
+        createdAt: new Date(record.createdAt),
+        known,
+        key,
+        retention,
+        signal,
+      });
       lines.push(uploadLine(destination, result));
     } catch (err) {
       const failure =
@@ -126,14 +143,18 @@ export async function fetchRemote(
 }
 
 /** `ats verify URL[/ID]`: checks one or every backup there without installing it. */
-export async function verifyRemote(target: string, full: boolean, json: boolean): Promise<boolean> {
+export async function verifyRemote(
+  target: string,
+  key: EncryptionKey | undefined,
+  full: boolean,
+  json: boolean,
+): Promise<boolean> {
   const { url, id } = splitId(target);
   const destination = openDestination(url);
   const names =
     id === undefined
       ? (await listRemoteBackups(destination)).map((b) => b.name)
       : [(await resolveRemoteBackup(destination, id)).name];
-  const key = keyFromEnv();
   const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'ats-verify-'));
   const results: { id: string; ok: boolean; problem?: string; bytes?: number }[] = [];
   try {

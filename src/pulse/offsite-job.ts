@@ -1,5 +1,6 @@
 import {
   BackupError,
+  type BackupRecord,
   type Destination,
   type EncryptionKey,
   lineageOfFile,
@@ -43,7 +44,7 @@ interface State {
   /** SHA-256 of the newest remote backup; undefined until learned (one LIST after start). */
   newestSha256: string | undefined;
   learned: boolean;
-  pending: { file: string; createdAt: Date } | undefined;
+  pending: { file: string; record: BackupRecord | undefined } | undefined;
   running: Promise<void> | undefined;
 }
 
@@ -85,11 +86,14 @@ export class OffsiteJob {
     }));
   }
 
-  /** Queues the verified local backup `file` for every destination. */
-  enqueue(file: string, createdAt: Date): void {
+  /**
+   * Queues the verified local backup `file` for every destination; its catalogue `record` gives
+   * lineage, time and checksum (so an unchanged database costs not even a read of the file).
+   */
+  enqueue(file: string, record: BackupRecord | undefined): void {
     if (this.#shutdown.signal.aborted) return;
     for (const state of this.#states) {
-      state.pending = { file, createdAt };
+      state.pending = { file, record };
       if (!state.running) state.running = this.#drain(state).finally(() => (state.running = undefined));
     }
   }
@@ -114,11 +118,11 @@ export class OffsiteJob {
     while (state.pending && !this.#shutdown.signal.aborted) {
       const job = state.pending;
       state.pending = undefined;
-      await this.#upload(state, job.file, job.createdAt);
+      await this.#upload(state, job.file, job.record);
     }
   }
 
-  async #upload(state: State, file: string, createdAt: Date): Promise<void> {
+  async #upload(state: State, file: string, record: BackupRecord | undefined): Promise<void> {
     const { destination, key, retention } = state.target;
     const url = destination.info.url;
     const signal = this.#shutdown.signal;
@@ -129,8 +133,16 @@ export class OffsiteJob {
       const result = await uploadBackup({
         destination,
         file,
-        lineage: lineageOfFile(file),
-        createdAt,
+        lineage: record?.lineage ?? lineageOfFile(file),
+        createdAt: record ? new Date(record.createdAt) : new Date(),
+        known: record
+          ? {
+              bytes: record.bytes,
+              sha256: record.checksum,
+              pageSize: record.pageSize,
+              pageCount: record.pages,
+            }
+          : undefined,
         key,
         retention,
         skipIfSha256: state.newestSha256,

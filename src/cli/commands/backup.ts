@@ -116,7 +116,7 @@ export function backupCommand(): Command {
         if (destinations.length === 0) return;
         const retention = { keep: flags.remoteKeep, keepDays: flags.remoteKeepDays };
         const uploads = await withShutdownSignal((signal) =>
-          uploadToAll(result.file, destinations, key, retention, signal),
+          uploadToAll(result.file, result.record, destinations, key, retention, signal),
         );
         if (flags.json)
           process.stdout.write(`${JSON.stringify({ ...result, uploads: uploads.lines }, null, 2)}\n`);

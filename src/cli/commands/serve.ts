@@ -49,7 +49,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       },
       log,
     );
-    if (offsite) backups.on('success', (result) => offsite.enqueue(result.file, new Date(result.startedAt)));
+    if (offsite) backups.on('success', (result) => offsite.enqueue(result.file, result.record));
     const ticker = new Ticker(
       pulse.tickerIntervalSeconds * 1000,
       [backups, new CheckpointJob(database.path, log)],

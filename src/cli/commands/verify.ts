@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { BackupError, verifyDatabase } from '../../backup/index.js';
-import { isDestinationUrl, verifyRemote } from '../offsite.js';
+import { BackupError, KEY_ENV, verifyDatabase } from '../../backup/index.js';
+import { encryptionKey, isDestinationUrl, verifyRemote } from '../offsite.js';
 
 /** `ats verify FILE`: checks a database or backup file; exit 1 when it has a problem. */
 export function verifyCommand(): Command {
@@ -10,9 +10,11 @@ export function verifyCommand(): Command {
     .argument('<file>', 'the SQLite file to check, or remote backups: s3://BUCKET/PREFIX[/ID]')
     .option('--full', 'run integrity_check (slower, also checks indexes against tables)')
     .option('--json', 'print the result as JSON on stdout')
-    .action(async (file: string, flags: { full?: boolean; json?: boolean }) => {
+    .option('--encryption-key-file <path>', `for encrypted remote backups: their key (or set ${KEY_ENV})`)
+    .action(async (file: string, flags: { full?: boolean; json?: boolean; encryptionKeyFile?: string }) => {
       if (isDestinationUrl(file)) {
-        if (!(await verifyRemote(file, flags.full === true, flags.json === true))) process.exitCode = 1;
+        const key = encryptionKey(flags.encryptionKeyFile);
+        if (!(await verifyRemote(file, key, flags.full === true, flags.json === true))) process.exitCode = 1;
         return;
       }
       if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {

@@ -98,6 +98,7 @@ describe('ats backup --to / backups --from / restore --from / verify URL', () =>
     expect(countRows(target)).toBe(rows);
     const env = { ATS_BACKUP_ENCRYPTION_KEY: fs.readFileSync(keyFile, 'utf8') };
     expect((await cli(['verify', url], env)).code).toBe(0);
+    expect((await cli(['verify', url, '--encryption-key-file', keyFile])).code).toBe(0);
   });
 
   it('a malformed URL or a missing key file is refused before the backup: exit 2, nothing uploaded', async () => {

@@ -171,6 +171,25 @@ describe.each(targets)('destination contract: $name', (target) => {
     expect(await restoreRows(destination, first.name ?? '', undefined)).toBe(rows);
   });
 
+  it('facts from the catalogue are checked on the way: a wrong checksum uploads nothing', async () => {
+    const good = await uploadBackup({ destination, file: db, lineage: 'known', key: undefined });
+    const known = { ...good.plain, sha256: 'f'.repeat(64) };
+    const err = await rejection(
+      uploadBackup({ destination, file: db, lineage: 'known', key: undefined, known }),
+      BackupError,
+    );
+    expect(err.message).toMatch(/does not have the SHA-256 its catalogue record gives/);
+    expect((await listRemoteBackups(destination)).map((b) => b.name)).toEqual([good.name]);
+    const right = await uploadBackup({
+      destination,
+      file: db,
+      lineage: 'known',
+      key: undefined,
+      known: good.plain,
+    });
+    expect(await restoreRows(destination, right.name ?? '', undefined)).toBe(rows);
+  });
+
   it('an encrypted backup restores only with its key; the stored bytes hold no plaintext', async () => {
     const k = key();
     const up = await uploadBackup({ destination, file: db, lineage: 'enc', key: k });
