@@ -3,6 +3,7 @@
 
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
+export { faultPoint } from './fault-points.js';
 export type { FileLock } from './file-lock.js';
 export { lockOwner, tryLock } from './file-lock.js';
 export type { BackupOptions, BackupProgress, VerifyMode } from './options.js';

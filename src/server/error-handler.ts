@@ -2,14 +2,51 @@ import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from
 import { StoreError } from '../store/index.js';
 
 /** Status of each store error code; anything else is a 500 whose details stay in the log. */
-const STORE_STATUS: Record<string, number> = { EINVALID: 400, EBUSY: 503 };
+const STORE_STATUS: Record<string, number> = { EINVALID: 400, EBUSY: 503, EWALCAP: 503, EFULL: 507 };
+
+/**
+ * Store refusals that are a state of the service, not a bug: a fixed public message (the store's
+ * names paths) and when to retry. Nothing was written; the same request can be sent again.
+ */
+const UNAVAILABLE: Record<string, { message: string; retryAfterSeconds: number }> = {
+  EBUSY: {
+    message: 'the database is locked by another process; nothing was written, retry later',
+    retryAfterSeconds: 1,
+  },
+  EWALCAP: {
+    message: 'writes are paused until the write-ahead log is checkpointed; nothing was written, retry later',
+    retryAfterSeconds: 1,
+  },
+  EFULL: {
+    message: 'the disk is full; nothing was written, retry once space is freed',
+    retryAfterSeconds: 5,
+  },
+};
+const LOG_EVERY_MS = 10_000;
 
 /** One place that turns errors into responses: 4xx say what was wrong, 5xx hide details. */
 export function registerErrorHandler(app: FastifyInstance): void {
+  const loggedAt = new Map<string, number>();
   app.setErrorHandler((err: FastifyError | StoreError, request, reply) => {
     if (err instanceof StoreError) {
       const status = STORE_STATUS[err.code] ?? 500;
       if (status < 500) return reply.status(status).send({ error: err.code, message: err.message });
+      const unavailable = UNAVAILABLE[err.code];
+      if (unavailable !== undefined) {
+        // Under load these come by the thousand: log the first of each kind every 10 s.
+        const now = Date.now();
+        if (now - (loggedAt.get(err.code) ?? 0) >= LOG_EVERY_MS) {
+          loggedAt.set(err.code, now);
+          request.log.warn(
+            { event: 'write_refused', code: err.code, status, reason: err.message },
+            'write refused',
+          );
+        }
+        return reply
+          .status(status)
+          .header('retry-after', String(unavailable.retryAfterSeconds))
+          .send({ error: err.code, message: unavailable.message });
+      }
     }
     const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status < 500) {

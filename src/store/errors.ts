@@ -3,7 +3,9 @@ export type StoreErrorCode =
   | 'EINVALID' // bad input: attestation, query, limits or path
   | 'EOPEN' // the database could not be created, opened or migrated
   | 'ESCHEMA' // the database was written by a newer ats
-  | 'EBUSY' // another connection held the write lock past busy_timeout
+  | 'EBUSY' // another connection held the write lock longer than a write waits (the write gate's wait)
+  | 'EWALCAP' // writes are paused: the WAL is over its cap and cannot be checkpointed yet (backpressure)
+  | 'EFULL' // the disk is full (SQLITE_FULL, ENOSPC): nothing was written
   | 'EDB' // any other SQLite or I/O error
   | 'ECLOSED'; // the store was used after close()
 
@@ -37,8 +39,9 @@ export function storeFailure(operation: string, file: string, err: unknown): Sto
   const code = String((err as { code?: unknown } | undefined)?.code ?? '');
   const reason = err instanceof Error ? err.message : String(err);
   const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+  const full = code === 'SQLITE_FULL' || code === 'ENOSPC' || /\bENOSPC\b/.test(reason);
   return new StoreError(
-    busy ? 'EBUSY' : 'EDB',
+    busy ? 'EBUSY' : full ? 'EFULL' : 'EDB',
     `${operation} ${file}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`,
     { cause: err },
   );

@@ -31,7 +31,7 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
           },
         },
       },
-      async (request, reply) => reply.status(201).send({ ids: store.put(request.body) }),
+      async (request, reply) => reply.status(201).send({ ids: await store.putAsync(request.body) }),
     );
 
     app.get<{ Querystring: QueryString }>(
@@ -83,7 +83,7 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
         schema: { params: idParams, response: { '4xx': errorBody } },
       },
       async (request, reply) => {
-        if (!store.delete(request.params.id))
+        if (!(await store.deleteAsync(request.params.id)))
           return reply
             .status(404)
             .send({ error: 'ENOTFOUND', message: `no attestation ${request.params.id}` });

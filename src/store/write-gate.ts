@@ -1,0 +1,102 @@
+import { StoreError } from './errors.js';
+
+/** How long a write waits for the write lock (an outside writer, a checkpoint) before it is refused. */
+export const WRITE_WAIT_MS = 1000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The store's write path in time: every write goes through here, so the event loop never waits on
+ * a lock. The connection has busy_timeout 0, so a write that meets another connection's write lock
+ * fails at once with EBUSY; the gate retries it on a timer (1, 2, 4 ... 20 ms) up to `waitMs`, then
+ * refuses it with EBUSY (the server answers 503 + Retry-After). A checkpoint can hold new writes for a
+ * few milliseconds (`hold`) while it restarts the WAL from another connection, and the WAL policy can
+ * refuse writes outright (`refuse`, backpressure) until it lets them through again (`resume`).
+ */
+export class WriteGate {
+  readonly #file: string;
+  readonly #waitMs: number;
+  #held: Promise<void> | undefined;
+  #refusal: string | undefined;
+
+  constructor(file: string, waitMs = WRITE_WAIT_MS) {
+    this.#file = file;
+    this.#waitMs = waitMs;
+  }
+
+  /** Why writes are refused now; undefined when they are let through. */
+  get refusal(): string | undefined {
+    return this.#refusal;
+  }
+
+  /** Whether a checkpoint holds writes now. */
+  get holding(): boolean {
+    return this.#held !== undefined;
+  }
+
+  /** Throws EWALCAP while writes are refused. */
+  checkOpen(operation: string): void {
+    if (this.#refusal !== undefined)
+      throw new StoreError('EWALCAP', `${operation} ${this.#file}: writes are paused: ${this.#refusal}`);
+  }
+
+  /** Runs the synchronous write `fn` as soon as the gate and the write lock allow, within the wait. */
+  async run<T>(operation: string, fn: () => T): Promise<T> {
+    const deadline = performance.now() + this.#waitMs;
+    for (let attempt = 0; ; attempt++) {
+      this.checkOpen(operation);
+      while (this.#held !== undefined) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        await Promise.race([this.#held, sleep(left)]);
+      }
+      this.checkOpen(operation);
+      try {
+        return fn();
+      } catch (err) {
+        if (!(err instanceof StoreError) || err.code !== 'EBUSY') throw err;
+        const left = deadline - performance.now();
+        if (left <= 0)
+          throw new StoreError(
+            'EBUSY',
+            `${operation} ${this.#file}: another connection held the write lock for ${this.#waitMs} ms; retry later`,
+            { cause: err },
+          );
+        await sleep(Math.min(2 ** attempt, 20, left));
+      }
+    }
+  }
+
+  /**
+   * Holds new writes while `step` runs (it sees no write in progress: writes are synchronous), but
+   * never longer than `maxMs`: after that, writes go ahead and meet the step's lock as EBUSY retries.
+   */
+  async hold<T>(maxMs: number, step: () => Promise<T>): Promise<T> {
+    if (this.#held !== undefined) throw new Error('write gate: a hold is already in progress');
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#held = held;
+    const timer = setTimeout(() => {
+      if (this.#held === held) this.#held = undefined;
+      release();
+    }, maxMs);
+    try {
+      return await step();
+    } finally {
+      clearTimeout(timer);
+      if (this.#held === held) this.#held = undefined;
+      release();
+    }
+  }
+
+  /** Refuses every write with EWALCAP, saying `reason`, until `resume()`. */
+  refuse(reason: string): void {
+    this.#refusal = reason;
+  }
+
+  resume(): void {
+    this.#refusal = undefined;
+  }
+}
