@@ -4,7 +4,12 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointJob, type CheckpointJobOptions } from '../../dist/pulse/index.js';
-import { type AttestationStore, openStore, StoreError } from '../../dist/store/index.js';
+import {
+  type AttestationInput,
+  type AttestationStore,
+  openStore,
+  StoreError,
+} from '../../dist/store/index.js';
 import { rejection, removeDir, tempDir, waitFor } from '../helpers.js';
 
 const MiB = 1 << 20;
@@ -49,7 +54,7 @@ function startJob(options: Partial<CheckpointJobOptions> & { database: string })
 
 /** A batch of `n` attestations of about 1 KiB each, unique per call. */
 let serial = 0;
-function batch(n: number): object[] {
+function batch(n: number): AttestationInput[] {
   return Array.from({ length: n }, () => {
     const i = serial++;
     return {
