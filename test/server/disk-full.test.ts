@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  attestation,
+  integrity,
+  removeDir,
+  type Service,
+  startService,
+  tempDir,
+  writeConfig,
+} from '../helpers.js';
+
+// A real full disk: a small tmpfs. Mounting needs root (CAP_SYS_ADMIN); elsewhere the test is
+// skipped and says why.
+const MiB = 1 << 20;
+const dir = tempDir('ats-disk-full-');
+const disk = path.join(dir, 'disk');
+fs.mkdirSync(disk);
+const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', disk], { encoding: 'utf8' });
+const cannotMount =
+  mounted.status === 0
+    ? undefined
+    : `cannot mount a tmpfs here: ${(mounted.stderr || mounted.error?.message || '').trim()}`;
+if (cannotMount) console.warn(`disk-full test skipped: ${cannotMount}`);
+
+let service: Service | undefined;
+afterAll(async () => {
+  await service?.stop('SIGKILL');
+  if (!cannotMount) spawnSync('umount', [disk]);
+  removeDir(dir);
+});
+
+const post = (url: string, body: unknown): Promise<Response> =>
+  fetch(`${url}/attestations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+const batch = (from: number, n: number): object[] =>
+  Array.from({ length: n }, (_, i) => attestation(from + i, { attributes: { pad: 'f'.repeat(1500) } }));
+
+describe.skipIf(cannotMount !== undefined)('ats serve on a disk that fills up (64 MiB tmpfs)', () => {
+  it('answers 507 EFULL (never 500) once the disk is full, reads go on, and writes succeed again without a restart once space is freed; no acknowledged row is lost', async () => {
+    const config = writeConfig(
+      disk,
+      '[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n[Pulse]\nticker_interval_seconds = 0.2\n[Server]\nport = 0\n[ATS]\nmax_per_actor_context = 1000000\n',
+    );
+    service = await startService(config);
+    const database = path.join(disk, 'data/ats.db');
+    // Leave about 24 MiB free: a filler file takes the rest, as another program's data would.
+    const filler = path.join(disk, 'filler');
+    const free = (): number => {
+      const s = fs.statfsSync(disk);
+      return s.bavail * s.bsize;
+    };
+    fs.writeFileSync(filler, Buffer.alloc(Math.max(0, free() - 24 * MiB)));
+
+    const acked: string[] = [];
+    const statuses = new Map<number, number>();
+    let n = 0;
+    let full: Response | undefined;
+    let fullBody: { error?: string; message?: string } = {};
+    while (full === undefined && n < 200_000) {
+      const r = await post(service.url, batch(n, 50));
+      n += 50;
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      if (r.status === 201) acked.push(...((await r.json()) as { ids: string[] }).ids);
+      else {
+        full = r;
+        fullBody = (await r.json()) as typeof fullBody;
+      }
+    }
+    expect(full?.status, JSON.stringify(fullBody)).toBe(507);
+    expect(fullBody.error).toBe('EFULL');
+    expect(fullBody.message).toMatch(/disk is full/);
+    expect(acked.length).toBeGreaterThan(1000);
+    // Still full: more writes get 507 too, reads and /healthz answer.
+    for (let i = 0; i < 5; i++) expect((await post(service.url, batch(n + i * 50, 50))).status).toBe(507);
+    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    const read = await fetch(`${service.url}/attestations?limit=3`);
+    expect(read.status).toBe(200);
+
+    fs.rmSync(filler);
+    const freedAt = performance.now();
+    let recovered: Response | undefined;
+    let tries = 0;
+    const later: string[] = [];
+    while (recovered === undefined && tries++ < 300) {
+      const r = await post(service.url, batch(1_000_000 + tries * 50, 50));
+      if (r.status === 201) {
+        recovered = r;
+        later.push(...((await r.json()) as { ids: string[] }).ids);
+      } else {
+        expect(r.status).toBe(507);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const recoveryMs = performance.now() - freedAt;
+    if (process.env.ATS_TEST_FIGURES)
+      console.log(JSON.stringify({ recoveryMs, acked: acked.length, statuses: [...statuses] }));
+    expect(recovered?.status).toBe(201);
+    expect(statuses.get(500)).toBeUndefined();
+    // Writes go on being accepted, and the WAL is checkpointed again.
+    for (let i = 0; i < 20; i++) {
+      const r = await post(service.url, batch(2_000_000 + i * 50, 50));
+      expect(r.status).toBe(201);
+      later.push(...((await r.json()) as { ids: string[] }).ids);
+    }
+
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+    const db = new Database(database, { readonly: true, fileMustExist: true });
+    const has = db.prepare('SELECT 1 FROM attestations WHERE id = ?').pluck();
+    expect([...acked, ...later].filter((id) => has.get(id) === undefined)).toEqual([]);
+    expect(Number(db.prepare('SELECT count(*) FROM attestations').pluck().get())).toBe(
+      acked.length + later.length,
+    );
+    db.close();
+    expect(integrity(database)).toBe('ok');
+  });
+});
