@@ -165,7 +165,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     const deadlineMs = this.#options.finalCheckpointMs ?? 0;
     if (deadlineMs > 0 && this.#size() > 0 && this.#runner.ready) {
       let timer: NodeJS.Timeout | undefined;
-      const final = this.#runner.run('PASSIVE').then(
+      const final = this.#runner.run('PASSIVE', true).then(
         (o) => {
           this.#last = o;
           return !o.busy && o.checkpointedFrames === o.walFrames;

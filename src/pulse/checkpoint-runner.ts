@@ -21,6 +21,12 @@ export interface CheckpointOutcome {
   readonly ms: number;
 }
 
+/** One request to the worker. `final`: the last one, at shutdown (a fault point of its own). */
+export interface CheckpointRequest {
+  readonly mode: CheckpointMode;
+  readonly final: boolean;
+}
+
 /** The worker's answer to one request. */
 export type CheckpointReply =
   | { readonly ok: true; readonly outcome: CheckpointOutcome }
@@ -76,13 +82,14 @@ export class CheckpointRunner {
   }
 
   /** Runs one checkpoint in the worker. Rejects with a CheckpointFailure. */
-  run(mode: CheckpointMode): Promise<CheckpointOutcome> {
+  run(mode: CheckpointMode, final = false): Promise<CheckpointOutcome> {
     if (this.#stopped) return Promise.reject(new CheckpointFailure('ESTOPPED', 'checkpoint runner stopped'));
     if (this.#pending !== undefined) throw new Error('checkpoint runner: one request at a time');
     const worker = this.#worker ?? this.#spawn();
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
-      worker.postMessage(mode);
+      const request: CheckpointRequest = { mode, final };
+      worker.postMessage(request);
     });
   }
 

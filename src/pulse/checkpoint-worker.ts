@@ -21,8 +21,8 @@ interface Row {
   checkpointed: number;
 }
 
-function checkpoint(mode: CheckpointMode): CheckpointOutcome {
-  faultPoint('checkpoint');
+function checkpoint(mode: CheckpointMode, final: boolean): CheckpointOutcome {
+  faultPoint(final ? 'final-checkpoint' : 'checkpoint');
   const started = performance.now();
   const row = (db.pragma(`wal_checkpoint(${mode})`, { simple: false }) as Row[])[0] ?? {
     busy: 1,
@@ -39,10 +39,10 @@ function checkpoint(mode: CheckpointMode): CheckpointOutcome {
   };
 }
 
-parentPort?.on('message', (mode: CheckpointMode) => {
+parentPort?.on('message', ({ mode, final }: CheckpointRequest) => {
   let reply: CheckpointReply;
   try {
-    reply = { ok: true, outcome: checkpoint(mode) };
+    reply = { ok: true, outcome: checkpoint(mode, final) };
   } catch (err) {
     reply = {
       ok: false,
