@@ -5,6 +5,7 @@ import type {
   CheckpointMode,
   CheckpointOutcome,
   CheckpointReply,
+  CheckpointRequest,
   CheckpointWorkerData,
 } from './checkpoint-runner.js';
 
