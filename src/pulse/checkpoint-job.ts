@@ -70,7 +70,7 @@ export interface CheckpointJobEvents {
   step: [CheckpointMode, 'done' | 'busy' | 'failed'];
 }
 
-// Writes wait at most this long for a restart step; past it they meet its lock and retry as EBUSY.
+// Writes wait at most this long for a restart step; past it they meet its lock and retry as ATS_STORE_BUSY.
 const HOLD_MS = 50;
 // A worker that died this many times in a row is reported failed (it is still retried, with backoff).
 const FAILED_AFTER = 3;
@@ -82,7 +82,7 @@ const POLL_MS = 20;
  * is behind) of steps chosen by `nextCheckpoint`: PASSIVE passes in a worker thread copy the bulk,
  * and once only a tail is left the worker RESTARTs the log while the store's write gate holds new
  * writes for a few ms, so the log starts again and the file is cut back to journal_size_limit.
- * Past `maxWalBytes` writes are refused (EWALCAP) until the WAL is back under it.
+ * Past `maxWalBytes` writes are refused (ATS_STORE_WAL_CAP) until the WAL is back under it.
  */
 export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements PulseJob {
   readonly name = 'checkpoint';

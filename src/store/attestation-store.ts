@@ -20,11 +20,11 @@ import { WriteGate } from './write-gate.js';
  * the WAL is over its cap.
  */
 export interface WriteControl {
-  /** Why writes are refused now (EWALCAP); undefined when they go through. */
+  /** Why writes are refused now (ATS_STORE_WAL_CAP); undefined when they go through. */
   readonly refusal: string | undefined;
   /** Holds new writes while `step` runs, at most `maxMs`; writes waiting meanwhile go on after it. */
   hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
-  /** Refuses every write with EWALCAP naming `reason` until `resume()`. */
+  /** Refuses every write with ATS_STORE_WAL_CAP naming `reason` until `resume()`. */
   refuse(reason: string): void;
   resume(): void;
 }
@@ -47,8 +47,8 @@ export interface AttestationStore {
   delete(id: string): boolean;
   /**
    * `put` through the write gate: waits up to a second, off the event loop, while another
-   * connection holds the write lock or a checkpoint holds writes. Rejects with EBUSY past that, with
-   * EWALCAP while writes are paused (backpressure), with EFULL when the disk is full.
+   * connection holds the write lock or a checkpoint holds writes. Rejects with ATS_STORE_BUSY past that, with
+   * ATS_STORE_WAL_CAP while writes are paused (backpressure), with ATS_STORE_FULL when the disk is full.
    */
   putAsync(input: AttestationInput | AttestationInput[]): Promise<string[]>;
   /** `delete` through the write gate, as `putAsync`. */
@@ -71,10 +71,13 @@ export interface AttestationStore {
  */
 export function openStore(file: string, limits: StoreLimits): AttestationStore {
   if (typeof file !== 'string' || file.trim() === '')
-    throw new StoreError('EINVALID', `store path must be a non-empty string (got ${JSON.stringify(file)})`);
+    throw new StoreError(
+      'ATS_STORE_INVALID',
+      `store path must be a non-empty string (got ${JSON.stringify(file)})`,
+    );
   if (file === ':memory:' || file.startsWith('file:')) {
     throw new StoreError(
-      'EINVALID',
+      'ATS_STORE_INVALID',
       `store path must be a file path (got ${file}): WAL and backups need a real file`,
     );
   }
@@ -88,12 +91,12 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     reader = new AttestationReader(db, absolute);
   } catch (err) {
     db.close();
-    throw new StoreError('EOPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('ATS_STORE_OPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
   }
 
   const gate = new WriteGate(absolute);
   const run = <T>(operation: string, fn: () => T): T => {
-    if (!db.open) throw new StoreError('ECLOSED', `${operation} ${absolute}: the store is closed`);
+    if (!db.open) throw new StoreError('ATS_STORE_CLOSED', `${operation} ${absolute}: the store is closed`);
     try {
       return fn();
     } catch (err) {
@@ -103,7 +106,7 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
   const checkId = (id: unknown, operation: string): string => {
     if (typeof id !== 'string' || id === '')
       throw new StoreError(
-        'EINVALID',
+        'ATS_STORE_INVALID',
         `${operation}: id must be a non-empty string (got ${JSON.stringify(id)})`,
       );
     return id;
@@ -152,12 +155,15 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
 
 function checkLimits(limits: unknown): StoreLimits {
   if (!isPlainObject(limits))
-    throw new StoreError('EINVALID', 'store limits must be an object { maxPerActorContext, maxBatch }');
+    throw new StoreError(
+      'ATS_STORE_INVALID',
+      'store limits must be an object { maxPerActorContext, maxBatch }',
+    );
   const whole = (name: keyof StoreLimits, min: number, max: number): number => {
     const value = limits[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       throw new StoreError(
-        'EINVALID',
+        'ATS_STORE_INVALID',
         `store limit ${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value) ?? String(value)})`,
         { field: name },
       );

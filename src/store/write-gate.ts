@@ -8,8 +8,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /**
  * The store's write path in time: every write goes through here, so the event loop never waits on
  * a lock. The connection has busy_timeout 0, so a write that meets another connection's write lock
- * fails at once with EBUSY; the gate retries it on a timer (1, 2, 4 ... 20 ms) up to `waitMs`, then
- * refuses it with EBUSY (the server answers 503 + Retry-After). A checkpoint can hold new writes for a
+ * fails at once with ATS_STORE_BUSY; the gate retries it on a timer (1, 2, 4 ... 20 ms) up to `waitMs`, then
+ * refuses it with ATS_STORE_BUSY (the server answers 503 + Retry-After). A checkpoint can hold new writes for a
  * few milliseconds (`hold`) while it restarts the WAL from another connection, and the WAL policy can
  * refuse writes outright (`refuse`, backpressure) until it lets them through again (`resume`).
  */
@@ -34,10 +34,13 @@ export class WriteGate {
     return this.#held !== undefined;
   }
 
-  /** Throws EWALCAP while writes are refused. */
+  /** Throws ATS_STORE_WAL_CAP while writes are refused. */
   checkOpen(operation: string): void {
     if (this.#refusal !== undefined)
-      throw new StoreError('EWALCAP', `${operation} ${this.#file}: writes are paused: ${this.#refusal}`);
+      throw new StoreError(
+        'ATS_STORE_WAL_CAP',
+        `${operation} ${this.#file}: writes are paused: ${this.#refusal}`,
+      );
   }
 
   /** Runs the synchronous write `fn` as soon as the gate and the write lock allow, within the wait. */
@@ -54,11 +57,11 @@ export class WriteGate {
       try {
         return fn();
       } catch (err) {
-        if (!(err instanceof StoreError) || err.code !== 'EBUSY') throw err;
+        if (!(err instanceof StoreError) || err.code !== 'ATS_STORE_BUSY') throw err;
         const left = deadline - performance.now();
         if (left <= 0)
           throw new StoreError(
-            'EBUSY',
+            'ATS_STORE_BUSY',
             `${operation} ${this.#file}: another connection held the write lock for ${this.#waitMs} ms; retry later`,
             { cause: err },
           );
@@ -69,7 +72,7 @@ export class WriteGate {
 
   /**
    * Holds new writes while `step` runs (it sees no write in progress: writes are synchronous), but
-   * never longer than `maxMs`: after that, writes go ahead and meet the step's lock as EBUSY retries.
+   * never longer than `maxMs`: after that, writes go ahead and meet the step's lock as ATS_STORE_BUSY retries.
    */
   async hold<T>(maxMs: number, step: () => Promise<T>): Promise<T> {
     if (this.#held !== undefined) throw new Error('write gate: a hold is already in progress');
@@ -91,7 +94,7 @@ export class WriteGate {
     }
   }
 
-  /** Refuses every write with EWALCAP, saying `reason`, until `resume()`. */
+  /** Refuses every write with ATS_STORE_WAL_CAP, saying `reason`, until `resume()`. */
   refuse(reason: string): void {
     this.#refusal = reason;
   }

@@ -81,7 +81,7 @@ async function writeFlatOut(
     try {
       written += (await s.putAsync(batch(50))).length;
     } catch (err) {
-      if (!(err instanceof StoreError) || err.code !== 'EWALCAP') throw err;
+      if (!(err instanceof StoreError) || err.code !== 'ATS_STORE_WAL_CAP') throw err;
       refused++;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -151,7 +151,7 @@ describe('CheckpointJob: the WAL policy against a writer flat out', () => {
 });
 
 describe('CheckpointJob: backpressure', () => {
-  it('refuses writes with EWALCAP past the cap while a reader pins the WAL, reads go on, writes resume by themselves', async () => {
+  it('refuses writes with ATS_STORE_WAL_CAP past the cap while a reader pins the WAL, reads go on, writes resume by themselves', async () => {
     dir = tempDir();
     store = openStore(path.join(dir, 'ats.db'), { maxPerActorContext: 1_000_000, maxBatch: 1000 });
     await store.putAsync(batch(10));
@@ -176,13 +176,13 @@ describe('CheckpointJob: backpressure', () => {
       }
       await new Promise((r) => setImmediate(r));
     }
-    expect(refusal?.code).toBe('EWALCAP');
+    expect(refusal?.code).toBe('ATS_STORE_WAL_CAP');
     expect(refusal?.message).toMatch(/max_wal_bytes = 25165824: the test reader holds an old snapshot/);
     const walAtCap = fs.statSync(`${store.path}-wal`).size;
     expect(walAtCap).toBeLessThan(24 * MiB + 8 * MiB); // refused within a few steps past the cap
     expect(job!.status().writesRefused).toBeDefined();
     expect(store.query({ limit: 1 }).length).toBe(1); // reads keep working
-    await rejection(store.putAsync(batch(1)), StoreError, 'EWALCAP');
+    await rejection(store.putAsync(batch(1)), StoreError, 'ATS_STORE_WAL_CAP');
 
     reader.exec('COMMIT');
     reader.close();

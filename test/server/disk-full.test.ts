@@ -44,7 +44,7 @@ const batch = (from: number, n: number): object[] =>
   Array.from({ length: n }, (_, i) => attestation(from + i, { attributes: { pad: 'f'.repeat(1500) } }));
 
 describe.skipIf(cannotMount !== undefined)('ats serve on a disk that fills up (64 MiB tmpfs)', () => {
-  it('answers 507 EFULL (never 500) once the disk is full, reads go on, and writes succeed again without a restart once space is freed; no acknowledged row is lost', async () => {
+  it('answers 507 ATS_STORE_FULL (never 500) once the disk is full, reads go on, and writes succeed again without a restart once space is freed; no acknowledged row is lost', async () => {
     const config = writeConfig(
       disk,
       '[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n[Pulse]\nticker_interval_seconds = 0.2\n[Server]\nport = 0\n[ATS]\nmax_per_actor_context = 1000000\n',
@@ -75,7 +75,7 @@ describe.skipIf(cannotMount !== undefined)('ats serve on a disk that fills up (6
       }
     }
     expect(full?.status, JSON.stringify(fullBody)).toBe(507);
-    expect(fullBody.error).toBe('EFULL');
+    expect(fullBody.error).toBe('ATS_STORE_FULL');
     expect(fullBody.message).toMatch(/disk is full/);
     expect(acked.length).toBeGreaterThan(1000);
     // Still full: more writes get 507 too, reads and /healthz answer.

@@ -92,7 +92,8 @@ function expectOnlyDocumentedAnswers(load: LoadSummary, noAnswerAllowed: boolean
     if (status === '0' && noAnswerAllowed) continue;
     expect(['201', '503'], `status ${status} (${JSON.stringify(load.codes)})`).toContain(status);
   }
-  for (const key of Object.keys(load.codes)) expect(['503 EWALCAP', '503 EBUSY']).toContain(key);
+  for (const key of Object.keys(load.codes))
+    expect(['503 ATS_STORE_WAL_CAP', '503 ATS_STORE_BUSY']).toContain(key);
   expect(load.missingRetryAfter).toBe(0);
 }
 

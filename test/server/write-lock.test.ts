@@ -46,7 +46,7 @@ const post = (url: string, body: unknown): Promise<Response> =>
   });
 
 describe('ats serve while another process holds the write lock', () => {
-  it('answers writes 503 + Retry-After (EBUSY) after about a second, each on its own, while reads and /healthz answer at once; writes resume once the lock is gone', async () => {
+  it('answers writes 503 + Retry-After (ATS_STORE_BUSY) after about a second, each on its own, while reads and /healthz answer at once; writes resume once the lock is gone', async () => {
     dir = tempDir();
     service = await startService(
       writeConfig(dir, '[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n[Server]\nport = 0\n'),
@@ -86,7 +86,7 @@ describe('ats serve while another process holds the write lock', () => {
       expect(answer.status).toBe(503);
       expect(answer.retryAfter).toBe('1');
       expect(answer.body).toEqual({
-        error: 'EBUSY',
+        error: 'ATS_STORE_BUSY',
         message: expect.stringMatching(/locked by another process/),
       });
     }
