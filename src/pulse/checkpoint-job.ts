@@ -36,8 +36,10 @@ export interface CheckpointJobOptions extends WalPolicyOptions {
    * frame before a step can let the log restart over it ("seal, ship, then checkpoint").
    */
   readonly beforeCheckpoint?: ((step: CheckpointStep) => Promise<void>) | undefined;
-  /** Pause between steps when there is nothing to catch up (default 20 ms). */
+  /** Pause between looks at the WAL (default 20 ms): the cap is checked this often. */
   readonly pollMs?: number | undefined;
+  /** Least time between passes while the log is under half the journal_size_limit (default 250 ms). */
+  readonly idlePassMs?: number | undefined;
   /** Deadline of the last checkpoint `stop()` runs; 0 or unset: none. */
   readonly finalCheckpointMs?: number | undefined;
 }
@@ -75,11 +77,12 @@ const HOLD_MS = 50;
 // A worker that died this many times in a row is reported failed (it is still retried, with backoff).
 const FAILED_AFTER = 3;
 const POLL_MS = 20;
+const IDLE_PASS_MS = 250;
 
 /**
  * WAL checkpoints off the request path, and the WAL's cap. The store's connection never checkpoints
- * on commit (wal_autocheckpoint=0); this job runs its own loop (every 20 ms, back to back while it
- * is behind) of steps chosen by `nextCheckpoint`: PASSIVE passes in a worker thread copy the bulk,
+ * on commit (wal_autocheckpoint=0); this job runs its own loop (a pass every 250 ms while the log is
+ * small, back to back while it is past half the limit and gaining) of steps chosen by `nextCheckpoint`: PASSIVE passes in a worker thread copy the bulk,
  * and once only a tail is left the worker RESTARTs the log while the store's write gate holds new
  * writes for a few ms, so the log starts again and the file is cut back to journal_size_limit.
  * Past `maxWalBytes` writes are refused (ATS_STORE_WAL_CAP) until the WAL is back under it.
@@ -100,6 +103,8 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #wake: (() => void) | undefined;
   #stopping = false;
   #walCopied = false;
+  #sprinting = false;
+  #lastPassAt = -Infinity;
   #last: CheckpointOutcome | undefined;
   #walBytes = 0;
   #walPeakBytes = 0;
@@ -224,6 +229,12 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     // Nothing written since a pass that copied everything: nothing to do.
     if (caughtUp && stat.mtimeMs === this.#walMtimeMs && this.#options.writes?.refusal === undefined)
       return pollMs;
+    // Below half the journal_size_limit a pass every 250 ms is plenty, and each pass that copies
+    // anything costs two fsyncs; past it, passes run back to back until the restart step can go.
+    const now = performance.now();
+    if (!this.#sprinting && now - this.#lastPassAt < (this.#options.idlePassMs ?? IDLE_PASS_MS))
+      return pollMs;
+    this.#lastPassAt = now;
     this.#walMtimeMs = stat.mtimeMs;
     const pinnedBy = this.#options.pinnedBy?.();
     const writes = this.#options.writes;
@@ -246,7 +257,18 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       return pollMs;
     }
     this.#done(outcome, pinnedBy);
-    return outcome.walFrames - outcome.checkpointedFrames > 0 && !outcome.busy ? 0 : pollMs;
+    const restarted = outcome.mode !== 'PASSIVE' && !outcome.busy;
+    const logBytes = outcome.walFrames * (outcome.pageSize + 24);
+    this.#sprinting =
+      !restarted &&
+      (logBytes >= this.#options.journalSizeLimitBytes / 2 || this.#options.writes?.refusal !== undefined);
+    // Straight on only while passes gain ground: a pinned WAL (a backup's snapshot) gives none.
+    const gained =
+      last === undefined ||
+      outcome.walFrames < last.walFrames ||
+      outcome.checkpointedFrames > last.checkpointedFrames;
+    const behind = outcome.walFrames - outcome.checkpointedFrames;
+    return this.#sprinting && gained && behind > 0 && !outcome.busy ? 0 : pollMs;
   }
 
   #done(outcome: CheckpointOutcome, pinnedBy: string | undefined): void {
