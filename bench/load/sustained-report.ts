@@ -21,7 +21,7 @@ export function sustainedReport(
     '',
     '## Sustained load: `ats serve` with backups every 10 s',
     '',
-    `Each load runs ${result.seconds} s against a fresh copy of the ${result.sizeMb} MB service database (one process; HTTP over loopback with keep-alive, from a separate load process). Fixed rates are open loop (one attestation per request); "flat out" clients send their next request as soon as the previous is answered. Latency counts 201s only. "held off" is the same rate for ${result.baselineSeconds} s right after, with checkpoints held off (a reader pins the WAL, so no checkpoint copies or restarts anything): the baseline the p99 target is judged against. Targets: WAL peak <= 4 x journal_size_limit (${(4 * limit) / MiB} MiB); p99 <= 1.5 x held off; max <= 50 ms at 1,000 req/s.`,
+    `Each load runs ${result.seconds} s against a fresh copy of the ${result.sizeMb} MB service database (one process; HTTP over loopback with keep-alive, from a separate load process). Fixed rates are open loop (one attestation per request); "flat out" clients send their next request as soon as the previous is answered. Latency counts 201s only, and leaves out the first 3 s of each load (a fresh process warming up; the plot shows them). "held off" is the same rate for ${result.baselineSeconds} s right after, with checkpoints held off (a reader pins the WAL, so no checkpoint copies or restarts anything): the baseline the p99 target is judged against. Targets: WAL peak <= 4 x journal_size_limit (${(4 * limit) / MiB} MiB); p99 <= 1.5 x held off; max <= 50 ms at 1,000 req/s.`,
     '',
     table(
       [

@@ -104,6 +104,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #stopping = false;
   #walCopied = false;
   #sprinting = false;
+  #stalledPasses = 0;
   #lastPassAt = -Infinity;
   #last: CheckpointOutcome | undefined;
   #walBytes = 0;
@@ -268,6 +269,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       outcome.walFrames < last.walFrames ||
       outcome.checkpointedFrames > last.checkpointedFrames;
     const behind = outcome.walFrames - outcome.checkpointedFrames;
+    this.#stalledPasses = behind > 0 && !gained ? this.#stalledPasses + 1 : 0;
     return this.#sprinting && gained && behind > 0 && !outcome.busy ? 0 : pollMs;
   }
 
@@ -344,6 +346,8 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     if (pinnedBy !== undefined) return `${pinnedBy} holds an old snapshot, so checkpoints cannot catch up`;
     if (this.#lastError !== undefined) return `checkpoints fail: ${this.#lastError}`;
     if (this.#loggedPin !== undefined) return `${this.#loggedPin} holds an old snapshot`;
+    if (this.#stalledPasses >= 2)
+      return 'a reader outside this service (an open read transaction) holds an old snapshot, so checkpoints cannot catch up';
     return 'checkpoints have not caught up with the writes yet';
   }
 }

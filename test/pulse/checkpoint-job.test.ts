@@ -67,17 +67,20 @@ function batch(n: number): AttestationInput[] {
   });
 }
 
-/** Writes through the store's gate as fast as it can for `ms`, sampling the WAL file's size. */
+/**
+ * Writes `total` attestations through the store's gate as fast as it can (about 7 KiB of WAL each,
+ * so 40,000 make about 280 MiB), sampling the WAL file's size. A count, not a time: the same work
+ * however busy the machine.
+ */
 async function writeFlatOut(
   s: AttestationStore,
-  ms: number,
+  total: number,
 ): Promise<{ written: number; walPeak: number; refused: number }> {
   const wal = `${s.path}-wal`;
-  const end = Date.now() + ms;
   let written = 0;
   let refused = 0;
   let walPeak = 0;
-  while (Date.now() < end) {
+  while (written < total) {
     try {
       written += (await s.putAsync(batch(50))).length;
     } catch (err) {
@@ -127,11 +130,10 @@ describe('CheckpointJob: the WAL policy against a writer flat out', () => {
     dir = tempDir();
     store = openStore(path.join(dir, 'ats.db'), { maxPerActorContext: 1_000_000, maxBatch: 1000 });
     startJob({ database: store.path, writes: store.writes });
-    const run = await writeFlatOut(store, 8_000);
+    const run = await writeFlatOut(store, 40_000);
     const status = job!.status();
-    // Negative control: the same loop with PASSIVE passes only (today's policy, `writes` left out)
-    // grows the WAL without bound; see the "PASSIVE only" case below.
-    expect(run.written).toBeGreaterThan(20_000);
+    // Negative control: the same writes with PASSIVE passes only (today's policy, `writes` left
+    // out) grow the WAL past 2x the limit; see the "PASSIVE only" case below.
     expect(run.refused).toBe(0);
     expect(status.restarts).toBeGreaterThan(2);
     expect(status.counts.RESTART.done).toBeGreaterThan(0);
@@ -139,14 +141,14 @@ describe('CheckpointJob: the WAL policy against a writer flat out', () => {
     expect(status.walPeakBytes).toBeLessThanOrEqual(4 * 64 * MiB);
   });
 
-  it('(negative control) PASSIVE passes alone, as before, never let the log restart under the same writer', async () => {
+  it('(negative control) PASSIVE passes alone, as before, do not keep the WAL bounded under the same writes', async () => {
     dir = tempDir();
     store = openStore(path.join(dir, 'ats.db'), { maxPerActorContext: 1_000_000, maxBatch: 1000 });
     startJob({ database: store.path }); // no write gate: PASSIVE only
-    const run = await writeFlatOut(store, 4_000);
-    expect(run.written).toBeGreaterThan(10_000);
-    expect(job!.status().restarts).toBe(0);
-    expect(run.walPeak).toBeGreaterThan(64 * MiB);
+    const run = await writeFlatOut(store, 40_000);
+    // A pass may catch up by chance when the writer is descheduled (a busy machine) and let the log
+    // restart once or twice; it never keeps up, so the WAL still grows far past the bound.
+    expect(run.walPeak).toBeGreaterThan(2 * 64 * MiB);
   });
 });
 

@@ -112,7 +112,7 @@ describe('ats serve under sustained load, with backups running', () => {
       wal: { restarts: number; peakBytes: number };
     };
 
-    expect(load.acked).toBeGreaterThan(20_000); // flat out, not a trickle
+    expect(load.acked).toBeGreaterThan(10_000); // flat out, not a trickle
     expectOnlyDocumentedAnswers(load, false);
     expect(load.statuses['503'] ?? 0).toBeLessThan((load.statuses['201'] ?? 0) / 10);
     expect(service.events('backup_finish').length).toBeGreaterThanOrEqual(2);
