@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   CheckpointFailure,
   type CheckpointMode,
@@ -14,7 +15,7 @@ import { nextCheckpoint, type WalPolicyOptions } from './wal-policy.js';
 export interface WriteControl {
   readonly refusal: string | undefined;
   hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
-  refuse(reason: string): void;
+  refuse(reason: string, kind?: 'wal' | 'disk'): void;
   resume(): void;
 }
 
@@ -78,6 +79,8 @@ const HOLD_MS = 50;
 const FAILED_AFTER = 3;
 const POLL_MS = 20;
 const IDLE_PASS_MS = 250;
+// Writes pause when the disk has less than this free, whatever the WAL's size.
+const DISK_FLOOR_BYTES = 2 << 20;
 
 /**
  * WAL checkpoints off the request path, and the WAL's cap. The store's connection never checkpoints
@@ -114,6 +117,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #restartedAt = performance.now();
   #blockedRestartAt = -Infinity;
   #refusedAt = 0;
+  #refusedFor: 'wal' | 'disk' | undefined;
   #lastError: string | undefined;
   #loggedError: string | undefined;
   #loggedPin: string | undefined;
@@ -316,28 +320,68 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     );
   }
 
-  /** Refuses writes past the cap, naming the cause; lets them through again once under it. */
+  /**
+   * Refuses writes past the cap, or while the WAL is larger than the free space on its disk (the
+   * checkpoint needs up to the WAL's size again to copy it into the database: past that a full disk
+   * could only be cured by hand), naming the cause; lets them through again once clear of both.
+   */
   #applyCap(): void {
     const writes = this.#options.writes;
     if (writes === undefined) return;
     const { maxWalBytes } = this.#options;
-    const refusing = writes.refusal !== undefined;
-    if (!refusing && this.#walBytes > maxWalBytes) {
-      const cause = this.#capCause();
-      const mib = (this.#walBytes / 2 ** 20).toFixed(0);
-      writes.refuse(`the WAL is ${mib} MiB, over [Database] max_wal_bytes = ${maxWalBytes}: ${cause}`);
-      this.#refusedAt = performance.now();
-      this.#log.warn(
-        { event: 'wal_backpressure', walBytes: this.#walBytes, maxWalBytes, cause },
-        `writes paused: the WAL is over its cap (${cause})`,
-      );
-    } else if (refusing && this.#walBytes <= maxWalBytes) {
+    const free = this.#freeBytes();
+    const overCap = this.#walBytes > maxWalBytes;
+    const diskShort = free !== undefined && (this.#walBytes > free || free < DISK_FLOOR_BYTES);
+    const diskClear = free === undefined || (2 * this.#walBytes <= free && free >= 2 * DISK_FLOOR_BYTES);
+    if (this.#refusedFor === 'disk' ? diskClear : this.#refusedFor === 'wal' && !overCap) {
       writes.resume();
       const pausedMs = Math.round(performance.now() - this.#refusedAt);
       this.#log.info(
-        { event: 'wal_backpressure_end', walBytes: this.#walBytes, pausedMs },
-        'writes resumed: the WAL is back under its cap',
+        { event: 'wal_backpressure_end', walBytes: this.#walBytes, freeBytes: free, pausedMs },
+        this.#refusedFor === 'disk'
+          ? 'writes resumed: the disk has room to checkpoint the WAL again'
+          : 'writes resumed: the WAL is back under its cap',
       );
+      this.#refusedFor = undefined;
+    }
+    if (this.#refusedFor !== undefined) return;
+    const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+    if (diskShort) {
+      const cause = `the disk holding the WAL has ${mib(free ?? 0)} MiB free, less than the WAL (${mib(this.#walBytes)} MiB) needs to be checkpointed`;
+      writes.refuse(cause, 'disk');
+      this.#refused('disk', cause, free);
+    } else if (overCap) {
+      const cause = this.#capCause();
+      writes.refuse(
+        `the WAL is ${mib(this.#walBytes)} MiB, over [Database] max_wal_bytes = ${maxWalBytes}: ${cause}`,
+      );
+      this.#refused('wal', cause, free);
+    }
+  }
+
+  #refused(kind: 'wal' | 'disk', cause: string, free: number | undefined): void {
+    this.#refusedFor = kind;
+    this.#refusedAt = performance.now();
+    this.#log.warn(
+      {
+        event: 'wal_backpressure',
+        kind,
+        walBytes: this.#walBytes,
+        maxWalBytes: this.#options.maxWalBytes,
+        freeBytes: free,
+        cause,
+      },
+      kind === 'disk' ? `writes paused (507): ${cause}` : `writes paused: the WAL is over its cap (${cause})`,
+    );
+  }
+
+  /** Free bytes on the WAL's file system for an unprivileged writer; undefined when unknown. */
+  #freeBytes(): number | undefined {
+    try {
+      const s = fs.statfsSync(path.dirname(this.#wal));
+      return s.blocks > 0 ? s.bavail * s.bsize : undefined;
+    } catch {
+      return undefined; // statfs unsupported here: the cap alone applies
     }
   }
 

@@ -24,8 +24,8 @@ export interface WriteControl {
   readonly refusal: string | undefined;
   /** Holds new writes while `step` runs, at most `maxMs`; writes waiting meanwhile go on after it. */
   hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
-  /** Refuses every write with ATS_STORE_WAL_CAP naming `reason` until `resume()`. */
-  refuse(reason: string): void;
+  /** Refuses every write naming `reason` until `resume()`: 'wal' ATS_STORE_WAL_CAP, 'disk' ATS_STORE_FULL. */
+  refuse(reason: string, kind?: 'wal' | 'disk'): void;
   resume(): void;
 }
 

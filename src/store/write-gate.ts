@@ -18,6 +18,7 @@ export class WriteGate {
   readonly #waitMs: number;
   #held: Promise<void> | undefined;
   #refusal: string | undefined;
+  #refusalCode: 'ATS_STORE_WAL_CAP' | 'ATS_STORE_FULL' = 'ATS_STORE_WAL_CAP';
 
   constructor(file: string, waitMs = WRITE_WAIT_MS) {
     this.#file = file;
@@ -34,11 +35,11 @@ export class WriteGate {
     return this.#held !== undefined;
   }
 
-  /** Throws ATS_STORE_WAL_CAP while writes are refused. */
+  /** Throws ATS_STORE_WAL_CAP (or ATS_STORE_FULL, for a disk too full) while writes are refused. */
   checkOpen(operation: string): void {
     if (this.#refusal !== undefined)
       throw new StoreError(
-        'ATS_STORE_WAL_CAP',
+        this.#refusalCode,
         `${operation} ${this.#file}: writes are paused: ${this.#refusal}`,
       );
   }
@@ -94,9 +95,13 @@ export class WriteGate {
     }
   }
 
-  /** Refuses every write with ATS_STORE_WAL_CAP, saying `reason`, until `resume()`. */
-  refuse(reason: string): void {
+  /**
+   * Refuses every write, saying `reason`, until `resume()`: with ATS_STORE_WAL_CAP (503) for a WAL
+   * over its cap, with ATS_STORE_FULL (507) for a disk without room to checkpoint it.
+   */
+  refuse(reason: string, kind: 'wal' | 'disk' = 'wal'): void {
     this.#refusal = reason;
+    this.#refusalCode = kind === 'disk' ? 'ATS_STORE_FULL' : 'ATS_STORE_WAL_CAP';
   }
 
   resume(): void {
