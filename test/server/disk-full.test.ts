@@ -29,9 +29,12 @@ const [disk = '', disk2 = ''] = disks;
 if (cannotMount) console.warn(`disk-full test skipped: ${cannotMount}`);
 
 let service: Service | undefined;
+let pin: Database.Database | undefined;
 afterAll(async () => {
+  pin?.close(); // an open file on the tmpfs would keep it from being unmounted
   await service?.stop('SIGKILL');
-  for (const d of disks) spawnSync('umount', [d]);
+  // -l: a file still open (a process that failed to die) must not leave the mount behind.
+  for (const d of disks) spawnSync('umount', ['-l', d]);
   removeDir(dir);
 });
 
@@ -54,7 +57,7 @@ describe.skipIf(cannotMount !== undefined)('ats serve on a disk that fills up (6
     service = await startService(config);
     const database = path.join(disk2, 'data/ats.db');
     expect((await post(service.url, batch(0, 1))).status).toBe(201);
-    const pin = new Database(database, { readonly: true });
+    pin = new Database(database, { readonly: true });
     pin.exec('BEGIN');
     pin.prepare('SELECT count(*) FROM attestations').get(); // an old snapshot: nothing can be checkpointed
     const acked: string[] = [];
@@ -70,6 +73,7 @@ describe.skipIf(cannotMount !== undefined)('ats serve on a disk that fills up (6
     expect(service.events('wal_backpressure')[0]?.kind).toBe('disk');
     pin.exec('COMMIT');
     pin.close();
+    pin = undefined;
     let resumed = false;
     for (let i = 0; i < 300 && !resumed; i++) {
       const r = await post(service.url, batch(5_000_000 + i * 50, 50));
