@@ -1,21 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { ensureLineage, finishInterruptedRestore } from '../../backup/index.js';
 import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
 import { buildApp } from '../../server/index.js';
 import { openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
-import { checkBackupDir, checkDatabase, StartupError } from '../startup-check.js';
+import { checkBackupDir, checkDatabase, checkDatabasePresent, StartupError } from '../startup-check.js';
 
 /** `ats serve`: the attestation store over HTTP, with the Pulse ticker backing it up. */
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the attestation store over HTTP and back it up periodically')
     .option('--config <path>', 'the am.toml to use (default: ./am.toml when present, else the defaults)')
-    .action(async (flags: { config?: string }) => {
-      await serve(loadConfig({ path: flags.config }));
+    .option('--fresh', 'start a new, empty database even though backups of a missing one exist')
+    .action(async (flags: { config?: string; fresh?: boolean }) => {
+      await serve(loadConfig({ path: flags.config }), flags.fresh === true);
     });
 }
 
@@ -24,12 +26,13 @@ const FINAL_CHECKPOINT_MS = 10_000;
 // A WAL larger than this at start is worth a line saying why the start takes time.
 const LARGE_WAL_BYTES = 64 << 20;
 
-async function serve(config: Config): Promise<void> {
+async function serve(config: Config, fresh: boolean): Promise<void> {
   const { database, server, pulse, ats } = config;
   const log = createLogger();
   checkBackupDir(database.path, database.backupDir);
   fs.mkdirSync(database.backupDir, { recursive: true });
   fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
+  checkDatabasePresent(database.path, database.backupDir, config.file, fresh);
   const held = holdDatabase(database.path, 'ats serve');
   if ('heldBy' in held)
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
@@ -40,12 +43,14 @@ async function serve(config: Config): Promise<void> {
         { event: 'wal_recovery', walBytes: walAtStart },
         `the WAL holds ${(walAtStart / 2 ** 20).toFixed(0)} MiB from before: WAL recovery and the start-up check take a while`,
       );
+    await finishInterruptedRestore(database.path); // under the lock: never while a restore runs
     let started = performance.now();
     checkDatabase(database.path, database.backupDir, config.file);
     log.info(
       { event: 'startup_check', ms: Math.round(performance.now() - started) },
       'start-up check passed',
     );
+    ensureLineage(database.path); // before the store opens it: lineage is the backup part's table
     started = performance.now();
     const store = openStore(database.path, ats);
     log.info({ event: 'store_open', ms: Math.round(performance.now() - started) }, 'database open');
