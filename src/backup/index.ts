@@ -7,6 +7,7 @@ export { backupBase, findRecord, generationPath, listGenerations, resolveBackup 
 export type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
+export { faultPoint } from './fault-points.js';
 export type { FileId } from './file-identity.js';
 export { fileId, sameFile } from './file-identity.js';
 export type { FileLock } from './file-lock.js';

@@ -24,6 +24,7 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
       backupDir,
       backupVerify: db.backup_verify ?? DEFAULTS.database.backupVerify,
       backupTimeoutSeconds: db.backup_timeout_seconds ?? DEFAULTS.database.backupTimeoutSeconds,
+      maxWalBytes: db.max_wal_bytes ?? DEFAULTS.database.maxWalBytes,
       destinations: Object.freeze(buildDestinations(db.destination, source.baseDir)),
     }),
     pulse: Object.freeze({

@@ -19,6 +19,8 @@ export interface Config {
     readonly backupVerify: BackupVerify;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
+    /** Past this size of the -wal file writes get 503 until checkpoints bring it back under. */
+    readonly maxWalBytes: number;
     /** Off-site destinations each verified periodic backup is uploaded to (`[[Database.destination]]`). */
     readonly destinations: readonly DestinationConfig[];
   };
@@ -54,6 +56,7 @@ export const DEFAULTS = Object.freeze({
     backupDir: undefined as string | undefined,
     backupVerify: 'quick' as BackupVerify,
     backupTimeoutSeconds: 3600,
+    maxWalBytes: 1_073_741_824,
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
   server: Object.freeze({
