@@ -327,6 +327,7 @@ describe('parseConfig defaults and values', () => {
         backupVerify: 'quick',
         backupTimeoutSeconds: 3600,
         maxWalBytes: 1_073_741_824,
+        destinations: [],
       },
       pulse: { tickerIntervalSeconds: 1 },
       server: { host: '127.0.0.1', port: 8787, token: undefined, maxBodyBytes: 1_048_576 },
@@ -375,6 +376,7 @@ describe('parseConfig defaults and values', () => {
       backupVerify: 'full',
       backupTimeoutSeconds: 600,
       maxWalBytes: 268435456,
+      destinations: [],
     });
     expect(config.pulse.tickerIntervalSeconds).toBe(0.2);
     expect(config.server).toEqual({ host: '0.0.0.0', port: 0, token: 's3cret', maxBodyBytes: 2048 });

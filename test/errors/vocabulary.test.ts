@@ -13,6 +13,9 @@ import { ROOT } from '../helpers.js';
 const codes = Object.keys(ERROR_CODES);
 
 /** Every `ATS_*_*` string literal in the .ts files under `dir`. */
+/** Quoted ATS_ names in src/ that are environment variables, not error codes. */
+const ENVIRONMENT_VARIABLES = new Set(['ATS_BACKUP_ENCRYPTION_KEY']);
+
 function literalsIn(dir: string): Map<string, string[]> {
   const found = new Map<string, string[]>();
   for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
@@ -86,7 +89,9 @@ describe('the error vocabulary', () => {
   });
 
   it('every ATS_ code the source gives is in the table', () => {
-    const unknown = [...literalsIn(path.join(ROOT, 'src'))].filter(([code]) => !(code in ERROR_CODES));
+    const unknown = [...literalsIn(path.join(ROOT, 'src'))].filter(
+      ([code]) => !(code in ERROR_CODES) && !ENVIRONMENT_VARIABLES.has(code),
+    );
     expect(unknown).toEqual([]);
   });
 
