@@ -1,12 +1,13 @@
 // Public surface of the backup engine. It copies any SQLite file and knows nothing of the store,
 // the server or the ticker.
 
+export type { BlockCopyStats } from './copy-request.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
 export type { FileLock } from './file-lock.js';
 export { lockOwner, tryLock } from './file-lock.js';
-export type { BackupOptions, BackupProgress, VerifyMode } from './options.js';
-export { BACKUP_DEFAULTS } from './options.js';
+export type { BackupEngine, BackupOptions, BackupProgress, VerifyMode } from './options.js';
+export { BACKUP_DEFAULTS, BACKUP_ENGINES } from './options.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
 export { restoreBackup } from './restore.js';
 export { generationPath } from './rotation.js';

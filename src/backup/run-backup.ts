@@ -2,12 +2,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { acquireBackupLock } from './backup-lock.js';
 import { copyInWorker } from './copy-in-worker.js';
+import type { CopyResult } from './copy-request.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
 import { type BackupOptions, resolveBackupOptions } from './options.js';
 import { requireFile, requireWritableFolder } from './path-checks.js';
 import { copyTmpPath, generationPath, removeStaleFiles, rotate } from './rotation.js';
-import type { CopyResult } from './snapshot-copy.js';
 
 /** What a successful backup did. */
 export interface BackupResult extends Omit<CopyResult, 'verify'> {
@@ -65,6 +65,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         busyTimeoutMs: opts.busyTimeoutMs,
         maxReadLockMs: opts.maxReadLockMs,
         stepPages: opts.stepPages,
+        engine: opts.engine,
       },
       { signal: signals.length > 0 ? AbortSignal.any(signals) : undefined, onProgress: opts.onProgress },
     );
@@ -83,7 +84,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       copy.journalMode === 'wal'
         ? []
         : [
-            `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.copyMs} ms ` +
+            `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.holdMs} ms ` +
               `(capped at ${opts.maxReadLockMs} ms); WAL mode avoids this`,
           ];
     return Object.freeze({
