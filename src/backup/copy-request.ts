@@ -15,6 +15,8 @@ export interface CopyRequest {
   readonly stepPages: number;
   /** Which engine copies: 'auto' tries the block copy and falls back to the backup API. */
   readonly engine: BackupEngine;
+  /** Block engine: memory the snapshot's WAL pages may take before the backup API copies instead. Default 256 MiB. */
+  readonly maxOverlayBytes?: number;
 }
 
 /** What the block engine saw while it held the snapshot (for the oracle's case counts and the bench). */
@@ -29,7 +31,7 @@ export interface BlockCopyStats {
   readonly overlayPages: number;
   /** True when the pin landed on read mark 0 (every frame already in the file), false when on a WAL mark, undefined when unknown. */
   readonly markZero: boolean | undefined;
-  /** The WAL was reset (new salts) while the snapshot was held. */
+  /** The WAL was reset (new salts) while the snapshot was held (the pin was then on read mark 0). */
   readonly walReset: boolean;
   /** A checkpoint wrote to the database file while the bulk copy ran. */
   readonly checkpointDuringCopy: boolean;

@@ -86,6 +86,7 @@ describe('cancellation', () => {
     const controller = new AbortController();
     const err = await runBackup({
       source: db,
+      engine: 'backup-api', // stepped: the abort lands between steps (the block engine: test/cli/backup.test.ts)
       stepPages: 16,
       signal: controller.signal,
       onProgress: (p) => {

@@ -119,18 +119,17 @@ export async function blockCopy(
     };
     progress();
     // The WAL is read while the child copies: a few MB, from the page cache.
-    const frames = header ? readSnapshotFrames(`${req.source}-wal`, header, MAX_OVERLAY_BYTES) : undefined;
+    const frames = header
+      ? readSnapshotFrames(`${req.source}-wal`, header, req.maxOverlayBytes ?? MAX_OVERLAY_BYTES)
+      : undefined;
     await waitForCopy(copy, req, hooks, rollbackJournal ? lockedAt : undefined, progress);
     const bulkMs = Math.round(performance.now() - bulkStarted);
-    if (header && shmFd !== undefined) {
-      const after = readShm(shmFd);
-      if (after.ok && ckptBefore) {
-        walReset = !after.header.salt.equals(header.salt);
-        checkpointDuringCopy =
-          !walReset &&
-          (after.ckpt.nBackfill > ckptBefore.nBackfill ||
-            after.ckpt.nBackfillAttempted > ckptBefore.nBackfillAttempted);
-      }
+    const afterCopy = header && shmFd !== undefined ? readShm(shmFd) : undefined;
+    if (header && afterCopy?.ok && ckptBefore) {
+      checkpointDuringCopy =
+        afterCopy.header.salt.equals(header.salt) &&
+        (afterCopy.ckpt.nBackfill > ckptBefore.nBackfill ||
+          afterCopy.ckpt.nBackfillAttempted > ckptBefore.nBackfillAttempted);
     }
     if (frames && !frames.ok) {
       if (!frames.reset) {
@@ -145,6 +144,8 @@ export async function blockCopy(
       walFrames = frames.frames;
     }
     await testing.whileHeld?.();
+    const atRelease = header && shmFd !== undefined ? readShm(shmFd) : undefined;
+    if (header && atRelease?.ok && !atRelease.header.salt.equals(header.salt)) walReset = true;
     release();
     holdMs = Math.round(performance.now() - lockedAt);
     if (testing.skipOverlay) pages = new Map();
