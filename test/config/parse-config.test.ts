@@ -138,6 +138,13 @@ describe('parseConfig refuses bad input', () => {
       message: '[Database] backup_verify must be "quick", "full" or "off" (got "fast")',
     },
     {
+      name: 'unknown backup engine',
+      text: '[Database]\nbackup_engine = "fast"\n',
+      key: 'Database.backup_engine',
+      line: 2,
+      message: '[Database] backup_engine must be "auto", "block" or "backup-api" (got "fast")',
+    },
+    {
       name: 'empty path',
       text: '[Database]\npath = ""\n',
       key: 'Database.path',
@@ -318,6 +325,7 @@ describe('parseConfig defaults and values', () => {
         backupKeep: 2,
         backupDir: '/etc/ats/data',
         backupVerify: 'quick',
+        backupEngine: 'auto',
         backupTimeoutSeconds: 3600,
       },
       pulse: { tickerIntervalSeconds: 1 },
@@ -343,6 +351,7 @@ describe('parseConfig defaults and values', () => {
         'backup_keep = 5',
         'backup_dir = "/var/backups/ats"',
         'backup_verify = "full"',
+        'backup_engine = "backup-api"',
         'backup_timeout_seconds = 600',
         '[Pulse]',
         'ticker_interval_seconds = 0.2',
@@ -364,6 +373,7 @@ describe('parseConfig defaults and values', () => {
       backupKeep: 5,
       backupDir: '/var/backups/ats',
       backupVerify: 'full',
+      backupEngine: 'backup-api',
       backupTimeoutSeconds: 600,
     });
     expect(config.pulse.tickerIntervalSeconds).toBe(0.2);

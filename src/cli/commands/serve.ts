@@ -39,6 +39,7 @@ async function serve(config: Config): Promise<void> {
         keep: database.backupKeep,
         verify: database.backupVerify,
         timeoutSeconds: database.backupTimeoutSeconds,
+        engine: database.backupEngine,
       },
       log,
     );
