@@ -33,7 +33,7 @@ export async function backupApiCopy(
   try {
     const done = await src.backup(req.tmp, {
       progress({ totalPages, remainingPages }) {
-        if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'copy', req.source, 'cancelled');
+        if (hooks.cancelled()) throw new BackupError('ATS_BACKUP_CANCELLED', 'copy', req.source, 'cancelled');
         const held = performance.now() - lockedAt;
         if (rollbackJournal && held > req.maxReadLockMs) throw lockBudgetError(req, held);
         hooks.progress({ phase: 'copy', pagesDone: totalPages - remainingPages, pagesTotal: totalPages });
@@ -45,7 +45,9 @@ export async function backupApiCopy(
   } catch (err) {
     throw err instanceof BackupError
       ? err
-      : new BackupError('ECOPY', 'copy', req.source, explainWriteError(err, req.tmp), { cause: err });
+      : new BackupError('ATS_BACKUP_COPY', 'copy', req.source, explainWriteError(err, req.tmp), {
+          cause: err,
+        });
   } finally {
     if (src.inTransaction) src.exec('COMMIT');
     holdMs = Math.round(performance.now() - lockedAt);
@@ -75,7 +77,7 @@ export async function backupApiCopy(
 /** Rollback-journal sources: the hold blocks writers, and it went over its budget. */
 export function lockBudgetError(req: CopyRequest, heldMs: number): BackupError {
   return new BackupError(
-    'ELOCKBUDGET',
+    'ATS_BACKUP_LOCK_BUDGET',
     'copy',
     req.source,
     `rollback-journal source: the copy held its read lock (which blocks writers) for ${Math.round(heldMs)} ms, ` +

@@ -8,7 +8,7 @@ export function openSource(source: string): Database.Database {
   try {
     return new Database(source, { readonly: true, fileMustExist: true, timeout: 0 });
   } catch (err) {
-    throw new BackupError('ESOURCE', 'open source', source, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_SOURCE', 'open source', source, reasonOf(err), { cause: err });
   }
 }
 
@@ -20,7 +20,7 @@ export function createTmp(tmp: string, mode: number): void {
   try {
     fs.closeSync(fs.openSync(tmp, 'wx', mode));
   } catch (err) {
-    throw new BackupError('ECOPY', 'create', tmp, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'create', tmp, reasonOf(err), { cause: err });
   }
 }
 
@@ -58,7 +58,7 @@ export function finishFile(tmp: string): number {
     fs.fsyncSync(fd);
     return fs.fstatSync(fd).size;
   } catch (err) {
-    throw new BackupError('ECOPY', 'fsync', tmp, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'fsync', tmp, reasonOf(err), { cause: err });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

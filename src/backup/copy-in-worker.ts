@@ -55,7 +55,9 @@ export function copyInWorker(
       Atomics.store(new Int32Array(cancelBuffer), 0, 1);
       killTimer = setTimeout(() => {
         settle(() =>
-          reject(new BackupError('ECANCELLED', 'copy', request.source, 'cancelled (worker terminated)')),
+          reject(
+            new BackupError('ATS_BACKUP_CANCELLED', 'copy', request.source, 'cancelled (worker terminated)'),
+          ),
         );
         void worker.terminate();
       }, CANCEL_GRACE_MS);
@@ -74,14 +76,16 @@ export function copyInWorker(
     });
     worker.on('error', (err) =>
       settle(() =>
-        reject(new BackupError('EWORKER', 'copy worker', request.source, err.message, { cause: err })),
+        reject(
+          new BackupError('ATS_BACKUP_WORKER', 'copy worker', request.source, err.message, { cause: err }),
+        ),
       ),
     );
     worker.on('exit', (code) =>
       settle(() =>
         reject(
           new BackupError(
-            'EWORKER',
+            'ATS_BACKUP_WORKER',
             'copy worker',
             request.source,
             `exited with code ${code} before finishing`,

@@ -57,12 +57,13 @@ export function beginSnapshot(
       if (err instanceof BackupError) throw err;
       const code = String((err as { code?: unknown }).code ?? '');
       if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) {
-        throw new BackupError('ESOURCE', 'read source', req.source, reasonOf(err), { cause: err });
+        throw new BackupError('ATS_BACKUP_SOURCE', 'read source', req.source, reasonOf(err), { cause: err });
       }
-      if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'read source', req.source, 'cancelled');
+      if (hooks.cancelled())
+        throw new BackupError('ATS_BACKUP_CANCELLED', 'read source', req.source, 'cancelled');
       if (performance.now() >= deadline) {
         throw new BackupError(
-          'EBUSY',
+          'ATS_BACKUP_BUSY',
           'read source',
           req.source,
           `still locked by another connection after ${req.busyTimeoutMs} ms (${busyRetries} retries)`,

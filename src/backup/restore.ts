@@ -44,12 +44,12 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   const database = path.resolve(opts.database);
   const tmp = `${database}.restore.tmp`;
   if (from === database)
-    throw new BackupError('EINVALID', 'restore', from, 'the backup is the database itself');
+    throw new BackupError('ATS_BACKUP_INVALID', 'restore', from, 'the backup is the database itself');
   const stat = await requireFile(from, 'restore from');
   const checked = verifyDatabase(from, opts.verify);
   if (!checked.ok) {
     throw new BackupError(
-      'EVERIFY',
+      'ATS_BACKUP_VERIFY',
       'restore from',
       from,
       `the backup fails ${opts.verify}_check (${checked.problems.slice(0, 2).join('; ')}); nothing was changed`,
@@ -62,7 +62,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     const copied = verifyDatabase(tmp, opts.verify);
     if (!copied.ok)
       throw new BackupError(
-        'EVERIFY',
+        'ATS_BACKUP_VERIFY',
         'restore copy',
         tmp,
         `the copy fails ${opts.verify}_check: ${copied.problems[0] ?? ''}`,
@@ -84,7 +84,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
     await fs.rm(tmp, { force: true });
     throw err instanceof BackupError
       ? err
-      : new BackupError('ECOPY', 'restore', database, reasonOf(err), { cause: err });
+      : new BackupError('ATS_BACKUP_COPY', 'restore', database, reasonOf(err), { cause: err });
   }
 }
 

@@ -63,7 +63,7 @@ async function shift(from: string, to: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') {
-      throw new BackupError('EROTATE', 'link', from, reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_ROTATE', 'link', from, reasonOf(err), { cause: err });
     }
     await step('rename', from, () => fs.rename(from, to));
     return;
@@ -90,7 +90,7 @@ async function step(operation: string, file: string, fn: () => Promise<unknown>)
   try {
     await fn();
   } catch (err) {
-    throw new BackupError('EROTATE', operation, file, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_ROTATE', operation, file, reasonOf(err), { cause: err });
   }
 }
 

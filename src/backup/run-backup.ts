@@ -41,7 +41,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   for (let n = 1; n <= opts.keep; n++) {
     if (generationPath(target, n) === source) {
       throw new BackupError(
-        'EINVALID',
+        'ATS_BACKUP_INVALID',
         'backup',
         source,
         `the backup file ${generationPath(target, n)} would be the database itself`,
@@ -71,7 +71,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     );
     if (!copy.verify.ok) {
       throw new BackupError(
-        'EVERIFY',
+        'ATS_BACKUP_VERIFY',
         'verify',
         tmp,
         `${opts.verify} check failed: ${copy.verify.problems.slice(0, 3).join('; ')}`,
@@ -101,7 +101,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     await fs.rm(tmp, { force: true });
     await fs.rm(`${tmp}-journal`, { force: true });
     if (err instanceof BackupError) throw err;
-    throw new BackupError('ECOPY', 'backup', source, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'backup', source, reasonOf(err), { cause: err });
   } finally {
     lock.release();
   }

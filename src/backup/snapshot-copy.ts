@@ -22,7 +22,7 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
     if ('result' in outcome) return outcome.result;
     if (req.engine === 'block') {
       throw new BackupError(
-        'ECOPY',
+        'ATS_BACKUP_COPY',
         'block copy',
         req.source,
         `${outcome.fallback} (engine "auto" would use the backup API)`,

@@ -1,11 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { generationPath, verifyDatabase } from '../backup/index.js';
+import { AtsError } from '../errors/index.js';
 
-/** The service will not start on this database. Exit code 1. */
-export class StartupError extends Error {
+/** The service (or a restore) will not start on this database. Exit code 1. */
+export class StartupError extends AtsError {
   override readonly name = 'StartupError';
-  readonly code = 'ESTARTUP';
+  declare readonly code: 'ATS_CLI_STARTUP';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ATS_CLI_STARTUP', message, options);
+  }
 }
 
 /**

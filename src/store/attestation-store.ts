@@ -41,10 +41,13 @@ export interface AttestationStore {
  */
 export function openStore(file: string, limits: StoreLimits): AttestationStore {
   if (typeof file !== 'string' || file.trim() === '')
-    throw new StoreError('EINVALID', `store path must be a non-empty string (got ${JSON.stringify(file)})`);
+    throw new StoreError(
+      'ATS_STORE_INVALID',
+      `store path must be a non-empty string (got ${JSON.stringify(file)})`,
+    );
   if (file === ':memory:' || file.startsWith('file:')) {
     throw new StoreError(
-      'EINVALID',
+      'ATS_STORE_INVALID',
       `store path must be a file path (got ${file}): WAL and backups need a real file`,
     );
   }
@@ -58,11 +61,11 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     reader = new AttestationReader(db, absolute);
   } catch (err) {
     db.close();
-    throw new StoreError('EOPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('ATS_STORE_OPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
   }
 
   const run = <T>(operation: string, fn: () => T): T => {
-    if (!db.open) throw new StoreError('ECLOSED', `${operation} ${absolute}: the store is closed`);
+    if (!db.open) throw new StoreError('ATS_STORE_CLOSED', `${operation} ${absolute}: the store is closed`);
     try {
       return fn();
     } catch (err) {
@@ -72,7 +75,7 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
   const checkId = (id: unknown, operation: string): string => {
     if (typeof id !== 'string' || id === '')
       throw new StoreError(
-        'EINVALID',
+        'ATS_STORE_INVALID',
         `${operation}: id must be a non-empty string (got ${JSON.stringify(id)})`,
       );
     return id;
@@ -99,12 +102,15 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
 
 function checkLimits(limits: unknown): StoreLimits {
   if (!isPlainObject(limits))
-    throw new StoreError('EINVALID', 'store limits must be an object { maxPerActorContext, maxBatch }');
+    throw new StoreError(
+      'ATS_STORE_INVALID',
+      'store limits must be an object { maxPerActorContext, maxBatch }',
+    );
   const whole = (name: keyof StoreLimits, min: number, max: number): number => {
     const value = limits[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       throw new StoreError(
-        'EINVALID',
+        'ATS_STORE_INVALID',
         `store limit ${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value) ?? String(value)})`,
         { field: name },
       );

@@ -21,7 +21,10 @@ export function openDatabase(file: string): Database.Database {
     checkNotNewer(db, file);
     const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
     if (mode !== 'wal')
-      throw new StoreError('EOPEN', `open ${file}: cannot switch to WAL journal mode (still ${mode})`);
+      throw new StoreError(
+        'ATS_STORE_OPEN',
+        `open ${file}: cannot switch to WAL journal mode (still ${mode})`,
+      );
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // Commits never checkpoint: a separate job does it off the request path.
@@ -34,6 +37,6 @@ export function openDatabase(file: string): Database.Database {
   } catch (err) {
     db?.close();
     if (err instanceof StoreError) throw err;
-    throw new StoreError('EOPEN', `open ${file}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('ATS_STORE_OPEN', `open ${file}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -114,7 +114,11 @@ describe('fallback, never failure', () => {
 
   it('engine "block" refuses instead, naming the precondition', async () => {
     const db = walDatabase();
-    const err = await rejection(copySnapshot(request(db, 'block', 4096), hooks), BackupError, 'ECOPY');
+    const err = await rejection(
+      copySnapshot(request(db, 'block', 4096), hooks),
+      BackupError,
+      'ATS_BACKUP_COPY',
+    );
     expect(err.message).toMatch(
       /^block copy .*a\.db: the snapshot's WAL did not validate: .*distinct pages.* \(engine "auto" would use the backup API\)$/,
     );

@@ -289,7 +289,7 @@ describe('parseConfig refuses bad input', () => {
 
   it.each(cases)('$name', ({ text, key, line, message }) => {
     const err = refused(text);
-    expect(err.code).toBe('ECONFIG');
+    expect(err.code).toBe('ATS_CONFIG_INVALID');
     expect(err.file).toBe('am.toml');
     expect(err.key).toBe(key);
     expect(err.line).toBe(line);

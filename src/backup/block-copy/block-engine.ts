@@ -104,7 +104,7 @@ export async function blockCopy(
     copy = startBulkCopy(req.source, req.tmp);
   } catch (err) {
     release();
-    throw new BackupError('ECOPY', 'copy', req.source, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'copy', req.source, reasonOf(err), { cause: err });
   }
   let holdMs: number | undefined;
   let pages: ReadonlyMap<number, Buffer> = new Map();
@@ -237,7 +237,7 @@ async function waitForCopy(
     },
   );
   for (;;) {
-    if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'copy', req.source, 'cancelled');
+    if (hooks.cancelled()) throw new BackupError('ATS_BACKUP_CANCELLED', 'copy', req.source, 'cancelled');
     if (finished) break;
     if (budgetFrom !== undefined) {
       const held = performance.now() - budgetFrom;
@@ -250,9 +250,15 @@ async function waitForCopy(
     if (!finished) progress();
   }
   if (failure !== undefined) {
-    throw new BackupError('ECOPY', 'copy', req.source, explainWriteError(copyError(failure), req.tmp), {
-      cause: failure,
-    });
+    throw new BackupError(
+      'ATS_BACKUP_COPY',
+      'copy',
+      req.source,
+      explainWriteError(copyError(failure), req.tmp),
+      {
+        cause: failure,
+      },
+    );
   }
 }
 
@@ -292,7 +298,9 @@ function overlay(
     }
     fs.ftruncateSync(fd, nPage * pageSize);
   } catch (err) {
-    throw new BackupError('ECOPY', 'copy', req.tmp, explainWriteError(err, req.tmp), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'copy', req.tmp, explainWriteError(err, req.tmp), {
+      cause: err,
+    });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
