@@ -18,7 +18,7 @@ const TRIALS = Number(process.env.ATS_ORACLE_TRIALS ?? 12);
 const MEGABYTES = Number(process.env.ATS_ORACLE_MB ?? 12);
 const CONTROL_TRIALS = 20;
 /** A soak runs longer than the suite's default test timeout. */
-const TIMEOUT_MS = Math.max(120_000, TRIALS * 6_000);
+const TIMEOUT_MS = Math.max(180_000, TRIALS * 12_000);
 
 type Kind = 'inserts' | 'truncate' | 'vacuum';
 
@@ -122,7 +122,11 @@ describe('the block-copy oracle: byte-identical to a backup-API copy of the same
       const db = path.join(dir, `${kind}.db`);
       writer = await startOracleWriter(db, kind);
       const mine = { trials: 0, markZero: 0, walReset: 0, checkpointDuringCopy: 0, overlaid: 0 };
-      for (let n = 0; n < TRIALS; n++) {
+      // The truncate writer is there to put pins on read mark 0 and reset the WAL under them; if
+      // its trials happened to miss that, it gets up to as many again until they do not.
+      const topUp = (n: number): boolean =>
+        kind === 'truncate' && n < 2 * TRIALS && (mine.markZero === 0 || mine.walReset === 0);
+      for (let n = 0; n < TRIALS || topUp(n); n++) {
         await pause(20 + Math.random() * 60); // let the writer move between trials
         const t = await trial(db, n);
         expect(t.identical, `trial ${n} under ${kind}: ${JSON.stringify(t.stats)}`).toBe(true);
@@ -141,7 +145,7 @@ describe('the block-copy oracle: byte-identical to a backup-API copy of the same
 
   it('covered the cases the method must get right (read mark 0, a WAL reset, a checkpoint writing the file during the copy)', () => {
     process.stdout.write(`oracle total: ${JSON.stringify(counts)}\n`);
-    expect(counts.trials).toBe(3 * TRIALS);
+    expect(counts.trials).toBeGreaterThanOrEqual(3 * TRIALS);
     expect(counts.markZero).toBeGreaterThan(0);
     expect(counts.walReset).toBeGreaterThan(0);
     expect(counts.checkpointDuringCopy).toBeGreaterThan(0);
