@@ -6,6 +6,7 @@ export { backupBase, findRecord, generationPath, listGenerations, resolveBackup 
 export type { BlockCopyStats } from './copy-request.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
+export { faultPoint } from './fault-points.js';
 export type { FileId } from './file-identity.js';
 export { fileId, sameFile } from './file-identity.js';
 export type { FileLock } from './file-lock.js';

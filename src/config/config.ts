@@ -22,6 +22,8 @@ export interface Config {
     readonly backupEngine: BackupEngineChoice;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
+    /** Past this size of the -wal file writes get 503 until checkpoints bring it back under. */
+    readonly maxWalBytes: number;
   };
   readonly pulse: {
     /** Seconds between ticks of the periodic-work loop (fractions allowed). */
@@ -56,6 +58,7 @@ export const DEFAULTS = Object.freeze({
     backupVerify: 'quick' as BackupVerify,
     backupEngine: 'auto' as BackupEngineChoice,
     backupTimeoutSeconds: 3600,
+    maxWalBytes: 1_073_741_824,
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
   server: Object.freeze({
