@@ -145,6 +145,13 @@ describe('parseConfig refuses bad input', () => {
       message: '[Database] backup_verify must be "quick", "full" or "off" (got "fast")',
     },
     {
+      name: 'unknown backup engine',
+      text: '[Database]\nbackup_engine = "fast"\n',
+      key: 'Database.backup_engine',
+      line: 2,
+      message: '[Database] backup_engine must be "auto", "block" or "backup-api" (got "fast")',
+    },
+    {
       name: 'empty path',
       text: '[Database]\npath = ""\n',
       key: 'Database.path',
@@ -325,6 +332,7 @@ describe('parseConfig defaults and values', () => {
         backupKeep: 2,
         backupDir: '/etc/ats/data',
         backupVerify: 'quick',
+        backupEngine: 'auto',
         backupTimeoutSeconds: 3600,
         maxWalBytes: 268_435_456,
       },
@@ -351,6 +359,7 @@ describe('parseConfig defaults and values', () => {
         'backup_keep = 5',
         'backup_dir = "/var/backups/ats"',
         'backup_verify = "full"',
+        'backup_engine = "backup-api"',
         'backup_timeout_seconds = 600',
         'max_wal_bytes = 268435456',
         '[Pulse]',
@@ -373,6 +382,7 @@ describe('parseConfig defaults and values', () => {
       backupKeep: 5,
       backupDir: '/var/backups/ats',
       backupVerify: 'full',
+      backupEngine: 'backup-api',
       backupTimeoutSeconds: 600,
       maxWalBytes: 268435456,
     });
