@@ -4,6 +4,7 @@
 export { lineageOfFile } from './backup-lineage.js';
 export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
 export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
+export type { BlockCopyStats } from './copy-request.js';
 export type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
@@ -30,8 +31,8 @@ export type { UploadOptions, UploadResult } from './offsite-upload.js';
 export { uploadBackup } from './offsite-upload.js';
 export type { OpenDestinationOptions } from './open-destination.js';
 export { destinationUrlProblem, isDestinationUrl, openDestination } from './open-destination.js';
-export type { BackupOptions, BackupProgress, VerifyMode } from './options.js';
-export { BACKUP_DEFAULTS } from './options.js';
+export type { BackupEngine, BackupOptions, BackupProgress, VerifyMode } from './options.js';
+export { BACKUP_DEFAULTS, BACKUP_ENGINES } from './options.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
 export { finishInterruptedRestore, restoreBackup } from './restore.js';
 export { takeLease } from './restore-lease.js';
