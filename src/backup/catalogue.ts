@@ -118,7 +118,8 @@ export async function addRecord(base: string, file: string, record: BackupRecord
   const entry: StoredRecord = { ...record, dev: stat.dev, ino: stat.ino, mtimeMs: stat.mtimeMs };
   const tmp = `${recordsPath(base)}.tmp`;
   await fsp.writeFile(tmp, `${JSON.stringify({ version: 1, backups: [...kept, entry] }, null, 2)}\n`);
-  await installFile(tmp, recordsPath(base));
+  // No folder fsync of its own: rotation's install, next, fsyncs the same folder after its rename.
+  await installFile(tmp, recordsPath(base), undefined, { syncFolder: false });
 }
 
 /**
