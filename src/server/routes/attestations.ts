@@ -33,7 +33,7 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
           },
         },
       },
-      async (request, reply) => reply.status(201).send({ ids: store.put(request.body) }),
+      async (request, reply) => reply.status(201).send({ ids: await store.putAsync(request.body) }),
     );
 
     app.get<{ Querystring: QueryString }>(
@@ -82,7 +82,8 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
         schema: { params: idParams, response: { '4xx': errorBody } },
       },
       async (request, reply) => {
-        if (!store.delete(request.params.id)) return sendError(reply, notFound(request.params.id));
+        if (!(await store.deleteAsync(request.params.id)))
+          return sendError(reply, notFound(request.params.id));
         return reply.status(204).send();
       },
     );
