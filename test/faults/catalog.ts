@@ -37,8 +37,9 @@ export const FAULTS = {
   },
   'future-backup': { trials: 2, fault: 'newest backup dated in the future (file time, recorded time)' },
   'one-off-prune': {
-    trials: 3,
-    fault: '`ats backup` over 7 generations: with the service am.toml, without one, with --keep 3',
+    trials: 4,
+    fault:
+      '`ats backup` over 7 generations: with the service am.toml, without one, with --keep 3; the service dropping bak2',
   },
   'not-a-database': {
     trials: 7,
