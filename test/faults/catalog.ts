@@ -14,9 +14,9 @@ export const FAULTS = {
       'SIGKILL at each step of `ats restore` (database taken, mid-copy, copied, set aside, renamed, kept), in WAL mode with committed rows only in the -wal and in rollback-journal mode with a hot journal',
   },
   'restore-in-use': {
-    trials: 4,
+    trials: 5,
     fault:
-      '`ats restore` while the database is open: a service under a symlinked name, a service through a hard link, an idle better-sqlite3 connection in WAL and in rollback-journal mode',
+      '`ats restore` while the database is open: a service under a symlinked name, through a bind mount of the file, through a hard link, an idle better-sqlite3 connection in WAL and in rollback-journal mode',
   },
   'restore-from-wal': {
     trials: 2,
