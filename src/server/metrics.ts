@@ -73,7 +73,7 @@ export function registerMetrics(app: FastifyInstance, backups: BackupService): v
       latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
 
-    app.get('/metrics', async (_request, reply) =>
+    app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_request, reply) =>
       reply.type(registry.contentType).send(await registry.metrics()),
     );
   }
