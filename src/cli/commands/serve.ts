@@ -3,8 +3,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
-import { buildApp } from '../../server/index.js';
-import { openStore } from '../../store/index.js';
+import { buildApp, closeApp } from '../../server/index.js';
+import { checkStorePath, openStore } from '../../store/index.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
 import { checkBackupDir, checkDatabase, StartupError } from '../startup-check.js';
@@ -22,9 +22,11 @@ export function serveCommand(): Command {
 async function serve(config: Config): Promise<void> {
   const { database, server, pulse, ats } = config;
   const log = createLogger();
+  checkStorePath(database.path); // before the lock file beside it is created
   checkBackupDir(database.path, database.backupDir);
-  fs.mkdirSync(database.backupDir, { recursive: true });
-  fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
+  // Folders ats creates are its own (0700): nobody else may plant or delete backups.
+  fs.mkdirSync(database.backupDir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(database.path), { recursive: true, mode: 0o700 }); // the service lock lives beside the database
   const held = holdDatabase(database.path, 'ats serve');
   if ('heldBy' in held)
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
@@ -54,6 +56,11 @@ async function serve(config: Config): Promise<void> {
       maxBodyBytes: server.maxBodyBytes,
       maxBatch: ats.maxBatch,
       token: server.token,
+      http: {
+        maxConnections: server.maxConnections,
+        requestTimeoutMs: server.requestTimeoutSeconds * 1000,
+        shutdownGraceMs: server.shutdownGraceSeconds * 1000,
+      },
     });
     const url = await app
       .listen({ host: server.host, port: server.port })
@@ -79,7 +86,7 @@ async function serve(config: Config): Promise<void> {
       process.once('SIGTERM', resolve);
     });
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
-    await app.close();
+    await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
     await ticker.stop(); // cancels a running backup; its temporary file is removed
     store.close();
     log.info({ event: 'stopped' }, 'stopped');
