@@ -59,7 +59,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --no-profile         skip the profiling cells (ours-service again with a writer at wal_autocheckpoint=0)
   --run-all            also run contenders a lighter or smaller cell showed cannot finish
   --report FILE        Markdown report (default BENCHMARKS.md)
-  --json FILE          raw results (default bench-results.json)
+  --json FILE          raw results (default bench-out/results.json, not kept in git)
 Experiments: ATS_BENCH_ENGINE=path/to/backup/index.js runs ours-service on another engine build;
 ATS_BENCH_CLI=path/to/cli/main.js runs ours-cli and the service from another build.`;
 
@@ -115,7 +115,7 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
     profile: !(values['no-profile'] ?? false),
     runAll: values['run-all'] ?? false,
     report: values.report ?? 'BENCHMARKS.md',
-    json: values.json ?? 'bench-results.json',
+    json: values.json ?? 'bench-out/results.json',
     fromJson: values['from-json'],
   });
 }

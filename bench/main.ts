@@ -1,5 +1,5 @@
 // `npm run bench`: every contender on ATS-shaped databases under each load, side by side in one
-// run; writes BENCHMARKS.md, bench-results.json and the latency plot.
+// run; writes BENCHMARKS.md, the raw results (bench-out/results.json) and the latency plot.
 import fs from 'node:fs';
 import path from 'node:path';
 import { type BenchOptions, HelpRequested, type LoadId, parseBenchArgs, USAGE } from './args.js';

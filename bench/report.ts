@@ -5,7 +5,7 @@ import { CONTENDERS } from './contenders/index.js';
 import type { Dataset } from './dataset.js';
 import type { Environment } from './environment.js';
 import { int, kbAsMb, loadName, mb, ms, ratio, sec, sizeName, table } from './format.js';
-import { readingOf } from './reading.js';
+import { PROFILING_NOTE, readingOf } from './reading.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { latencyPlot } from './svg-plot.js';
 import { checkTargets } from './targets.js';
@@ -51,6 +51,7 @@ export function writeReport(run: RunRecord): string[] {
     plotWritten = true;
   }
   const json = { ...run, root: undefined, cells: run.cells };
+  fs.mkdirSync(path.dirname(path.resolve(run.root, run.opts.json)), { recursive: true });
   fs.writeFileSync(path.resolve(run.root, run.opts.json), `${JSON.stringify(json, null, 1)}\n`);
   written.push(run.opts.json);
   fs.writeFileSync(
@@ -205,7 +206,8 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
     `- Writer: a separate Node process inserting one attestation per transaction (WAL, synchronous=NORMAL, ${opts.writerAutocheckpoint === 1000 ? "SQLite's default auto-checkpoint at 1,000 pages, inside the commit that crosses it" : `wal_autocheckpoint=${opts.writerAutocheckpoint}`}), either as fast as it can or at ${opts.rate} commits/s, timing every commit on the monotonic clock all processes share. It warms up 1 s before each backup; the baseline window runs after the backup and 2 s of settling, for as long as the judged backup window.`,
     '- A contender that hits the cap under a lighter load at one size, or under the same load at a smaller size, is not run again where it cannot finish either (each commit restarts it); `--run-all` runs it anyway.',
     '- Peak RSS of a child process is its kernel high-water mark (VmHWM) polled every 10 ms; in-process contenders reset the mark just before the copy (`/proc/self/clear_refs`).',
-    '- Raw figures: [bench-results.json](bench-results.json).',
+    `- Raw figures: \`${run.opts.json}\`, written by each run and kept out of git; \`npm run bench -- --from-json FILE\` re-renders this report from such a file.`,
+    `- Findings from earlier profiling that a run does not recompute (syscall counts, variants measured once): [${PROFILING_NOTE}](${PROFILING_NOTE}), dated and written by hand.`,
   );
   return `${out.join('\n')}\n`;
 }
