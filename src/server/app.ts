@@ -34,7 +34,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const limits = { ...HTTP_LIMITS, ...deps.http };
   const app = Fastify({
     http: {
-      headersTimeout: limits.headersTimeoutMs,
+      // Node wants headersTimeout <= requestTimeout, and applies it to a stalled body too.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
       maxHeaderSize: 16 * 1024,
     },
