@@ -23,9 +23,11 @@ export const INPUT_LIMITS = Object.freeze({
   /** Pair-index rows of a whole batch. */
   maxPairsPerBatch: 4096,
   /** Rows of a whole batch in every table: one per attestation, one per distinct value, one per pair. */
-  maxRowsPerBatch: 8192,
+  maxRowsPerBatch: 6144,
   /** Bytes of text a batch stores: values, ids, sources and attributes (UTF-8). */
   maxBatchBytes: 1_048_576,
+  /** Bytes of the values of a batch (UTF-8): each distinct value is also a key of the term index. */
+  maxValueBytesPerBatch: 262_144,
   /** Attestations in one put, at most (the configured `max_batch` may be lower). */
   maxBatch: 100_000,
 });

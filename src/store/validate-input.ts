@@ -23,6 +23,7 @@ interface Cost {
   rows: number;
   pairs: number;
   bytes: number;
+  valueBytes: number;
 }
 
 /**
@@ -40,7 +41,7 @@ export function validateBatch(input: unknown, maxBatch: number, now = Date.now()
     );
   }
   const seen = new Map<string, number>();
-  const total: Cost = { rows: 0, pairs: 0, bytes: 0 };
+  const total: Cost = { rows: 0, pairs: 0, bytes: 0, valueBytes: 0 };
   return batch.map((item, index) => {
     const valid = validateOne(item, index, now);
     const earlier = seen.get(valid.id);
@@ -59,14 +60,16 @@ export function validateBatch(input: unknown, maxBatch: number, now = Date.now()
 /** Rows, pair rows and bytes one valid attestation writes. */
 function costOf(a: ValidAttestation): Cost {
   let rows = 1;
-  let bytes = Buffer.byteLength(a.id) + Buffer.byteLength(a.source) + Buffer.byteLength(a.attributes);
+  let valueBytes = 0;
   for (const kind of KINDS) {
     const distinct = new Set(a.values[kind]);
     rows += distinct.size;
-    for (const value of a.values[kind]) bytes += Buffer.byteLength(value);
+    for (const value of a.values[kind]) valueBytes += Buffer.byteLength(value);
   }
+  const bytes =
+    Buffer.byteLength(a.id) + Buffer.byteLength(a.source) + Buffer.byteLength(a.attributes) + valueBytes;
   const pairs = new Set(a.values.actors).size * new Set(a.values.contexts).size;
-  return { rows: rows + pairs, pairs, bytes };
+  return { rows: rows + pairs, pairs, bytes, valueBytes };
 }
 
 /** Adds an attestation's cost to the batch's, refusing the batch once it is over the budget. */
@@ -74,6 +77,7 @@ function chargeBatch(total: Cost, cost: Cost, index: number): void {
   total.rows += cost.rows;
   total.pairs += cost.pairs;
   total.bytes += cost.bytes;
+  total.valueBytes += cost.valueBytes;
   const over = (what: string, value: number, limit: number, name: string): StoreError =>
     new StoreError(
       'ATS_STORE_OVER_BUDGET',
@@ -83,6 +87,8 @@ function chargeBatch(total: Cost, cost: Cost, index: number): void {
   if (total.pairs > L.maxPairsPerBatch)
     throw over('(actor, context) pair rows', total.pairs, L.maxPairsPerBatch, 'maxPairsPerBatch');
   if (total.rows > L.maxRowsPerBatch) throw over('rows', total.rows, L.maxRowsPerBatch, 'maxRowsPerBatch');
+  if (total.valueBytes > L.maxValueBytesPerBatch)
+    throw over('bytes of values', total.valueBytes, L.maxValueBytesPerBatch, 'maxValueBytesPerBatch');
   if (total.bytes > L.maxBatchBytes)
     throw over('bytes of text', total.bytes, L.maxBatchBytes, 'maxBatchBytes');
 }

@@ -66,14 +66,23 @@ const REFUSED: [string, unknown, number, string, RegExp][] = [
     ),
     413,
     'ATS_STORE_OVER_BUDGET',
-    /at attestation 7: rows 8208 > 8192 \(maxRowsPerBatch\)/,
+    /at attestation 5: rows 6156 > 6144 \(maxRowsPerBatch\)/,
   ],
   [
-    'a batch over maxBatchBytes (300 x 4000-character subjects)',
-    Array.from({ length: 300 }, (_, i) => one(i, { subjects: [`${'x'.repeat(3990)}-${i}`] })),
+    'a batch over maxValueBytesPerBatch (70 x 4000-character subjects)',
+    Array.from({ length: 70 }, (_, i) => one(i, { subjects: [`${'x'.repeat(3990)}-${i}`] })),
     413,
     'ATS_STORE_OVER_BUDGET',
-    /bytes of text \d+ > 1048576 \(maxBatchBytes\)/,
+    /at attestation 65: bytes of values \d+ > 262144 \(maxValueBytesPerBatch\)/,
+  ],
+  [
+    'a batch over maxBatchBytes (17 x 64 KiB attributes)',
+    Array.from({ length: 17 }, (_, i) =>
+      one(i, { attributes: { b: 'w'.repeat(L.maxAttributesBytes - 20) } }),
+    ),
+    413,
+    'ATS_STORE_OVER_BUDGET',
+    /at attestation 15: bytes of text \d+ > 1048576 \(maxBatchBytes\)/,
   ],
   [
     'attributes over maxAttributesBytes',
