@@ -46,6 +46,11 @@ export const ERROR_CODES = Object.freeze({
   ATS_BACKUP_ROTATE: { exit: 1, means: 'a rename or fsync during rotation failed' },
   ATS_BACKUP_CANCELLED: { exit: 1, means: 'cancelled by a signal or the deadline' },
   ATS_BACKUP_WORKER: { exit: 1, means: 'the copy worker crashed' },
+  ATS_BACKUP_LINEAGE: {
+    exit: 1,
+    means: 'the backups there belong to another database: rotation will not replace them',
+  },
+  ATS_BACKUP_IN_USE: { exit: 1, means: 'restore: another process or connection has the database open' },
   // http
   ATS_HTTP_INVALID: { exit: 2, status: 400, means: 'the body, query or path does not match the schema' },
   ATS_HTTP_BAD_JSON: {

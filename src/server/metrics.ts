@@ -43,7 +43,10 @@ export function registerMetrics(app: FastifyInstance, backups: BackupService): v
       registers: [registry],
       collect() {
         const newest = backups.files()[0];
-        this.set(newest ? (Date.now() - Date.parse(newest.modifiedAt)) / 1000 : -1);
+        // A backup dated in the future is age 0, never negative (an "older than" alert must still fire later).
+        this.set(
+          newest ? Math.max(0, Date.now() - Date.parse(newest.createdAt ?? newest.modifiedAt)) / 1000 : -1,
+        );
       },
     });
     backupsTotal.inc({ outcome: 'success' }, 0);

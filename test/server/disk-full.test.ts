@@ -80,7 +80,7 @@ describe('a full disk', () => {
       message: 'the disk is full; nothing was written',
     });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    const stats = await (await fetch(`${url}/stats`)).json();
+    const stats = (await (await fetch(`${url}/stats`)).json()) as { attestations: number };
     expect(stats.attestations).toBe(accepted);
   });
 });

@@ -94,7 +94,9 @@ describe('ats serve with periodic backups', () => {
       nextDueAt: string;
       files: unknown[];
     };
-    expect(Date.parse(status.nextDueAt)).toBeCloseTo(before.mtimeMs + 3_600_000, -3);
+    // Due from the recorded creation time of the newest backup, not its mtime.
+    const taken = (status.files as { createdAt: string }[])[0]!.createdAt;
+    expect(Date.parse(status.nextDueAt)).toBeCloseTo(Date.parse(taken) + 3_600_000, -3);
     expect(status.files).toHaveLength(1);
   });
 
