@@ -14,4 +14,4 @@ export type { StoreErrorCode, StoreErrorDetails } from './errors.js';
 export { StoreError } from './errors.js';
 export { INPUT_LIMITS, QUERY_LIMITS } from './limits.js';
 export { SCHEMA_VERSION } from './migrations.js';
-export { checkStorePath, WAL_SIZE_LIMIT_BYTES } from './open-database.js';
+export { checkStorePath, createDatabaseFile, WAL_SIZE_LIMIT_BYTES } from './open-database.js';

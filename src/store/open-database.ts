@@ -19,7 +19,7 @@ export function openDatabase(file: string): Database.Database {
     // Only its owner may read the database: folders it creates are 0700, a new file 0600 (SQLite
     // gives its -wal and -shm the database's mode), whatever the umask.
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    createPrivate(file);
+    createDatabaseFile(file);
     db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     checkNotNewer(db, file);
@@ -45,8 +45,11 @@ export function openDatabase(file: string): Database.Database {
   }
 }
 
-/** Creates `file` empty with mode 0600 unless it exists (an empty file is a new SQLite database). */
-function createPrivate(file: string): void {
+/**
+ * Creates `file` empty with mode 0600 unless it exists (an empty file is a new SQLite database).
+ * Call it before any connection opens the file: it closes the descriptor it opened.
+ */
+export function createDatabaseFile(file: string): void {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
