@@ -5,6 +5,7 @@ export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
 export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
+export { faultPoint } from './fault-points.js';
 export type { FileId } from './file-identity.js';
 export { fileId, sameFile } from './file-identity.js';
 export type { FileLock } from './file-lock.js';

@@ -25,6 +25,7 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
       backupDir,
       backupVerify: db.backup_verify ?? DEFAULTS.database.backupVerify,
       backupTimeoutSeconds: db.backup_timeout_seconds ?? DEFAULTS.database.backupTimeoutSeconds,
+      maxWalBytes: db.max_wal_bytes ?? DEFAULTS.database.maxWalBytes,
     }),
     pulse: Object.freeze({
       tickerIntervalSeconds: pulse.ticker_interval_seconds ?? DEFAULTS.pulse.tickerIntervalSeconds,

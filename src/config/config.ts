@@ -17,6 +17,8 @@ export interface Config {
     readonly backupVerify: BackupVerify;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
+    /** Past this size of the -wal file writes get 503 until checkpoints bring it back under. */
+    readonly maxWalBytes: number;
   };
   readonly pulse: {
     /** Seconds between ticks of the periodic-work loop (fractions allowed). */
@@ -56,6 +58,7 @@ export const DEFAULTS = Object.freeze({
     backupDir: undefined as string | undefined,
     backupVerify: 'quick' as BackupVerify,
     backupTimeoutSeconds: 3600,
+    maxWalBytes: 1_073_741_824,
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
   server: Object.freeze({

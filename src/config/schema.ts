@@ -8,6 +8,9 @@ const MAX_BACKUP_TIMEOUT_SECONDS = 86_400;
 const MIN_TICKER_SECONDS = 0.01;
 // Past this a body takes longer to parse than a request may hold the event loop.
 const MAX_BODY_BYTES = 16 * 1_048_576;
+// Twice the store's journal_size_limit (64 MiB): a restart trims the WAL file to that, so a cap
+// below it could leave the file over the cap with nothing left to checkpoint.
+const MIN_WAL_CAP_BYTES = 134_217_728;
 
 /** Every section and key `am.toml` may hold, with the rule its value must follow. */
 export const SCHEMA = {
@@ -18,6 +21,7 @@ export const SCHEMA = {
     backup_dir: nonEmptyString('path'),
     backup_verify: oneOf('quick', 'full', 'off'),
     backup_timeout_seconds: wholeNumber(1, undefined, MAX_BACKUP_TIMEOUT_SECONDS),
+    max_wal_bytes: wholeNumber(MIN_WAL_CAP_BYTES),
   },
   Pulse: {
     ticker_interval_seconds: numberFrom(MIN_TICKER_SECONDS, MAX_TIMER_SECONDS),

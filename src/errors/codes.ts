@@ -29,6 +29,11 @@ export const ERROR_CODES = Object.freeze({
   ATS_STORE_SCHEMA: { exit: 1, status: 500, means: 'the database was written by a newer ats' },
   ATS_STORE_BUSY: { exit: 1, status: 503, means: 'another connection held the write lock too long' },
   ATS_STORE_FULL: { exit: 1, status: 507, means: 'the disk (or the file size limit) is full' },
+  ATS_STORE_WAL_CAP: {
+    exit: 1,
+    status: 503,
+    means: 'writes are paused: the WAL is over [Database] max_wal_bytes until checkpoints bring it back',
+  },
   ATS_STORE_DB: { exit: 1, status: 500, means: 'any other SQLite or I/O error' },
   ATS_STORE_CLOSED: { exit: 1, status: 503, means: 'the store was used after close() (shutting down)' },
   // backup

@@ -44,8 +44,12 @@ export function toAtsError(err: unknown, contentType: string | undefined): AtsEr
 export function sendError(reply: FastifyReply, err: AtsError): FastifyReply {
   const status = err.status;
   if (status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  if (status === 507) reply.header('retry-after', String(FULL_RETRY_AFTER_SECONDS));
   if (status === 401) reply.header('www-authenticate', 'Bearer');
-  const message = status >= 500 ? (HIDDEN[status] ?? 'internal error; see the server log') : err.message;
+  const message =
+    status >= 500
+      ? (HIDDEN_BY_CODE[err.code] ?? HIDDEN[status] ?? 'internal error; see the server log')
+      : err.message;
   return reply.status(status).send({ error: err.code, message });
 }
 
@@ -56,11 +60,34 @@ const HIDDEN: Readonly<Record<number, string>> = Object.freeze({
   507: 'the disk is full; nothing was written',
 });
 
+/** Refusals that say more than their status, still without paths: nothing was written, retry. */
+const HIDDEN_BY_CODE: Readonly<Record<string, string>> = Object.freeze({
+  ATS_STORE_BUSY: 'the database is locked by another process; nothing was written, retry later',
+  ATS_STORE_WAL_CAP:
+    'writes are paused until the write-ahead log is checkpointed; nothing was written, retry later',
+  ATS_STORE_FULL: 'the disk is full; nothing was written, retry once space is freed',
+});
+/** A full disk is not freed in a second. */
+const FULL_RETRY_AFTER_SECONDS = 5;
+/** States of the service rather than bugs: under load they come by the thousand, so logged sparingly. */
+const REFUSALS = new Set(Object.keys(HIDDEN_BY_CODE));
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
 /** One place that turns errors into responses: 4xx say what was wrong, 5xx hide details. */
 export function registerErrorHandler(app: FastifyInstance): void {
+  const refusalLoggedAt = new Map<string, number>();
   app.setErrorHandler((err: unknown, request, reply) => {
     const ats = toAtsError(err, request.headers['content-type']);
-    if (ats.status >= 500) request.log.error({ err, code: ats.code }, 'request failed');
+    if (REFUSALS.has(ats.code)) {
+      const now = Date.now();
+      if (now - (refusalLoggedAt.get(ats.code) ?? 0) >= REFUSAL_LOG_EVERY_MS) {
+        refusalLoggedAt.set(ats.code, now);
+        request.log.warn(
+          { event: 'write_refused', code: ats.code, status: ats.status, reason: ats.message },
+          'write refused (logged once per 10 s and code)',
+        );
+      }
+    } else if (ats.status >= 500) request.log.error({ err, code: ats.code }, 'request failed');
     return sendError(reply, ats);
   });
   app.setNotFoundHandler((request, reply) =>

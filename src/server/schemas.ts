@@ -124,10 +124,15 @@ export const statsReply = {
   },
 } as const;
 
-/** GET /healthz. */
+/** GET /healthz: the status, and the WAL and checkpoint worker's state when the service runs them. */
 export const healthReply = {
   type: 'object',
   additionalProperties: false,
   required: ['status'],
-  properties: { status: { type: 'string' } },
+  properties: {
+    status: { type: 'string', enum: ['ok', 'degraded'] },
+    writes: { type: 'string', enum: ['ok', 'paused'] },
+    wal: { type: 'object', additionalProperties: true },
+    checkpointWorker: { type: 'object', additionalProperties: true },
+  },
 } as const;

@@ -13,9 +13,29 @@ import { StoreError, storeFailure } from './errors.js';
 import { isPlainObject } from './json-value.js';
 import { INPUT_LIMITS } from './limits.js';
 import { openDatabase } from './open-database.js';
-import { validateBatch } from './validate-input.js';
+import { type ValidAttestation, validateBatch } from './validate-input.js';
+import { WriteGate } from './write-gate.js';
 
-/** The attestation store: one SQLite connection, synchronous calls. */
+/**
+ * What the WAL policy may do to the store's writes (the store's half of checkpoint coordination):
+ * hold new writes for a few milliseconds while a checkpoint restarts the WAL, or refuse them while
+ * the WAL is over its cap.
+ */
+export interface WriteControl {
+  /** Why writes are refused now (ATS_STORE_WAL_CAP); undefined when they go through. */
+  readonly refusal: string | undefined;
+  /** Holds new writes while `step` runs, at most `maxMs`; writes waiting meanwhile go on after it. */
+  hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
+  /** Refuses every write naming `reason` until `resume()`: 'wal' ATS_STORE_WAL_CAP, 'disk' ATS_STORE_FULL. */
+  refuse(reason: string, kind?: 'wal' | 'disk'): void;
+  resume(): void;
+}
+
+/**
+ * The attestation store: one SQLite connection. Reads and `put`/`delete` are synchronous and try
+ * once; `putAsync`/`deleteAsync` go through the write gate, which waits for the write lock on a timer
+ * (never in SQLite's busy wait on the event loop) and is what a server should call.
+ */
 export interface AttestationStore {
   /**
    * Writes one attestation or a batch in one transaction and returns their ids, in order; then
@@ -27,6 +47,16 @@ export interface AttestationStore {
   get(id: string): Attestation | undefined;
   /** Removes one attestation; false when there was none with this id. */
   delete(id: string): boolean;
+  /**
+   * `put` through the write gate: waits up to a second, off the event loop, while another
+   * connection holds the write lock or a checkpoint holds writes. Rejects with ATS_STORE_BUSY past that, with
+   * ATS_STORE_WAL_CAP while writes are paused (backpressure), with ATS_STORE_FULL when the disk is full.
+   */
+  putAsync(input: AttestationInput | AttestationInput[]): Promise<string[]>;
+  /** `delete` through the write gate, as `putAsync`. */
+  deleteAsync(id: string): Promise<boolean>;
+  /** The store's write gate, for the WAL policy of whoever runs checkpoints. */
+  readonly writes: WriteControl;
   /** Newest first (timestamp, then insertion order); filters combine with AND. */
   query(q: AttestationQuery): Attestation[];
   /** Like query, one page at a time: pass `next` back as `after` for the following page. */
@@ -68,6 +98,7 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     throw new StoreError('ATS_STORE_OPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
   }
 
+  const gate = new WriteGate(absolute);
   const run = <T>(operation: string, fn: () => T): T => {
     if (!db.open) throw new StoreError('ATS_STORE_CLOSED', `${operation} ${absolute}: the store is closed`);
     try {
@@ -85,17 +116,39 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     return id;
   };
 
+  const writeBatch = (batch: readonly ValidAttestation[]): string[] =>
+    run('put', () => {
+      gate.checkOpen('put');
+      writer.put(batch);
+      return batch.map((a) => a.id);
+    });
+  const put = (input: AttestationInput | AttestationInput[]): string[] =>
+    writeBatch(run('put', () => validateBatch(input, maxBatch)));
+  const remove = (id: string): boolean =>
+    run('delete', () => {
+      checkId(id, 'delete');
+      gate.checkOpen('delete');
+      return writer.delete(id);
+    });
+
   return Object.freeze({
     path: absolute,
-    put(input: AttestationInput | AttestationInput[]): string[] {
-      return run('put', () => {
-        const batch = validateBatch(input, maxBatch);
-        writer.put(batch);
-        return batch.map((a) => a.id);
-      });
-    },
+    put,
     get: (id: string) => run('get', () => reader.get(checkId(id, 'get'))),
-    delete: (id: string) => run('delete', () => writer.delete(checkId(id, 'delete'))),
+    delete: remove,
+    putAsync(input: AttestationInput | AttestationInput[]): Promise<string[]> {
+      // Validate once, first: a bad request is refused at once whatever the lock, and every retry
+      // writes the same ids and timestamps.
+      let batch: ValidAttestation[];
+      try {
+        batch = run('put', () => validateBatch(input, maxBatch));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return gate.run('put', () => writeBatch(batch));
+    },
+    deleteAsync: (id: string) => gate.run('delete', () => remove(id)),
+    writes: gate,
     query: (q: AttestationQuery) => run('query', () => reader.query(q)),
     page: (q: AttestationQuery) => run('query', () => reader.page(q)),
     stats: () => run('stats', () => reader.stats()),

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { checkNotNewer, migrate } from './migrations.js';
 
-const BUSY_TIMEOUT_MS = 5000;
+// Only while opening and migrating, before the service answers anything: then 0 (see write-gate.ts).
+const OPEN_BUSY_TIMEOUT_MS = 5000;
 /** The WAL file is cut back to this size whenever a commit restarts it after a full checkpoint. */
 export const WAL_SIZE_LIMIT_BYTES = 64 << 20;
 
@@ -20,8 +21,7 @@ export function openDatabase(file: string): Database.Database {
     // gives its -wal and -shm the database's mode), whatever the umask.
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     createDatabaseFile(file);
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db = new Database(file, { timeout: OPEN_BUSY_TIMEOUT_MS });
     checkNotNewer(db, file);
     const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
     if (mode !== 'wal')
@@ -37,6 +37,9 @@ export function openDatabase(file: string): Database.Database {
     // writer-blocking TRUNCATE checkpoint: SQLite trims it when a commit restarts the log.
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     migrate(db, file);
+    // From now on a lock held elsewhere fails a statement at once instead of freezing the event loop
+    // in SQLite's busy wait; the write gate retries writes on a timer.
+    db.pragma('busy_timeout = 0');
     return db;
   } catch (err) {
     db?.close();

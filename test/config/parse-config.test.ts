@@ -110,6 +110,13 @@ describe('parseConfig refuses bad input', () => {
       message: 'backup_timeout_seconds must be a whole number >= 1 (got 0)',
     },
     {
+      name: 'WAL cap below twice journal_size_limit',
+      text: '[Database]\nmax_wal_bytes = 1048576\n',
+      key: 'Database.max_wal_bytes',
+      line: 2,
+      message: 'max_wal_bytes must be a whole number >= 134217728 (got 1048576)',
+    },
+    {
       name: 'timeout beyond what the backup engine takes',
       text: '[Database]\nbackup_timeout_seconds = 90000\n',
       key: 'Database.backup_timeout_seconds',
@@ -319,6 +326,7 @@ describe('parseConfig defaults and values', () => {
         backupDir: '/etc/ats/data',
         backupVerify: 'quick',
         backupTimeoutSeconds: 3600,
+        maxWalBytes: 1_073_741_824,
       },
       pulse: { tickerIntervalSeconds: 1 },
       server: {
@@ -352,6 +360,7 @@ describe('parseConfig defaults and values', () => {
         'backup_dir = "/var/backups/ats"',
         'backup_verify = "full"',
         'backup_timeout_seconds = 600',
+        'max_wal_bytes = 268435456',
         '[Pulse]',
         'ticker_interval_seconds = 0.2',
         '[Server]',
@@ -373,6 +382,7 @@ describe('parseConfig defaults and values', () => {
       backupDir: '/var/backups/ats',
       backupVerify: 'full',
       backupTimeoutSeconds: 600,
+      maxWalBytes: 268435456,
     });
     expect(config.pulse.tickerIntervalSeconds).toBe(0.2);
     expect(config.server).toEqual({

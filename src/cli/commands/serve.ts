@@ -5,7 +5,7 @@ import { ensureLineage, finishInterruptedRestore } from '../../backup/index.js';
 import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
 import { buildApp, closeApp } from '../../server/index.js';
-import { checkStorePath, openStore } from '../../store/index.js';
+import { checkStorePath, openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
 import { checkBackupDir, checkDatabase, checkDatabasePresent, StartupError } from '../startup-check.js';
@@ -21,6 +21,11 @@ export function serveCommand(): Command {
     });
 }
 
+// SIGTERM's last checkpoint may take this long; past it the rest of the WAL stays for the next start.
+const FINAL_CHECKPOINT_MS = 10_000;
+// A WAL larger than this at start is worth a line saying why the start takes time.
+const LARGE_WAL_BYTES = 64 << 20;
+
 async function serve(config: Config, fresh: boolean): Promise<void> {
   const { database, server, pulse, ats } = config;
   const log = createLogger();
@@ -34,10 +39,23 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
   if ('heldBy' in held)
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
+    const walAtStart = fs.statSync(`${database.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (walAtStart > LARGE_WAL_BYTES)
+      log.info(
+        { event: 'wal_recovery', walBytes: walAtStart },
+        `the WAL holds ${(walAtStart / 2 ** 20).toFixed(0)} MiB from before: WAL recovery and the start-up check take a while`,
+      );
     await finishInterruptedRestore(database.path); // under the lock: never while a restore runs
+    let started = performance.now();
     checkDatabase(database.path, database.backupDir, config.file);
+    log.info(
+      { event: 'startup_check', ms: Math.round(performance.now() - started) },
+      'start-up check passed',
+    );
     ensureLineage(database.path); // before the store opens it: lineage is the backup part's table
+    started = performance.now();
     const store = openStore(database.path, ats);
+    log.info({ event: 'store_open', ms: Math.round(performance.now() - started) }, 'database open');
     const backups = new BackupJob(
       {
         database: database.path,
@@ -49,14 +67,22 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       },
       log,
     );
-    const ticker = new Ticker(
-      pulse.tickerIntervalSeconds * 1000,
-      [backups, new CheckpointJob(database.path, log)],
+    const checkpoints = new CheckpointJob(
+      {
+        database: database.path,
+        journalSizeLimitBytes: WAL_SIZE_LIMIT_BYTES,
+        maxWalBytes: database.maxWalBytes,
+        writes: store.writes,
+        pinnedBy: () => (backups.running ? 'the running backup' : undefined),
+        finalCheckpointMs: FINAL_CHECKPOINT_MS,
+      },
       log,
     );
+    const ticker = new Ticker(pulse.tickerIntervalSeconds * 1000, [backups, checkpoints], log);
     const app = await buildApp({
       store,
       backups,
+      checkpoints,
       logger: log,
       maxBodyBytes: server.maxBodyBytes,
       maxBatch: ats.maxBatch,
@@ -92,9 +118,20 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
     });
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
     await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
-    await ticker.stop(); // cancels a running backup; its temporary file is removed
-    store.close();
-    log.info({ event: 'stopped' }, 'stopped');
+    await backups.stop(); // cancels a running backup (its temporary file is removed): it pins the WAL
+    started = performance.now();
+    await ticker.stop(); // the checkpoint job's last pass, within FINAL_CHECKPOINT_MS
+    const walLeft = fs.statSync(`${database.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (checkpoints.walCopied)
+      store.close(); // every frame is in the database: closing costs nothing
+    // Closing would make SQLite copy the rest now, with no deadline. Every commit is in the WAL,
+    // and the next start recovers it: exit with the connection open instead.
+    else
+      log.warn(
+        { event: 'shutdown_wal_left', walBytes: walLeft, deadlineMs: FINAL_CHECKPOINT_MS },
+        `the final checkpoint did not finish in ${FINAL_CHECKPOINT_MS / 1000} s: the WAL (${(walLeft / 2 ** 20).toFixed(0)} MiB) is left for the next start`,
+      );
+    log.info({ event: 'stopped', finalCheckpointMs: Math.round(performance.now() - started) }, 'stopped');
   } finally {
     held.lock.release();
   }

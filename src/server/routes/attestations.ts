@@ -22,7 +22,9 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
       { schema: { body: putBody(maxBatch), response: { 201: putReply, ...errorReplies } } },
       // The schema's type says `attributes: unknown` where the store's says an object: the same thing.
       async (request, reply) =>
-        reply.status(201).send({ ids: store.put(request.body as AttestationInput | AttestationInput[]) }),
+        reply
+          .status(201)
+          .send({ ids: await store.putAsync(request.body as AttestationInput | AttestationInput[]) }),
     );
 
     app.get(
@@ -47,7 +49,8 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
       '/attestations/:id',
       { schema: { params: idParams, response: { 204: { type: 'null' }, ...errorReplies } } },
       async (request, reply) => {
-        if (!store.delete(request.params.id)) return sendError(reply, notFound(request.params.id));
+        if (!(await store.deleteAsync(request.params.id)))
+          return sendError(reply, notFound(request.params.id));
         return reply.status(204).send(null);
       },
     );

@@ -1,15 +1,40 @@
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import type { AttestationStore } from '../../store/index.js';
+import type { CheckpointService } from '../checkpoint-service.js';
 import { errorReplies, healthReply, statsReply } from '../schemas.js';
 
-/** `/healthz` for probes and `/stats` for people. */
-export function healthRoutes(store: AttestationStore) {
+/**
+ * `/healthz` for probes and `/stats` for people. /healthz answers 200 while the process serves
+ * (reads work even when writes are paused); `status` is "degraded" while writes are refused or the
+ * checkpoint worker keeps failing, and `wal` says why.
+ */
+export function healthRoutes(store: AttestationStore, checkpoints: CheckpointService | undefined) {
   return async (fastify: FastifyInstance): Promise<void> => {
     const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
-    app.get('/healthz', { schema: { response: { 200: healthReply, ...errorReplies } } }, async () => ({
-      status: 'ok',
-    }));
+    app.get('/healthz', { schema: { response: { 200: healthReply, ...errorReplies } } }, async () => {
+      if (checkpoints === undefined) return { status: 'ok' as const };
+      const s = checkpoints.status();
+      const degraded = s.writesRefused !== undefined || s.worker === 'failed';
+      return {
+        status: degraded ? ('degraded' as const) : ('ok' as const),
+        writes: s.writesRefused === undefined ? ('ok' as const) : ('paused' as const),
+        wal: {
+          bytes: s.walBytes,
+          peakBytes: s.walPeakBytes,
+          maxBytes: s.maxWalBytes,
+          framesBehind: s.framesBehind,
+          restarts: s.restarts,
+          secondsSinceRestart: Math.round(s.secondsSinceRestart * 10) / 10,
+          writesRefused: s.writesRefused ?? null,
+        },
+        checkpointWorker: {
+          state: s.worker,
+          failuresInRow: s.workerFailures,
+          lastError: s.lastError ?? null,
+        },
+      };
+    });
     app.get('/stats', { schema: { response: { 200: statsReply, ...errorReplies } } }, async () =>
       store.stats(),
     );
