@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attestation, CLI, removeDir, tempDir } from '../helpers.js';
 
-// A full disk, as the real service meets it: its database on a 1 MiB tmpfs (root only; skipped
-// where mounting is not allowed). SQLite reports ENOSPC as SQLITE_FULL; the client gets 507
+// A full disk, as the real service meets it: its database on an 8 MiB tmpfs (root only; skipped
+// where mounting is not allowed). SQLite reports ENOSPC as SQLITE_FULL (and the write gate refuses writes once too little is free); either way the client gets 507
 // ATS_STORE_FULL that says so, not "internal error", and the service keeps answering reads.
 let dir: string;
 let stop: (() => Promise<void>) | undefined;
@@ -21,7 +21,7 @@ afterEach(async () => {
 function mountTmpfs(at: string): boolean {
   fs.mkdirSync(at);
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', at], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', at], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -64,7 +64,7 @@ describe('a full disk', () => {
     const blob = 'z'.repeat(60_000);
     let response: Response | undefined;
     let accepted = 0;
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 400; i++) {
       response = await fetch(`${url}/attestations`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -77,7 +77,7 @@ describe('a full disk', () => {
     expect(response?.status).toBe(507);
     expect(await response?.json()).toEqual({
       error: 'ATS_STORE_FULL',
-      message: 'the disk is full; nothing was written',
+      message: 'the disk is full; nothing was written, retry once space is freed',
     });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const stats = (await (await fetch(`${url}/stats`)).json()) as { attestations: number };
