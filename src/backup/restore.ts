@@ -113,6 +113,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           busyTimeoutMs: 10_000,
           maxReadLockMs: 3_600_000, // the lock is on the backup file, which no one writes
           stepPages: 0,
+          engine: 'backup-api', // restore copies through SQLite (issue 12); a backup is never in WAL mode
         },
         { signal: opts.signal, onProgress: opts.onProgress },
       ),

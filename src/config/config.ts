@@ -1,6 +1,9 @@
 /** How a finished backup is checked (the backup engine's `verify` option). */
 export type BackupVerify = 'quick' | 'full' | 'off';
 
+/** Which engine copies a backup (the backup engine's `engine` option). */
+export type BackupEngineChoice = 'auto' | 'block' | 'backup-api';
+
 /** The validated settings of `am.toml`. Every object in it is frozen. */
 export interface Config {
   /** Absolute path of the file read; undefined when only defaults apply. */
@@ -15,6 +18,8 @@ export interface Config {
     /** Absolute folder the generations are written to. */
     readonly backupDir: string;
     readonly backupVerify: BackupVerify;
+    /** 'auto': block copy, the backup API when a precondition fails; 'block'; 'backup-api'. */
+    readonly backupEngine: BackupEngineChoice;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
     /** Past this size of the -wal file writes get 503 until checkpoints bring it back under. */
@@ -57,8 +62,9 @@ export const DEFAULTS = Object.freeze({
     backupKeep: 2,
     backupDir: undefined as string | undefined,
     backupVerify: 'quick' as BackupVerify,
+    backupEngine: 'auto' as BackupEngineChoice,
     backupTimeoutSeconds: 3600,
-    maxWalBytes: 1_073_741_824,
+    maxWalBytes: 268_435_456, // 4x the store's journal_size_limit
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
   server: Object.freeze({

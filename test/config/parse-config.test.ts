@@ -145,6 +145,13 @@ describe('parseConfig refuses bad input', () => {
       message: '[Database] backup_verify must be "quick", "full" or "off" (got "fast")',
     },
     {
+      name: 'unknown backup engine',
+      text: '[Database]\nbackup_engine = "fast"\n',
+      key: 'Database.backup_engine',
+      line: 2,
+      message: '[Database] backup_engine must be "auto", "block" or "backup-api" (got "fast")',
+    },
+    {
       name: 'empty path',
       text: '[Database]\npath = ""\n',
       key: 'Database.path',
@@ -325,8 +332,9 @@ describe('parseConfig defaults and values', () => {
         backupKeep: 2,
         backupDir: '/etc/ats/data',
         backupVerify: 'quick',
+        backupEngine: 'auto',
         backupTimeoutSeconds: 3600,
-        maxWalBytes: 1_073_741_824,
+        maxWalBytes: 268_435_456,
       },
       pulse: { tickerIntervalSeconds: 1 },
       server: {
@@ -359,6 +367,7 @@ describe('parseConfig defaults and values', () => {
         'backup_keep = 5',
         'backup_dir = "/var/backups/ats"',
         'backup_verify = "full"',
+        'backup_engine = "backup-api"',
         'backup_timeout_seconds = 600',
         'max_wal_bytes = 268435456',
         '[Pulse]',
@@ -381,6 +390,7 @@ describe('parseConfig defaults and values', () => {
       backupKeep: 5,
       backupDir: '/var/backups/ats',
       backupVerify: 'full',
+      backupEngine: 'backup-api',
       backupTimeoutSeconds: 600,
       maxWalBytes: 268435456,
     });
