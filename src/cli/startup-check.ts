@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { backupBase, fileId, listGenerations, sameFile, verifyDatabase } from '../backup/index.js';
+import {
+  backupBase,
+  fileId,
+  generationPath,
+  listGenerations,
+  sameFile,
+  verifyDatabase,
+} from '../backup/index.js';
 import { AtsError } from '../errors/index.js';
+import { createDatabaseFile } from '../store/index.js';
 
 /** The service (or a restore) will not start on this database. Exit code 1. */
 export class StartupError extends AtsError {
@@ -43,7 +51,7 @@ export function checkDatabasePresent(
         'or start a new, empty database on purpose with `ats serve --fresh`',
     );
   }
-  if (!stat) fs.closeSync(fs.openSync(database, 'a', 0o644)); // no SQLite connection exists yet
+  if (!stat) createDatabaseFile(database); // 0600, whatever the umask; no SQLite connection exists yet
 }
 
 /**
@@ -55,7 +63,7 @@ export function checkDatabase(database: string, backupDir: string, configFile: s
   const check = verifyDatabase(database, 'quick');
   if (check.ok) return;
   const base = backupBase(backupDir, database);
-  let advice = `no backup of it passes quick_check either (looked for ${base}.bak1)`;
+  let advice = `no backup of it passes quick_check either (looked for ${generationPath(base, 1)})`;
   for (const g of listGenerations(base)) {
     if (!verifyDatabase(g.file, 'quick').ok) continue;
     const config = configFile ? ` --config ${configFile}` : ` --db ${database}`;
