@@ -311,3 +311,22 @@ export function corruptIndexPage(db: string): void {
   fs.writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, (pageno - 1) * pageSize);
   fs.closeSync(fd);
 }
+
+/** POSTs `body` (one attestation or an array) to a running service's /attestations. */
+export function postAttestations(url: string, body: unknown): Promise<Response> {
+  return fetch(`${url}/attestations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Rows in the store's `attestations` table of `file`, read through a fresh read-only connection. */
+export function countAttestations(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM attestations').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}

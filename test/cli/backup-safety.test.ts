@@ -3,13 +3,14 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   attestation,
   CLI,
+  countAttestations,
   listDir,
   makeDatabase,
+  postAttestations,
   runCli,
   type Service,
   startService,
@@ -26,29 +27,13 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const put = (url: string, body: unknown) =>
-  fetch(`${url}/attestations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-
-function attestations(file: string): number {
-  const db = new Database(file, { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM attestations').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
-
 /** Starts a service, stores `rows` attestations, waits for its first backup, stops it. */
 async function serveOnce(config: string, rows: number): Promise<void> {
   const s = await startService(config);
   try {
     expect(
       (
-        await put(
+        await postAttestations(
           s.url,
           Array.from({ length: rows }, (_, i) => attestation(i)),
         )
@@ -74,7 +59,7 @@ describe('B1: a missing or empty database at start never rotates empty backups o
     );
     await serveOnce(config, 5);
     const bak1 = path.join(dir, 'backups', 'ats.db.bak1');
-    expect(attestations(bak1)).toBe(5);
+    expect(countAttestations(bak1)).toBe(5);
 
     for (const lose of ['missing', 'empty'] as const) {
       for (const f of listDir(path.join(dir, 'data'))) fs.rmSync(path.join(dir, 'data', f)); // volume not mounted
@@ -94,7 +79,7 @@ describe('B1: a missing or empty database at start never rotates empty backups o
     expect(String(service.events('backup_fail')[0]!.reason)).toMatch(/holds a backup of another database/);
     expect(await service.stop()).toBe(0);
     service = undefined;
-    expect(attestations(bak1)).toBe(5);
+    expect(countAttestations(bak1)).toBe(5);
   });
 });
 
@@ -110,10 +95,10 @@ describe('B2: two databases with one file name never share generations', () => {
     });
     await serveOnce(configs[0]!, 3);
     const bak1 = path.join(dir, 'shared', 'ats.db.bak1');
-    expect(attestations(bak1)).toBe(3);
+    expect(countAttestations(bak1)).toBe(3);
 
     service = await startService(configs[1]!);
-    expect((await put(service.url, [attestation(100)])).status).toBe(201);
+    expect((await postAttestations(service.url, [attestation(100)])).status).toBe(201);
     await waitFor(() => service!.events('backup_fail').length >= 1, 20_000, 'the refused backup');
     expect(service.events('backup_fail')[0]).toMatchObject({ code: 'ATS_BACKUP_LINEAGE' });
     expect(await service.stop()).toBe(0);
@@ -128,7 +113,7 @@ describe('B2: two databases with one file name never share generations', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/ats\.db\.bak1: holds a backup of another database .*nothing was rotated/);
-    expect(attestations(bak1)).toBe(3);
+    expect(countAttestations(bak1)).toBe(3);
     expect(listDir(path.join(dir, 'shared')).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
@@ -279,7 +264,7 @@ describe('the unclear cases: verify means valid, symlinked backup_dir, cancellat
       '[Database]\npath = "data/ats.db"\nbackup_dir = "bk"\n[Server]\nport = 0\n',
     );
     service = await startService(config);
-    expect((await put(service.url, [attestation(1)])).status).toBe(201);
+    expect((await postAttestations(service.url, [attestation(1)])).status).toBe(201);
     await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the first backup');
     expect(await service.stop()).toBe(0);
     service = undefined;

@@ -9,11 +9,13 @@ import { FAULTS } from '../faults/catalog.js';
 import {
   attestation,
   CLI,
+  countAttestations,
   countRows,
   crashWriter,
   integrity,
   listDir,
   makeDatabase,
+  postAttestations,
   runCli,
   type Service,
   startHolder,
@@ -33,22 +35,6 @@ afterEach(async () => {
   holder = undefined;
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-const put = (url: string, body: unknown) =>
-  fetch(`${url}/attestations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-
-function attestations(file: string): number {
-  const db = new Database(file, { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM attestations').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 /** Files beside the database that a restore must not leave: its temporary copy and SQLite sidecars of it. */
 function junk(folder: string): string[] {
@@ -72,7 +58,7 @@ describe('D1: restore refuses while a service uses the database under another na
       '[Database]\npath = "current.db"\nbackup_dir = "data"\n[Server]\nport = 0\n',
     );
     service = await startService(config);
-    expect((await put(service.url, [attestation(1), attestation(2)])).status).toBe(201);
+    expect((await postAttestations(service.url, [attestation(1), attestation(2)])).status).toBe(201);
     await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the first backup');
     const real = path.join(dir, 'data', 'ats.db');
     const run = await runCli([
@@ -86,10 +72,10 @@ describe('D1: restore refuses while a service uses the database under another na
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toMatch(/in use by ats serve, pid \d+|is open by process \d+/);
     // The service still writes into the one database there is.
-    expect((await put(service.url, [attestation(3)])).status).toBe(201);
+    expect((await postAttestations(service.url, [attestation(3)])).status).toBe(201);
     expect(await service.stop()).toBe(0);
     service = undefined;
-    expect(attestations(real)).toBe(3);
+    expect(countAttestations(real)).toBe(3);
     expect(keptCopies(path.join(dir, 'data'), 'ats.db')).toEqual([]);
   });
 
@@ -97,7 +83,7 @@ describe('D1: restore refuses while a service uses the database under another na
     dir = tempDir();
     const config = writeConfig(dir, '[Database]\npath = "data/ats.db"\n[Server]\nport = 0\n');
     service = await startService(config);
-    expect((await put(service.url, [attestation(1)])).status).toBe(201);
+    expect((await postAttestations(service.url, [attestation(1)])).status).toBe(201);
     await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the first backup');
     fs.mkdirSync(path.join(dir, 'other'));
     const alias = path.join(dir, 'other', 'ats.db');
@@ -148,7 +134,7 @@ describe('D1: a bind mount of the database file', () => {
         expect(run.stderr).toMatch(
           new RegExp(`is open by process ${service.child.pid}: stop it before restoring`),
         );
-        expect((await put(service.url, [attestation(9)])).status).toBe(201);
+        expect((await postAttestations(service.url, [attestation(9)])).status).toBe(201);
       } finally {
         execFileSync('umount', ['-l', alias]);
       }
@@ -325,7 +311,7 @@ describe('ats restore: the unclear cases', () => {
       '[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n[Server]\nport = 0\n',
     );
     service = await startService(config);
-    expect((await put(service.url, [attestation(1)])).status).toBe(201);
+    expect((await postAttestations(service.url, [attestation(1)])).status).toBe(201);
     expect((await fetch(`${service.url}/backups`, { method: 'POST' })).status).toBe(202);
     await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the backup');
     expect(await service.stop()).toBe(0);

@@ -7,6 +7,7 @@ import {
   corruptIndexPage,
   listDir,
   makeDatabase,
+  postAttestations,
   runCli,
   type Service,
   startService,
@@ -29,13 +30,6 @@ function setUp(): { db: string; before: Buffer } {
   makeDatabase(db, 1, 'delete');
   return { db, before: fs.readFileSync(db) };
 }
-
-const put = (url: string, body: unknown) =>
-  fetch(`${url}/attestations`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
 
 describe('ats restore refuses, changing nothing', () => {
   it('both --config and --db', async () => {
@@ -104,7 +98,7 @@ describe('ats restore', () => {
     service = await startService(config);
     const first = (
       (await (
-        await put(
+        await postAttestations(
           service.url,
           Array.from({ length: 30 }, (_, i) => attestation(i)),
         )
@@ -114,7 +108,7 @@ describe('ats restore', () => {
     await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the backup');
     expect(
       (
-        await put(
+        await postAttestations(
           service.url,
           Array.from({ length: 20 }, (_, i) => attestation(100 + i)),
         )
