@@ -9,7 +9,8 @@ import { ROOT } from '../paths.js';
 
 type Store = typeof import('../../dist/store/index.js');
 
-const BATCH = 5_000;
+// Within the store's per-batch budget (1 MiB of text): 300 attestations of 3 KB each.
+const BATCH = 300;
 /**
  * The store's put() costs about the same per attestation whatever its size (terms, value indexes,
  * enforce_limits), so these carry a 3 KB description: 1 GB then takes ~8× fewer puts to build.
@@ -21,7 +22,7 @@ const MAX_PER_ACTOR_CONTEXT = 64;
 /**
  * The service's own database of about `sizeMb` MB, in the store's schema: filled once through the
  * store's own `put()` (the code path `POST /attestations` uses, without HTTP), in batches of
- * 5,000, and cached beside the other datasets.
+ * 300 (the per-batch budget), and cached beside the other datasets.
  */
 export async function ensureServiceDataset(dir: string, sizeMb: number): Promise<string> {
   const file = path.join(dir, `service-${sizeMb}mb.db`);
