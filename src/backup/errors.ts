@@ -10,7 +10,11 @@ export type BackupErrorCode =
   | 'EVERIFY' // the copy failed its integrity check
   | 'EROTATE' // rename or fsync during rotation failed
   | 'ECANCELLED' // cancelled by signal or deadline
-  | 'EWORKER'; // the copy worker crashed
+  | 'EWORKER' // the copy worker crashed
+  | 'EFORMAT' // a continuous-backup object is short, truncated or not one of ours
+  | 'ECHECKSUM' // an object's SHA-256, or a restored database's rolling checksum, does not match
+  | 'EGAP' // the chain from a snapshot to the target misses a range of transactions
+  | 'ENOBACKUP'; // no snapshot or position at the destination covers the target
 
 /** A failed backup operation: `operation` is the step that failed, `path` the file it was working on. */
 export class BackupError extends Error {

@@ -1,6 +1,34 @@
 // Public surface of the backup engine. It copies any SQLite file and knows nothing of the store,
 // the server or the ticker.
 
+export type {
+  ContinuousRestoreOptions,
+  ContinuousRestoreResult,
+  ObjectHeader,
+  ObjectStore,
+  RestorePlan,
+  RestoreTarget,
+  SealResult,
+  ShipperLogger,
+  ShipperOptions,
+  ShipperPosition,
+  WalPosition,
+  WalTransaction,
+} from './continuous/index.js';
+export {
+  checkObject,
+  DatabaseChecksum,
+  FolderStore,
+  fileChecksum,
+  formatChecksum,
+  listLineages,
+  pageChecksum,
+  planRestore,
+  readObject,
+  restoreContinuous,
+  scanWal,
+  WalShipper,
+} from './continuous/index.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
 export type { FileLock } from './file-lock.js';
