@@ -22,6 +22,7 @@ export {
   fileChecksum,
   formatChecksum,
   listLineages,
+  ObjectWriter,
   pageChecksum,
   planRestore,
   readObject,

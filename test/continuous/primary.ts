@@ -6,7 +6,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FolderStore, WalShipper } from '../../dist/backup/index.js';
 
-type Log = { info(f: object, m: string): void; warn(f: object, m: string): void; error(f: object, m: string): void };
+type Log = {
+  info(f: object, m: string): void;
+  warn(f: object, m: string): void;
+  error(f: object, m: string): void;
+};
 export const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
 
 export interface LogLine {
@@ -48,6 +52,8 @@ export class Primary {
     this.db.pragma('wal_autocheckpoint = 0');
     this.db.exec('CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
     this.ckpt = new Database(this.file, { timeout: 0 });
+    this.#next =
+      Number((this.db.prepare('SELECT max(id) AS m FROM t').get() as { m: number | null }).m ?? 0) + 1;
     this.shipper = this.#newShipper(options.snapshotIntervalMs ?? 0);
   }
 

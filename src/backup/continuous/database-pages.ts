@@ -1,17 +1,9 @@
 import fs from 'node:fs';
+import { keptFd } from './kept-fd.js';
 
-// Rule 2 (docs/ARCHITECTURE.md): a descriptor on a database file is never closed in a process that
-// has SQLite connections to it. One registry for the process: opened once per file, kept.
-const dbFds = new Map<string, number>();
-
-/** A read-only descriptor on `database`, opened once for the life of the process. */
+/** A read-only descriptor on `database`, kept for the life of the process (see kept-fd.ts). */
 export function databaseFd(database: string): number {
-  let fd = dbFds.get(database);
-  if (fd === undefined) {
-    fd = fs.openSync(database, 'r');
-    dbFds.set(database, fd);
-  }
-  return fd;
+  return keptFd(database);
 }
 
 /**

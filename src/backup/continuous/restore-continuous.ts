@@ -190,6 +190,11 @@ async function fetchChecked(
   await store.get(key, file);
   try {
     use(file);
+  } catch (err) {
+    // Name the object, not the temporary file it was read into.
+    if (err instanceof BackupError && err.path === file)
+      throw new BackupError(err.code, err.operation, `${store.url}/${key}`, err.reason, { cause: err });
+    throw err;
   } finally {
     fs.rmSync(file, { force: true });
   }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { keptFd } from './kept-fd.js';
 
 /** What the wal-index header in -shm says (wal.c WalIndexHdr, plus WalCkptInfo.nBackfill). */
 export interface WalIndexState {
@@ -10,20 +11,6 @@ export interface WalIndexState {
   readonly nBackfill: number;
 }
 
-// Rule 2 of docs: a descriptor on -shm is never closed while the process lives (closing any
-// descriptor on a file drops every POSIX lock the process holds on it, SQLite's included). One
-// registry for the process: opened once per file, kept.
-const shmFds = new Map<string, number>();
-
-function shmFd(shm: string): number {
-  let fd = shmFds.get(shm);
-  if (fd === undefined) {
-    fd = fs.openSync(shm, 'r');
-    shmFds.set(shm, fd);
-  }
-  return fd;
-}
-
 /**
  * Reads the wal-index header of `database` from its -shm (host byte order). Returns undefined when
  * the two copies of the header differ (a writer is updating it: read again) or it is not initialised.
@@ -31,7 +18,7 @@ function shmFd(shm: string): number {
  */
 export function readWalIndex(database: string): WalIndexState | undefined {
   const buf = Buffer.alloc(100);
-  const n = fs.readSync(shmFd(`${database}-shm`), buf, 0, 100, 0);
+  const n = fs.readSync(keptFd(`${database}-shm`), buf, 0, 100, 0);
   if (n < 100) return undefined;
   if (!buf.subarray(0, 48).equals(buf.subarray(48, 96))) return undefined;
   if (buf[12] !== 1) return undefined;

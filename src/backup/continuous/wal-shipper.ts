@@ -205,6 +205,12 @@ export class WalShipper {
     }
   }
 
+  /** Drops the pin with no last seal or upload: what a crash of the process leaves behind. */
+  abandon(): void {
+    this.#pin?.close();
+    this.#pin = undefined;
+  }
+
   // ---- staging ---------------------------------------------------------------------------------
 
   /** Reads every committed transaction after the position into one staged object (fsynced). */
@@ -265,11 +271,11 @@ export class WalShipper {
       let scan = scanWal(fd, this.#pos, Number.POSITIVE_INFINITY);
       if (scan.kind === 'empty') return [];
       if (scan.kind === 'moved') {
-        // One restart may follow a pin on mark 0, which was taken with everything staged.
-        const pos = this.#pos;
-        const oneRestart =
-          pos !== undefined && scan.header.salt1 === (pos.salt1 + 1) >>> 0 && this.#movesLeft > 0;
-        if (!oneRestart || scan.header.pageSize !== this.#pageSize) {
+        // One restart may follow a pin on mark 0, which was taken with everything staged: under a
+        // mark-0 reader no checkpoint can copy a frame (it needs read lock 0 exclusively), so a
+        // second restart, which would need the first one's frames copied, cannot happen. (The new
+        // salts say nothing: a connection that never restarted the log itself picks random ones.)
+        if (this.#movesLeft === 0 || scan.header.pageSize !== this.#pageSize) {
           this.#doubt = `the WAL moved while not watched (${scan.reason})`;
           this.#o.log.warn(
             { event: 'wal_doubt', reason: this.#doubt },
