@@ -27,6 +27,12 @@ afterEach(() => {
   removeDir(dir);
 });
 
+/** A primary in `dir`, closed after the test. */
+function open(options?: ConstructorParameters<typeof Primary>[1]): Primary {
+  primary = new Primary(dir, options);
+  return primary;
+}
+
 function remote(): string {
   return path.join(dir, 'remote');
 }
@@ -69,7 +75,7 @@ describe('1. a commit between shipping and the checkpoint that restarts the WAL'
   });
 
   it('with the seal, the commit is shipped: the restore has it', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(3);
     await p.shipper.sync(); // the tail is shipped
@@ -83,7 +89,7 @@ describe('1. a commit between shipping and the checkpoint that restarts the WAL'
   });
 
   it('a checkpoint from elsewhere cannot restart the WAL under the pin: frames stay until sealed', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(2);
     const other = new Database(p.file, { timeout: 0 });
@@ -96,7 +102,7 @@ describe('1. a commit between shipping and the checkpoint that restarts the WAL'
   });
 
   it('many restarts in a row, each after a commit that was not shipped yet: every row in every position', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     for (let i = 0; i < 15; i++) {
       p.write(2);
@@ -120,7 +126,7 @@ describe('1. a commit between shipping and the checkpoint that restarts the WAL'
 
 describe('2. something else checkpoints while the shipper is down', () => {
   it('the shipper sees the WAL moved and starts a new lineage with a snapshot: nothing is missing', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(5);
     await p.shipper.sync();
@@ -140,7 +146,7 @@ describe('2. something else checkpoints while the shipper is down', () => {
   });
 
   it('a clean restart with nothing changed resumes the lineage (no new snapshot)', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(5);
     await p.shipper.stop();
@@ -158,7 +164,7 @@ describe('2. something else checkpoints while the shipper is down', () => {
   });
 
   it('a crash with unshipped commits in the same WAL generation resumes and ships them', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(5);
     await p.shipper.sync();
@@ -173,7 +179,7 @@ describe('2. something else checkpoints while the shipper is down', () => {
 
 describe('3. the WAL restarted and later commits overwrote old frames in place, same size and header', () => {
   it('the shipper does not mistake the new frames for the old ones', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(1, 10);
     p.write(1, 10);
@@ -226,7 +232,7 @@ describe('4. a snapshot taken during writes and checkpoints', () => {
 
 describe('5. writes after a restore', () => {
   it('a database restored to an older point starts a new lineage; no object of the old one is touched', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(3);
     await p.shipper.sync();
@@ -247,7 +253,7 @@ describe('5. writes after a restore', () => {
       verify: 'quick',
       position: { lineage, txid: 2n },
     });
-    const q = (primary = new Primary(dir));
+    const q = open();
     expect(q.ids()).toEqual(range(1, 3));
     await q.shipper.start();
     expect(q.shipper.position?.lineage).not.toBe(lineage);
@@ -285,7 +291,7 @@ describe('8. shrinking and growing databases', () => {
 
 describe('9. truncated, empty or altered objects', () => {
   async function shipped(): Promise<{ p: Primary; seg: string }> {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     p.write(3);
     await p.shipper.sync();
@@ -368,7 +374,7 @@ describe('9. truncated, empty or altered objects', () => {
   });
 
   it('a missing segment is an EGAP naming the missing transactions', async () => {
-    const p = (primary = new Primary(dir));
+    const p = open();
     await p.shipper.start();
     for (let i = 0; i < 3; i++) {
       p.write(2);
