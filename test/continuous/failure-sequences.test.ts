@@ -201,7 +201,7 @@ describe('3. the WAL restarted and later commits overwrote old frames in place, 
 
 describe('4. a snapshot taken during writes and checkpoints', () => {
   it('holds exactly the pages of its position: its restore proves the checksum', async () => {
-    const p = (primary = new Primary(dir, { snapshotIntervalMs: 1 }));
+    const p = open({ snapshotIntervalMs: 1 });
     p.write(40_000, 400); // ~20 MB: the snapshot yields to the event loop many times
     await p.shipper.start();
     let writing = true;
@@ -268,7 +268,7 @@ describe('5. writes after a restore', () => {
 
 describe('8. shrinking and growing databases', () => {
   it('pages above a smaller size never come back; every page of a larger one is there', async () => {
-    const p = (primary = new Primary(dir, { autoVacuum: true }));
+    const p = open({ autoVacuum: true });
     p.db.exec('VACUUM'); // auto_vacuum takes effect
     await p.shipper.start();
     p.write(2000, 500); // grows
