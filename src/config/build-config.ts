@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Config, DEFAULTS } from './config.js';
 import { type ConfigSource, problemAt } from './config-source.js';
 import { isLoopback } from './loopback.js';
@@ -23,6 +24,14 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
       backupDir,
       backupVerify: db.backup_verify ?? DEFAULTS.database.backupVerify,
       backupTimeoutSeconds: db.backup_timeout_seconds ?? DEFAULTS.database.backupTimeoutSeconds,
+      destinations: Object.freeze(
+        (db.destination ?? []).map((d) =>
+          Object.freeze({
+            ...d,
+            url: d.url.startsWith('s3://') ? d.url : resolveFolder(source.baseDir, d.url),
+          }),
+        ),
+      ),
     }),
     pulse: Object.freeze({
       tickerIntervalSeconds: pulse.ticker_interval_seconds ?? DEFAULTS.pulse.tickerIntervalSeconds,
@@ -42,6 +51,10 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
   checkBackupPaths(config, values, source);
   checkExposure(config, source);
   return Object.freeze(config);
+}
+
+function resolveFolder(baseDir: string, url: string): string {
+  return path.resolve(baseDir, url.startsWith('file://') ? fileURLToPath(url) : url);
 }
 
 /**

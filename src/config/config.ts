@@ -1,6 +1,14 @@
 /** How a finished backup is checked (the backup engine's `verify` option). */
 export type BackupVerify = 'quick' | 'full' | 'off';
 
+/** One `[[Database.destination]]`: `url` is an absolute folder path, or an s3:// URL as written. */
+export interface Destination {
+  readonly url: string;
+  readonly continuous: boolean;
+  readonly syncIntervalSeconds: number;
+  readonly snapshotIntervalSeconds: number;
+}
+
 /** The validated settings of `am.toml`. Every object in it is frozen. */
 export interface Config {
   /** Absolute path of the file read; undefined when only defaults apply. */
@@ -17,6 +25,8 @@ export interface Config {
     readonly backupVerify: BackupVerify;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
+    /** `[[Database.destination]]`: where backups also go; a continuous one gets the WAL shipped. */
+    readonly destinations: readonly Destination[];
   };
   readonly pulse: {
     /** Seconds between ticks of the periodic-work loop (fractions allowed). */

@@ -1,3 +1,4 @@
+import { destinations } from './destinations.js';
 import { nonEmptyString, oneOf, positiveNumber, type Rule, wholeNumber } from './rules.js';
 
 // Node timers fire at once when asked to wait more than 2^31-1 ms: keep intervals below that.
@@ -14,6 +15,7 @@ export const SCHEMA = {
     backup_dir: nonEmptyString('path'),
     backup_verify: oneOf('quick', 'full', 'off'),
     backup_timeout_seconds: wholeNumber(1, undefined, MAX_BACKUP_TIMEOUT_SECONDS),
+    destination: destinations(),
   },
   Pulse: {
     ticker_interval_seconds: positiveNumber(MAX_TIMER_SECONDS),

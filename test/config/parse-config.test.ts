@@ -319,6 +319,7 @@ describe('parseConfig defaults and values', () => {
         backupDir: '/etc/ats/data',
         backupVerify: 'quick',
         backupTimeoutSeconds: 3600,
+        destinations: [],
       },
       pulse: { tickerIntervalSeconds: 1 },
       server: { host: '127.0.0.1', port: 8787, token: undefined, maxBodyBytes: 1_048_576 },
@@ -365,6 +366,7 @@ describe('parseConfig defaults and values', () => {
       backupDir: '/var/backups/ats',
       backupVerify: 'full',
       backupTimeoutSeconds: 600,
+      destinations: [],
     });
     expect(config.pulse.tickerIntervalSeconds).toBe(0.2);
     expect(config.server).toEqual({ host: '0.0.0.0', port: 0, token: 's3cret', maxBodyBytes: 2048 });
