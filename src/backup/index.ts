@@ -4,6 +4,7 @@
 export type {
   ContinuousRestoreOptions,
   ContinuousRestoreResult,
+  LineageSummary,
   ObjectHeader,
   ObjectStore,
   RestorePlan,
@@ -18,6 +19,7 @@ export type {
 export {
   checkObject,
   DatabaseChecksum,
+  describeContinuous,
   FolderStore,
   fileChecksum,
   formatChecksum,

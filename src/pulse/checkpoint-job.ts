@@ -30,10 +30,16 @@ export class CheckpointJob implements PulseJob {
   readonly #worker: Worker;
   #inFlight: Promise<void> | undefined;
   #last: CheckpointOutcome | undefined;
+  readonly #beforeCheckpoint: (() => boolean) | undefined;
 
-  constructor(database: string, log: Logger) {
+  /**
+   * `beforeCheckpoint` is the seam for a WAL shipper ("seal, ship, then checkpoint"): called
+   * synchronously right before every checkpoint is handed to the worker; false skips it.
+   */
+  constructor(database: string, log: Logger, beforeCheckpoint?: () => boolean) {
     this.#wal = `${database}-wal`;
     this.#log = log;
+    this.#beforeCheckpoint = beforeCheckpoint;
     const data: CheckpointWorkerData = { database };
     this.#worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: data });
     this.#worker.unref();
@@ -47,6 +53,7 @@ export class CheckpointJob implements PulseJob {
     if (this.#inFlight !== undefined) return;
     const walBytes = fs.statSync(this.#wal, { throwIfNoEntry: false })?.size ?? 0;
     if (walBytes === 0) return;
+    if (this.#beforeCheckpoint !== undefined && !this.#beforeCheckpoint()) return;
     this.#inFlight = this.#checkpoint().finally(() => (this.#inFlight = undefined));
   }
 

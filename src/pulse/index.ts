@@ -4,6 +4,8 @@ export type { BackupFailure, BackupFile, BackupJobOptions } from './backup-job.j
 export { BackupJob } from './backup-job.js';
 export type { CheckpointOutcome } from './checkpoint-job.js';
 export { CheckpointJob } from './checkpoint-job.js';
+export type { ContinuousJobOptions } from './continuous-job.js';
+export { ContinuousJob } from './continuous-job.js';
 export type { Logger } from './logger.js';
 export type { PulseJob } from './ticker.js';
 export { Ticker } from './ticker.js';

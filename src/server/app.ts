@@ -17,6 +17,11 @@ export interface AppDeps {
   readonly maxBatch: number;
   /** When set, every route but /healthz and /metrics needs this bearer token. */
   readonly token: string | undefined;
+  /**
+   * Called after a write request's commit, before its reply is sent (continuous backup stamps the
+   * commit's time here, so a point-in-time restore includes every write acknowledged before it).
+   */
+  readonly afterWrite?: (() => void) | undefined;
 }
 
 /** Builds the HTTP API; listening and shutdown are the caller's. */
@@ -36,6 +41,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandler(app);
   registerAuth(app, deps.token);
   registerMetrics(app, deps.backups);
+  const afterWrite = deps.afterWrite;
+  if (afterWrite !== undefined)
+    app.addHook('onSend', async (request, _reply, payload) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') afterWrite();
+      return payload;
+    });
   await app.register(healthRoutes(deps.store));
   await app.register(attestationRoutes(deps.store, deps.maxBatch));
   await app.register(backupRoutes(deps.backups));

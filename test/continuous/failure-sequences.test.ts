@@ -177,6 +177,24 @@ describe('2. something else checkpoints while the shipper is down', () => {
   });
 });
 
+describe('2b. a crash right after a WAL restart the seal allowed', () => {
+  it('resumes from the file (proved by its checksum) and ships the whole new generation', async () => {
+    const p = open();
+    await p.shipper.start();
+    p.write(3);
+    await p.shipper.sync();
+    expect(p.checkpoint()?.checkpointed).toBeGreaterThan(0); // all copied up to the pin
+    expect(p.checkpoint()).toBeUndefined(); // pinned on mark 0 now: the step is skipped
+    p.write(2); // restarts the log over frames already shipped
+    p.shipper.abandon(); // crash before the new generation is read
+    await p.restartShipper().start();
+    expect(p.log.lines.filter((l) => l.event === 'continuous_lineage')).toHaveLength(1);
+    expect(p.log.lines.filter((l) => l.event === 'continuous_resume')).toHaveLength(1);
+    await p.shipper.sync();
+    expect(idsIn(await restore(p))).toEqual(range(1, 5));
+  });
+});
+
 describe('3. the WAL restarted and later commits overwrote old frames in place, same size and header', () => {
   it('the shipper does not mistake the new frames for the old ones', async () => {
     const p = open();

@@ -158,3 +158,76 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
     atMs: at,
   };
 }
+
+/** One lineage as `ats backups --from` shows it. */
+export interface LineageSummary {
+  readonly lineage: string;
+  readonly startedAt: string;
+  readonly snapshots: readonly { readonly txid: string; readonly at: string; readonly pages: number }[];
+  /** Transactions covered by contiguous segments from the oldest snapshot ('' when none). */
+  readonly continuous:
+    | { readonly fromTxid: string; readonly toTxid: string; readonly from: string; readonly to: string }
+    | undefined;
+  /** Any moment in here restores; positions are `<lineage>/<txid>`. */
+  readonly restorable: { readonly from: string; readonly to: string; readonly newestPosition: string };
+  /** Missing ranges of transactions after the oldest snapshot (restores beyond them fail with EGAP). */
+  readonly gaps: readonly string[];
+}
+
+/** Every lineage at the destination, oldest first (reads object headers only). */
+export async function describeContinuous(store: ObjectStore): Promise<LineageSummary[]> {
+  const out: LineageSummary[] = [];
+  for (const [dir, objects] of await listLineages(store)) {
+    const { lineage, startMs } = parseLineageDir(dir);
+    const snapshots: { txid: string; at: string; pages: number }[] = [];
+    let first: ObjectHeader | undefined;
+    for (const o of objects) {
+      if (o.parsed.kind !== 'snapshot') continue;
+      const h = await headerOf(store, o.key);
+      first ??= h;
+      snapshots.push({
+        txid: String(h.maxTxid),
+        at: new Date(h.maxTimeMs).toISOString(),
+        pages: h.commitPages,
+      });
+    }
+    const segs = objects
+      .map((o) => o.parsed)
+      .filter((p): p is Extract<ParsedKey, { kind: 'segment' }> => p.kind === 'segment')
+      .sort((a, b) => (a.minTxid < b.minTxid ? -1 : 1));
+    const keyOf = new Map(objects.map((o) => [o.parsed, o.key]));
+    const gaps: string[] = [];
+    let next = first === undefined ? 0n : first.maxTxid + 1n;
+    let lastSeg: Extract<ParsedKey, { kind: 'segment' }> | undefined;
+    let firstSeg: Extract<ParsedKey, { kind: 'segment' }> | undefined;
+    for (const p of segs) {
+      if (p.maxTxid < next) continue;
+      if (p.minTxid > next) gaps.push(`${next}..${p.minTxid - 1n}`);
+      firstSeg ??= p;
+      lastSeg = p;
+      next = p.maxTxid + 1n;
+    }
+    const firstHead = firstSeg && (await headerOf(store, keyOf.get(firstSeg) as string));
+    const lastHead = lastSeg && (await headerOf(store, keyOf.get(lastSeg) as string));
+    const newestSnapshot = snapshots.at(-1);
+    const endTxid = lastHead?.maxTxid ?? (newestSnapshot ? BigInt(newestSnapshot.txid) : 0n);
+    const endTime = lastHead ? new Date(lastHead.maxTimeMs).toISOString() : (newestSnapshot?.at ?? '');
+    out.push({
+      lineage,
+      startedAt: new Date(startMs).toISOString(),
+      snapshots,
+      continuous:
+        firstHead && lastHead
+          ? {
+              fromTxid: String(firstHead.minTxid),
+              toTxid: String(lastHead.maxTxid),
+              from: new Date(firstHead.minTimeMs).toISOString(),
+              to: new Date(lastHead.maxTimeMs).toISOString(),
+            }
+          : undefined,
+      restorable: { from: snapshots[0]?.at ?? '', to: endTime, newestPosition: `${lineage}/${endTxid}` },
+      gaps,
+    });
+  }
+  return out;
+}

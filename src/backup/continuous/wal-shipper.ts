@@ -55,6 +55,14 @@ export interface SealResult {
   readonly proceed: boolean;
 }
 
+/** A commit seen by `noteCommit`: when, and the WAL's end then. */
+interface ClockEntry {
+  readonly t: number;
+  readonly salt1: number;
+  readonly salt2: number;
+  readonly frame: number;
+}
+
 interface Lineage {
   readonly id: string;
   readonly dir: string;
@@ -97,6 +105,8 @@ export class WalShipper {
   #counts = { snapshots: 0, segments: 0 };
   #uploading: Promise<void> | undefined;
   #waiters: { txid: bigint; resolve: () => void }[] = [];
+  #clock: ClockEntry[] = [];
+  #clockFd: number | undefined;
 
   constructor(options: ShipperOptions) {
     this.#o = options;
@@ -124,6 +134,7 @@ export class WalShipper {
   async start(): Promise<void> {
     fs.mkdirSync(this.#o.stagingDir, { recursive: true });
     this.#pin = new Database(this.#o.database, { readonly: true, fileMustExist: true });
+    this.#loadClock();
     await this.#uploadLeftovers();
     const remote = await this.#newestRemote();
     this.#repin();
@@ -131,6 +142,58 @@ export class WalShipper {
     if (!resumed)
       await this.#newLineage(remote === undefined ? 'no earlier backup' : (this.#doubt ?? 'no match'));
     this.#doubt = undefined;
+  }
+
+  /**
+   * Stamps the time of the commits now in the WAL: call after a write commits and before it is
+   * acknowledged. A transaction's recorded time is the first stamp at or after its commit (or, with
+   * none, when the shipper read it), so it lies between its commit and its acknowledgement, and a
+   * restore `--at T` holds every write acknowledged before T and none begun after T. Stamps go to a
+   * small file beside the staged objects (written, not fsynced: they survive the process, like the WAL).
+   */
+  noteCommit(): void {
+    const idx = this.#index();
+    if (idx === undefined) return;
+    const e: ClockEntry = { t: this.#now(), salt1: idx.salt1, salt2: idx.salt2, frame: idx.mxFrame };
+    this.#clock.push(e);
+    if (this.#clockFd === undefined) this.#clockFd = fs.openSync(this.#clockPath(), 'a');
+    fs.writeSync(this.#clockFd, `${e.t} ${e.salt1} ${e.salt2} ${e.frame}\n`);
+  }
+
+  #clockPath(): string {
+    return path.join(this.#o.stagingDir, 'commit-clock');
+  }
+
+  #loadClock(): void {
+    const text = fs.existsSync(this.#clockPath()) ? fs.readFileSync(this.#clockPath(), 'utf8') : '';
+    this.#clock = text
+      .split('\n')
+      .map((line) => line.split(' ').map(Number))
+      .filter((f) => f.length === 4 && f.every(Number.isFinite))
+      .map(([t, salt1, salt2, frame]) => ({ t, salt1, salt2, frame }) as ClockEntry);
+  }
+
+  /** The recorded time of a transaction ending at `end`; consumes the stamps up to the one used. */
+  #timeOf(end: WalPosition, now: number): number {
+    const i = this.#clock.findIndex(
+      (e) => e.salt1 === end.salt1 && e.salt2 === end.salt2 && e.frame >= end.frame,
+    );
+    if (i < 0) return now;
+    const t = Math.min(now, (this.#clock[i] as ClockEntry).t);
+    // Stamps before it are of earlier transactions (or generations): done with.
+    if (i > 0) this.#clock.splice(0, i);
+    return t;
+  }
+
+  /** Rewrites the stamps file with the stamps not used yet. */
+  #saveClock(): void {
+    if (this.#clockFd === undefined) this.#clockFd = fs.openSync(this.#clockPath(), 'a');
+    fs.ftruncateSync(this.#clockFd, 0);
+    if (this.#clock.length > 0)
+      fs.writeSync(
+        this.#clockFd,
+        this.#clock.map((e) => `${e.t} ${e.salt1} ${e.salt2} ${e.frame}\n`).join(''),
+      );
   }
 
   /**
@@ -202,6 +265,8 @@ export class WalShipper {
     } finally {
       this.#pin?.close();
       this.#pin = undefined;
+      if (this.#clockFd !== undefined) fs.closeSync(this.#clockFd);
+      this.#clockFd = undefined;
     }
   }
 
@@ -221,13 +286,15 @@ export class WalShipper {
     const first = this.#nextTxid;
     const last = first + BigInt(txns.length) - 1n;
     const pre = this.#sums.total;
-    const timeMs = this.#now();
+    const now = this.#now();
+    const times = txns.map((t) => this.#timeOf(t.end, now));
     const name = `${String(++this.#stagedCount).padStart(8, '0')}.stage`;
     const file = path.join(this.#o.stagingDir, name);
     const writer = new ObjectWriter(`${file}.tmp`, this.#pageSize);
     try {
       let txid = first;
-      for (const t of txns) {
+      for (const [i, t] of txns.entries()) {
+        const timeMs = times[i] as number;
         for (const [pgno, page] of t.pages) this.#sums.set(pgno, page);
         this.#sums.resize(t.commitPages);
         writer.record({
@@ -242,13 +309,27 @@ export class WalShipper {
       }
       const end = txns[txns.length - 1]?.end as WalPosition;
       writer.finish(
-        this.#header('segment', first, last, timeMs, timeMs, pre, end, txns.at(-1)?.commitPages ?? 0),
+        this.#header(
+          'segment',
+          first,
+          last,
+          times[0] as number,
+          times.at(-1) as number,
+          pre,
+          end,
+          txns.at(-1)?.commitPages ?? 0,
+        ),
       );
       fs.renameSync(`${file}.tmp`, file);
       fsyncDirSync(this.#o.stagingDir);
       this.#pos = end;
       this.#nextTxid = last + 1n;
       this.#staged.push(file);
+      // Stamps of staged transactions are done with; later ones (of commits not read yet) stay.
+      this.#clock = this.#clock.filter(
+        (e) => !(e.salt1 === end.salt1 && e.salt2 === end.salt2 && e.frame <= end.frame),
+      );
+      this.#saveClock();
       faultPoint('wal-staged');
     } catch (err) {
       writer.abandon();
@@ -362,6 +443,13 @@ export class WalShipper {
       upTo = all.filter((t) => t.end.frame <= last.frame);
       pages = upTo.at(-1)?.commitPages ?? filePageCount(this.#o.database, pageSize);
       pos = last;
+    } else if (idx.nBackfill === 0 && this.#fileIs(remote.postChecksum, pageSize)) {
+      // The log restarted after the last shipped transaction and nothing of the new generation is
+      // in the file yet (a crash after a restart): the file is the last shipped state, ship the
+      // whole generation on top of it.
+      upTo = [];
+      pages = filePageCount(this.#o.database, pageSize);
+      pos = this.#genStart();
     } else {
       upTo = this.#pinMark0 ? [] : all;
       pages = Number(pin.pragma('page_count', { simple: true }));
@@ -382,7 +470,13 @@ export class WalShipper {
     this.#snapshotAt = this.#now();
     this.#movesLeft = this.#pinMark0 ? 1 : 0;
     this.#o.log.info(
-      { event: 'continuous_resume', lineage, txid: String(remote.maxTxid), sameGeneration: sameGen },
+      {
+        event: 'continuous_resume',
+        lineage,
+        txid: String(remote.maxTxid),
+        sameGeneration: sameGen,
+        from: pos?.frame ?? 0,
+      },
       'continuous backup resumes its lineage',
     );
     return true;
@@ -493,6 +587,27 @@ export class WalShipper {
     } finally {
       fs.rmSync(file, { force: true });
       this.#snapshotting = false;
+    }
+  }
+
+  /** Whether the database file alone (no WAL) has checksum `sum`. */
+  #fileIs(sum: bigint, pageSize: number): boolean {
+    return this.#checksumAt(pageSize, filePageCount(this.#o.database, pageSize), []).total === sum;
+  }
+
+  /** The start of the WAL's current generation, or undefined without a valid header. */
+  #genStart(): WalPosition | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(`${this.#o.database}-wal`, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const scan = scanWal(fd, undefined, 0);
+      return scan.kind === 'empty' ? undefined : startOf(scan.header);
+    } finally {
+      fs.closeSync(fd);
     }
   }
 

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Command } from 'commander';
-import { generationPath, verifyDatabase } from '../../backup/index.js';
+import { describeContinuous, generationPath, verifyDatabase } from '../../backup/index.js';
+import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { formatBytes } from '../progress.js';
 
@@ -10,7 +11,15 @@ export function backupsCommand(): Command {
   return withDatabaseOptions(new Command('backups'))
     .description('list the backup generations with time, size, pages and a quick_check of each')
     .option('--json', 'print the list as JSON on stdout')
-    .action((flags: { config?: string; db?: string; json?: boolean }) => {
+    .option(
+      '--from <url>',
+      'list a continuous-backup destination instead: snapshots, range, restorable window',
+    )
+    .action(async (flags: { config?: string; db?: string; json?: boolean; from?: string }) => {
+      if (flags.from !== undefined) {
+        await listContinuous(flags.from, flags.json === true);
+        return;
+      }
       const { target, database } = resolveDatabase(flags, 'backups');
       const rows = [];
       for (let n = 1; ; n++) {
@@ -50,5 +59,30 @@ function pageCount(file: string): number {
     return Number(db.pragma('page_count', { simple: true }));
   } finally {
     db.close();
+  }
+}
+
+async function listContinuous(url: string, json: boolean): Promise<void> {
+  const lineages = await describeContinuous(objectStoreFor(url, '--from'));
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ from: url, lineages }, null, 2)}\n`);
+    return;
+  }
+  if (lineages.length === 0) {
+    process.stdout.write(`no continuous backup at ${url}\n`);
+    return;
+  }
+  for (const l of lineages) {
+    process.stdout.write(`lineage ${l.lineage} (started ${l.startedAt})\n`);
+    for (const s of l.snapshots)
+      process.stdout.write(`  snapshot  ${l.lineage}/${s.txid}  ${s.at}  ${s.pages} pages\n`);
+    if (l.continuous)
+      process.stdout.write(
+        `  continuous  txid ${l.continuous.fromTxid}..${l.continuous.toTxid}  ${l.continuous.from} .. ${l.continuous.to}\n`,
+      );
+    for (const g of l.gaps) process.stdout.write(`  GAP  transactions ${g} are missing\n`);
+    process.stdout.write(
+      `  restorable  ${l.restorable.from} .. ${l.restorable.to}  (newest position ${l.restorable.newestPosition})\n`,
+    );
   }
 }

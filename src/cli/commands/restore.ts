@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
-import { generationPath, restoreBackup } from '../../backup/index.js';
+import { generationPath, restoreBackup, restoreContinuous } from '../../backup/index.js';
+import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { formatBytes, progressReporter } from '../progress.js';
 import { holdDatabase } from '../service-lock.js';
@@ -13,6 +14,8 @@ interface RestoreFlags {
   config?: string;
   db?: string;
   from: string;
+  at?: string;
+  position?: string;
   full?: boolean;
   yes?: boolean;
 }
@@ -24,10 +27,22 @@ export function restoreCommand(): Command {
       'replace the database with a verified backup; the replaced one is kept as <db>.pre-restore-<time>',
     )
     .option('--from <bakN|path>', 'the backup: a generation (bak1 newest, bak2, ...) or a file', 'bak1')
+    .option(
+      '--at <time>',
+      'continuous backup: the database as it was at this moment (ISO 8601 with a zone, e.g. 2026-12-02T10:15:30Z)',
+    )
+    .option(
+      '--position <lineage/txid>',
+      'continuous backup: the database at this position, as `ats backups --from` prints it',
+    )
     .option('--full', 'check the backup with integrity_check instead of quick_check')
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .action(async (flags: RestoreFlags) => {
       const { database, target } = resolveDatabase(flags, 'restore');
+      if (isContinuous(flags)) {
+        await restoreFromContinuous(flags, database);
+        return;
+      }
       const from = /^bak[1-9][0-9]*$/.test(flags.from)
         ? generationPath(target, Number(flags.from.slice(3)))
         : path.resolve(flags.from);
@@ -63,4 +78,68 @@ async function confirm(database: string, from: string): Promise<void> {
   rl.close();
   if (!/^y(es)?$/i.test(answer.trim()))
     throw new UsageError('restore cancelled: nothing was changed', 'ats restore --yes');
+}
+
+/** Whether `--from` names a continuous-backup destination (or --at/--position ask for one). */
+function isContinuous(flags: RestoreFlags): boolean {
+  if (flags.at !== undefined || flags.position !== undefined) return true;
+  if (/^(s3|file):\/\//.test(flags.from)) return true;
+  return fs.existsSync(path.join(path.resolve(flags.from), 'lineages'));
+}
+
+/** `--at`: an ISO 8601 time with a zone, as ms since the epoch. */
+export function parseAt(at: string): number {
+  const ms = Date.parse(at);
+  if (!/(Z|[+-]\d\d:?\d\d)$/i.test(at) || Number.isNaN(ms))
+    throw new UsageError(
+      `--at ${at}: not an ISO 8601 time with a zone`,
+      'ats restore --from <url> --at 2026-12-02T10:15:30Z',
+    );
+  return ms;
+}
+
+/** `--position`: `<lineage>/<txid>`. */
+export function parsePosition(position: string): { lineage: string; txid: bigint } {
+  const m = /^([0-9a-f]{32})\/([1-9][0-9]*)$/.exec(position);
+  if (m === null)
+    throw new UsageError(
+      `--position ${position}: not a position (<lineage: 32 hex digits>/<txid>)`,
+      'ats backups --from <url> prints the positions',
+    );
+  return { lineage: m[1] as string, txid: BigInt(m[2] as string) };
+}
+
+async function restoreFromContinuous(flags: RestoreFlags, database: string): Promise<void> {
+  if (flags.at !== undefined && flags.position !== undefined)
+    throw new UsageError('--at and --position name two targets: give one', 'ats restore --help');
+  if (flags.from === 'bak1')
+    throw new UsageError(
+      '--at and --position need --from <destination url>',
+      'ats restore --from s3://bucket/prefix --at <time>',
+    );
+  const atMs = flags.at === undefined ? undefined : parseAt(flags.at);
+  const position = flags.position === undefined ? undefined : parsePosition(flags.position);
+  const store = objectStoreFor(flags.from, '--from');
+  if (!flags.yes) await confirm(database, flags.from);
+  const held = holdDatabase(database, 'ats restore');
+  if ('heldBy' in held)
+    throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+  try {
+    const bar = progressReporter('restore', 'objects');
+    const result = await restoreContinuous({
+      store,
+      database,
+      atMs,
+      position,
+      verify: flags.full ? 'full' : 'quick',
+      onProgress: (done, total) => bar.update('apply', done, total),
+    }).finally(() => bar.stop());
+    process.stdout.write(
+      `restored ${result.database} to position ${result.lineage}/${result.txid} (committed by ${new Date(result.timeMs).toISOString()}; ` +
+        `${result.objects} objects, checksum ${result.checksum} equals the primary's, integrity_check ok)` +
+        `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
+    );
+  } finally {
+    held.lock.release();
+  }
 }

@@ -5,6 +5,7 @@ import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
 import { buildApp } from '../../server/index.js';
 import { openStore } from '../../store/index.js';
+import { continuousJobFor } from '../continuous-setup.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
 import { checkBackupDir, checkDatabase, StartupError } from '../startup-check.js';
@@ -31,6 +32,9 @@ async function serve(config: Config): Promise<void> {
   try {
     checkDatabase(database.path, database.backupDir, config.file);
     const store = openStore(database.path, ats);
+    // Continuous WAL shipping: resumed or snapshotted before the first write is taken.
+    const continuous = continuousJobFor(config, log);
+    await continuous?.start();
     const backups = new BackupJob(
       {
         database: database.path,
@@ -44,7 +48,11 @@ async function serve(config: Config): Promise<void> {
     );
     const ticker = new Ticker(
       pulse.tickerIntervalSeconds * 1000,
-      [backups, new CheckpointJob(database.path, log)],
+      [
+        backups,
+        new CheckpointJob(database.path, log, continuous && (() => continuous.beforeCheckpoint())),
+        ...(continuous ? [continuous] : []),
+      ],
       log,
     );
     const app = await buildApp({
@@ -54,6 +62,7 @@ async function serve(config: Config): Promise<void> {
       maxBodyBytes: server.maxBodyBytes,
       maxBatch: ats.maxBatch,
       token: server.token,
+      afterWrite: continuous && (() => continuous.noteCommit()),
     });
     const url = await app
       .listen({ host: server.host, port: server.port })
@@ -80,6 +89,7 @@ async function serve(config: Config): Promise<void> {
     });
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
     await app.close();
+    await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
     await ticker.stop(); // cancels a running backup; its temporary file is removed
     store.close();
     log.info({ event: 'stopped' }, 'stopped');
