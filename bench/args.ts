@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly rate: number;
   /** Requests per second the HTTP load sends to the service. */
   readonly httpRate: number;
+  /** Seconds of each load in the "sustained load" section; 0 skips it (it runs with the service load). */
+  readonly sustainedSeconds: number;
   /** Backups shorter than this are repeated back to back until they cover it. */
   readonly minWindowMs: number;
   /** Longest writer window judged per contender (and so the longest baseline window). */
@@ -38,6 +40,7 @@ export const DEFAULTS = Object.freeze({
   capSeconds: 60,
   rate: 200,
   httpRate: 100,
+  sustainedSeconds: 60,
   minWindowSeconds: 5,
   windowMaxSeconds: 20,
 });
@@ -51,6 +54,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --cap SECONDS        stop a contender after this long: "did not finish" (default 60)
   --rate N             commits/s of the fixed-rate writer (default 200)
   --http-rate N        requests/s sent to the service (default 100)
+  --sustained SECONDS  each load of the sustained-load section (5 loads, ~1.3x this each;
+                       default 60; 0 skips it; it runs when --loads has service)
   --from-json FILE     only re-render the report from an earlier run's raw results
   --min-window SECONDS repeat shorter backups back to back until they cover this (default 5)
   --window SECONDS     longest writer window judged per contender (the last part of
@@ -76,6 +81,7 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
       cap: { type: 'string' },
       rate: { type: 'string' },
       'http-rate': { type: 'string' },
+      sustained: { type: 'string' },
       window: { type: 'string' },
       'min-window': { type: 'string' },
       'run-all': { type: 'boolean' },
@@ -109,6 +115,7 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
     capMs: positive('--cap', values.cap ?? String(DEFAULTS.capSeconds)) * 1000,
     rate: positive('--rate', values.rate ?? String(DEFAULTS.rate)),
     httpRate: positive('--http-rate', values['http-rate'] ?? String(DEFAULTS.httpRate)),
+    sustainedSeconds: wholeOrZero('--sustained', values.sustained ?? String(DEFAULTS.sustainedSeconds)),
     minWindowMs: positive('--min-window', values['min-window'] ?? String(DEFAULTS.minWindowSeconds)) * 1000,
     windowMaxMs: positive('--window', values.window ?? String(DEFAULTS.windowMaxSeconds)) * 1000,
     writerAutocheckpoint: wholeOrZero('--writer-autocheckpoint', values['writer-autocheckpoint'] ?? '1000'),

@@ -9,6 +9,7 @@ import { type Dataset, ensureDataset } from './dataset.js';
 import { describeEnvironment } from './environment.js';
 import { loadName, sizeName } from './format.js';
 import { runServiceCell } from './load/service-cell.js';
+import { runSustained, type SustainedResult } from './load/sustained.js';
 import { log } from './log.js';
 import { OUT_DIR, ROOT } from './paths.js';
 import { type RunRecord, writeReport } from './report.js';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   const services: ServiceResult[] = [];
   const datasets: Dataset[] = [];
   const plotSize = opts.sizes.includes(PLOT_SIZE_MB) ? PLOT_SIZE_MB : opts.sizes.at(-1);
+  let sustained: SustainedResult | undefined;
   try {
     for (const sizeMb of opts.sizes) {
       const dataset = ensureDataset(path.join(OUT_DIR, 'datasets'), sizeMb);
@@ -119,6 +121,12 @@ async function main(): Promise<void> {
       fs.rmSync(work, { force: true });
       for (const f of [`${work}-wal`, `${work}-shm`]) fs.rmSync(f, { force: true });
     }
+    if (opts.loads.includes('service') && opts.sustainedSeconds > 0 && opts.sizes[0] !== undefined)
+      sustained = await runSustained({
+        sizeMb: opts.sizes[0],
+        seconds: opts.sustainedSeconds,
+        workDir: path.join(WORK_DIR, 'sustained'),
+      });
   } finally {
     fs.rmSync(WORK_DIR, { recursive: true, force: true });
   }
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
     datasets,
     cells,
     services,
+    sustained,
     elapsedMs,
     plotSize,
     argv: process.argv.slice(2),

@@ -5,6 +5,8 @@ import { CONTENDERS } from './contenders/index.js';
 import type { Dataset } from './dataset.js';
 import type { Environment } from './environment.js';
 import { int, kbAsMb, loadName, mb, ms, ratio, sec, sizeName, table } from './format.js';
+import type { SustainedResult } from './load/sustained.js';
+import { sustainedReport } from './load/sustained-report.js';
 import { PROFILING_NOTE, readingOf } from './reading.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { latencyPlot } from './svg-plot.js';
@@ -17,6 +19,8 @@ export interface RunRecord {
   readonly datasets: readonly Dataset[];
   readonly cells: readonly CellResult[];
   readonly services: readonly ServiceResult[];
+  /** The sustained-load section (bench/load/sustained.ts), when it ran. */
+  readonly sustained?: SustainedResult | undefined;
   readonly elapsedMs: number;
   readonly plotSize: number | undefined;
   /** The bench's command-line arguments. */
@@ -54,9 +58,11 @@ export function writeReport(run: RunRecord): string[] {
   fs.mkdirSync(path.dirname(path.resolve(run.root, run.opts.json)), { recursive: true });
   fs.writeFileSync(path.resolve(run.root, run.opts.json), `${JSON.stringify(json, null, 1)}\n`);
   written.push(run.opts.json);
+  const sustained = sustainedReport(run.sustained, run.root);
+  written.push(...sustained.files);
   fs.writeFileSync(
     path.resolve(run.root, run.opts.report),
-    markdown(run, plotWritten ? plotFile : undefined),
+    markdown(run, plotWritten ? plotFile : undefined) + sustained.markdown,
   );
   written.push(run.opts.report);
   return written;

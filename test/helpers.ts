@@ -145,6 +145,37 @@ export async function startWriter(file: string, journalMode: 'wal' | 'delete' = 
   };
 }
 
+/**
+ * A child process holding `db` open (test/fixtures/holder.mjs): `exclusive` (BEGIN EXCLUSIVE),
+ * `write` (an uncommitted write transaction) or `idle` (committed a row, now does nothing).
+ */
+export async function startHolder(db: string, kind: 'exclusive' | 'write' | 'idle'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/holder.mjs'), db, kind], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+  });
+  return child;
+}
+
+/**
+ * Leaves `db` as a crash would (test/fixtures/crash-writer.mjs): `committed` more rows in table t
+ * that, in WAL mode, are only in its -wal; in rollback-journal mode with a hot -journal too.
+ */
+export async function crashWriter(db: string, mode: 'wal' | 'delete', committed: number): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'test/fixtures/crash-writer.mjs'), db, mode, String(committed)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const signal = await new Promise((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+  if (signal !== 'SIGKILL') throw new Error(`crash-writer ended with ${String(signal)}, not SIGKILL`);
+}
+
 /** The result of running the built CLI. */
 export interface CliRun {
   readonly code: number | null;
@@ -196,9 +227,9 @@ export interface Service {
 /** Starts `ats serve --config <file>` and resolves once it listens. */
 export async function startService(
   config: string,
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<Service> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, ...(options.args ?? [])], {
     cwd: options.cwd ?? path.dirname(config),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -45,7 +45,7 @@ export const oursInProcessJob: InNodeJob = {
         durable: true,
       };
     } catch (err) {
-      const capped = err instanceof BackupError && err.code === 'ECANCELLED';
+      const capped = err instanceof BackupError && err.code === 'ATS_BACKUP_CANCELLED';
       return { finished: false, error: capped ? undefined : String(err), copyMs: capMs, restarts };
     }
   },

@@ -11,7 +11,7 @@ export function acquireBackupLock(target: string): FileLock {
   const lock = tryLock(lockPath(target));
   if (!lock)
     throw new BackupError(
-      'ELOCKED',
+      'ATS_BACKUP_LOCKED',
       'lock',
       lockPath(target),
       'another backup of the same database is running',

@@ -24,7 +24,8 @@ const CANCEL_GRACE_MS = 2_000;
 
 /**
  * Runs {@link copySnapshot} in a worker thread so the host's event loop keeps serving.
- * Aborting `signal` asks the copy to stop at its next step, then terminates the worker.
+ * Aborting `signal` asks the copy to stop at its next step, then terminates the worker. The
+ * promise settles only once the worker has exited, so nothing of the copy runs after it.
  */
 export function copyInWorker(
   request: CopyRequest,
@@ -34,21 +35,17 @@ export function copyInWorker(
     const cancelBuffer = new SharedArrayBuffer(4);
     const data: CopyWorkerData = { request, cancelBuffer };
     const worker = new Worker(new URL('./copy-worker.js', import.meta.url), { workerData: data });
-    let settled = false;
+    let outcome: { result: CopyResult } | { error: BackupError } | undefined;
     let killTimer: NodeJS.Timeout | undefined;
-
-    const settle = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      clearTimeout(killTimer);
-      fn();
+    const fail = (error: BackupError): void => {
+      outcome ??= { error };
     };
+
     const onAbort = (): void => {
       Atomics.store(new Int32Array(cancelBuffer), 0, 1);
       killTimer = setTimeout(() => {
-        settle(() =>
-          reject(new BackupError('ECANCELLED', 'copy', request.source, 'cancelled (worker terminated)')),
+        fail(
+          new BackupError('ATS_BACKUP_CANCELLED', 'copy', request.source, 'cancelled (worker terminated)'),
         );
         void worker.terminate();
       }, CANCEL_GRACE_MS);
@@ -58,28 +55,29 @@ export function copyInWorker(
 
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'progress') opts.onProgress?.(message.progress);
-      else if (message.type === 'done') settle(() => resolve(message.result));
+      else if (message.type === 'done') outcome ??= { result: message.result };
       else {
         const e = message.error;
-        settle(() => reject(new BackupError(e.code, e.operation, e.path, e.reason)));
+        fail(new BackupError(e.code, e.operation, e.path, e.reason));
       }
     });
     worker.on('error', (err) =>
-      settle(() =>
-        reject(new BackupError('EWORKER', 'copy worker', request.source, err.message, { cause: err })),
-      ),
+      fail(new BackupError('ATS_BACKUP_WORKER', 'copy worker', request.source, err.message, { cause: err })),
     );
-    worker.on('exit', (code) =>
-      settle(() =>
+    worker.on('exit', (code) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      if (outcome && 'result' in outcome) resolve(outcome.result);
+      else
         reject(
-          new BackupError(
-            'EWORKER',
-            'copy worker',
-            request.source,
-            `exited with code ${code} before finishing`,
-          ),
-        ),
-      ),
-    );
+          outcome?.error ??
+            new BackupError(
+              'ATS_BACKUP_WORKER',
+              'copy worker',
+              request.source,
+              `exited with code ${code} before finishing`,
+            ),
+        );
+    });
   });
 }

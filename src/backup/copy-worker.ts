@@ -19,6 +19,6 @@ copySnapshot(data.request, {
       error:
         err instanceof BackupError
           ? { code: err.code, operation: err.operation, path: err.path, reason: err.reason }
-          : { code: 'ECOPY', operation: 'copy', path: data.request.source, reason: reasonOf(err) },
+          : { code: 'ATS_BACKUP_COPY', operation: 'copy', path: data.request.source, reason: reasonOf(err) },
     }),
 );

@@ -5,6 +5,8 @@ import fs from 'node:fs';
  * time it is reached), optionally followed by `:pause`:
  * - by default the process kills itself with SIGKILL right there, so a test can crash a real
  *   backup between any two of its steps;
+ * - with `:exit` it calls process.exit(70): in a worker thread that ends only the worker, so a
+ *   test can kill a worker mid-request;
  * - with `:pause` it writes the point's name to the file ATS_FAULT_MARKER and waits (at most 60 s)
  *   until a test removes that file, so a test can act (send a signal, cancel) at a known step
  *   instead of racing a copy against a poll.
@@ -24,6 +26,7 @@ export function faultPoint(name: string): void {
   hits.set(name, count);
   if (count !== Number(nth)) return;
   if (action === 'pause') pauseHere(name);
+  else if (action === 'exit') process.exit(70);
   else process.kill(process.pid, 'SIGKILL');
 }
 

@@ -23,7 +23,7 @@ export function tryLock(file: string, owner?: string): FileLock | undefined {
     db?.close();
     const code = String((err as { code?: unknown }).code ?? '');
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return undefined;
-    throw new BackupError('EDEST', 'lock', file, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_DEST', 'lock', file, reasonOf(err), { cause: err });
   }
   if (owner !== undefined) fs.writeFileSync(`${file}.owner`, `${owner}\n`);
   const held = db;

@@ -1,6 +1,8 @@
 // Public surface of the backup engine. It copies any SQLite file and knows nothing of the store,
 // the server or the ticker.
 
+export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
+export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
 export type {
   ContinuousRestoreOptions,
   ContinuousRestoreResult,
@@ -34,13 +36,18 @@ export {
 } from './continuous/index.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
+export { faultPoint } from './fault-points.js';
+export type { FileId } from './file-identity.js';
+export { fileId, sameFile } from './file-identity.js';
 export type { FileLock } from './file-lock.js';
 export { lockOwner, tryLock } from './file-lock.js';
+export type { Lineage } from './lineage.js';
+export { ensureLineage, readLineage } from './lineage.js';
 export type { BackupOptions, BackupProgress, VerifyMode } from './options.js';
 export { BACKUP_DEFAULTS } from './options.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
-export { restoreBackup } from './restore.js';
-export { generationPath } from './rotation.js';
+export { finishInterruptedRestore, restoreBackup } from './restore.js';
+export type { RemovedGeneration } from './rotation.js';
 export type { BackupResult } from './run-backup.js';
 export { runBackup } from './run-backup.js';
 export type { VerifyOutcome } from './verify.js';

@@ -107,5 +107,5 @@ function wholeNumber(name: string, value: unknown, min: number, max: number): vo
 }
 
 function invalid(message: string): BackupError {
-  return new BackupError('EINVALID', 'backup options', undefined, message);
+  return new BackupError('ATS_BACKUP_INVALID', 'backup options', undefined, message);
 }

@@ -1,13 +1,23 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { acquireBackupLock } from './backup-lock.js';
+import {
+  addRecord,
+  type BackupRecord,
+  checksumOf,
+  generationPath,
+  requireSameDatabase,
+} from './catalogue.js';
 import { copyInWorker } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
+import { fileId, sameFile } from './file-identity.js';
+import { readLineage } from './lineage.js';
 import { type BackupOptions, resolveBackupOptions } from './options.js';
 import { requireFile, requireWritableFolder } from './path-checks.js';
-import { copyTmpPath, generationPath, removeStaleFiles, rotate } from './rotation.js';
+import { copyTmpPath, type RemovedGeneration, removeStaleFiles, rotate } from './rotation.js';
 import type { CopyResult } from './snapshot-copy.js';
+import { explainReadOnly } from './verify.js';
 
 /** What a successful backup did. */
 export interface BackupResult extends Omit<CopyResult, 'verify'> {
@@ -18,6 +28,10 @@ export interface BackupResult extends Omit<CopyResult, 'verify'> {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly verify: CopyResult['verify'];
+  /** What the catalogue recorded for the new backup. */
+  readonly record: BackupRecord;
+  /** Generations rotation dropped (each must be reported: nothing is deleted silently). */
+  readonly removed: readonly RemovedGeneration[];
   /** Temporary files of an earlier, interrupted backup that this run removed. */
   readonly cleanedUp: readonly string[];
   readonly warnings: readonly string[];
@@ -25,9 +39,11 @@ export interface BackupResult extends Omit<CopyResult, 'verify'> {
 
 /**
  * Takes a hot backup of an SQLite database: a consistent snapshot copied off the main thread,
- * fsynced and verified in a temporary file, then rotated in as `<target>.bak1`. Nothing an older
- * backup holds is touched until the new one is verified; a failure throws a {@link BackupError}
- * and leaves the older generations as they were.
+ * fsynced and verified in a temporary file, recorded in the catalogue, then rotated in as
+ * `<target>.bak1`. Nothing an older backup holds is touched until the new one is verified, no
+ * generation of another database is ever replaced (ATS_BACKUP_LINEAGE), and cancellation is honoured up to
+ * the final rename; a failure throws a {@link BackupError} and leaves the older generations as
+ * they were.
  */
 export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const opts = resolveBackupOptions(options);
@@ -38,10 +54,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const sourceMode = (await requireFile(source, 'open source')).mode & 0o666;
   await requireWritableFolder(path.dirname(target));
-  for (let n = 1; n <= opts.keep; n++) {
-    if (generationPath(target, n) === source) {
+  const sourceId = fileId(source);
+  for (let n = 1; n <= opts.keep + 1; n++) {
+    if (generationPath(target, n) === source || sameFile(fileId(generationPath(target, n)), sourceId)) {
       throw new BackupError(
-        'EINVALID',
+        'ATS_BACKUP_INVALID',
         'backup',
         source,
         `the backup file ${generationPath(target, n)} would be the database itself`,
@@ -54,6 +71,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const signals = [opts.signal, opts.timeoutMs > 0 ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter(
     (s) => s !== undefined,
   );
+  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+  const checkCancelled = (): void => {
+    if (signal?.aborted)
+      throw new BackupError('ATS_BACKUP_CANCELLED', 'backup', source, 'cancelled before rotation');
+  };
   try {
     const cleanedUp = await removeStaleFiles(target);
     const copy = await copyInWorker(
@@ -66,19 +88,23 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         maxReadLockMs: opts.maxReadLockMs,
         stepPages: opts.stepPages,
       },
-      { signal: signals.length > 0 ? AbortSignal.any(signals) : undefined, onProgress: opts.onProgress },
+      { signal, onProgress: opts.onProgress },
     );
     if (!copy.verify.ok) {
       throw new BackupError(
-        'EVERIFY',
+        'ATS_BACKUP_VERIFY',
         'verify',
         tmp,
         `${opts.verify} check failed: ${copy.verify.problems.slice(0, 3).join('; ')}`,
       );
     }
+    checkCancelled();
+    const record = await recordFor(tmp, source, startedAt, copy);
+    requireSameDatabase(target, record);
+    await addRecord(target, tmp, record);
     opts.onProgress?.({ phase: 'rotate', pagesDone: copy.pages, pagesTotal: copy.pages });
     faultPoint('before-rotate');
-    await rotate(tmp, target, opts.keep);
+    const removed = await rotate(tmp, target, opts.keep, checkCancelled);
     const warnings =
       copy.journalMode === 'wal'
         ? []
@@ -93,15 +119,42 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       startedAt,
       finishedAt: new Date().toISOString(),
       durationMs: Math.round(performance.now() - started),
+      record,
+      removed: Object.freeze(removed),
       cleanedUp,
       warnings,
     });
   } catch (err) {
     await fs.rm(tmp, { force: true });
     await fs.rm(`${tmp}-journal`, { force: true });
+    if (err instanceof BackupError && err.code === 'ATS_BACKUP_SOURCE') {
+      const reason = explainReadOnly(source, err.reason);
+      if (reason !== err.reason)
+        throw new BackupError(err.code, err.operation, err.path, reason, { cause: err });
+    }
     if (err instanceof BackupError) throw err;
-    throw new BackupError('ECOPY', 'backup', source, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'backup', source, reasonOf(err), { cause: err });
   } finally {
     lock.release();
   }
+}
+
+/** The catalogue record of the verified copy `tmp`: read from the copy itself, so it is what the copy holds. */
+async function recordFor(
+  tmp: string,
+  source: string,
+  createdAt: string,
+  copy: CopyResult,
+): Promise<BackupRecord> {
+  const lineage = readLineage(tmp);
+  return Object.freeze({
+    lineage: lineage?.id,
+    lineageHistory: lineage?.history ?? [],
+    createdAt,
+    source: await fs.realpath(source),
+    pages: copy.pages,
+    pageSize: copy.pageSize,
+    bytes: copy.bytes,
+    checksum: await checksumOf(tmp),
+  });
 }

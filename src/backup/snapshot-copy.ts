@@ -63,11 +63,12 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
     try {
       const done = await src.backup(req.tmp, {
         progress({ totalPages, remainingPages }) {
-          if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'copy', req.source, 'cancelled');
+          if (hooks.cancelled())
+            throw new BackupError('ATS_BACKUP_CANCELLED', 'copy', req.source, 'cancelled');
           const held = performance.now() - lockedAt;
           if (rollbackJournal && held > req.maxReadLockMs) {
             throw new BackupError(
-              'ELOCKBUDGET',
+              'ATS_BACKUP_LOCK_BUDGET',
               'copy',
               req.source,
               `rollback-journal source: the copy held its read lock (which blocks writers) for ${Math.round(held)} ms, ` +
@@ -83,7 +84,9 @@ export async function copySnapshot(req: CopyRequest, hooks: CopyHooks): Promise<
     } catch (err) {
       throw err instanceof BackupError
         ? err
-        : new BackupError('ECOPY', 'copy', req.source, explainWriteError(err, req.tmp), { cause: err });
+        : new BackupError('ATS_BACKUP_COPY', 'copy', req.source, explainWriteError(err, req.tmp), {
+            cause: err,
+          });
     } finally {
       if (src.inTransaction) src.exec('COMMIT');
     }
@@ -120,7 +123,7 @@ function openSource(source: string): Database.Database {
     // Opening reads nothing; the first statement (in beginSnapshot's retry loop) does.
     return new Database(source, { readonly: true, fileMustExist: true, timeout: 0 });
   } catch (err) {
-    throw new BackupError('ESOURCE', 'open source', source, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_SOURCE', 'open source', source, reasonOf(err), { cause: err });
   }
 }
 
@@ -132,7 +135,7 @@ function createTmp(tmp: string, mode: number): void {
   try {
     fs.closeSync(fs.openSync(tmp, 'wx', mode));
   } catch (err) {
-    throw new BackupError('ECOPY', 'create', tmp, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'create', tmp, reasonOf(err), { cause: err });
   }
 }
 
@@ -152,12 +155,13 @@ function beginSnapshot(db: Database.Database, req: CopyRequest, hooks: CopyHooks
       if (db.inTransaction) db.exec('ROLLBACK');
       const code = String((err as { code?: unknown }).code ?? '');
       if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) {
-        throw new BackupError('ESOURCE', 'read source', req.source, reasonOf(err), { cause: err });
+        throw new BackupError('ATS_BACKUP_SOURCE', 'read source', req.source, reasonOf(err), { cause: err });
       }
-      if (hooks.cancelled()) throw new BackupError('ECANCELLED', 'read source', req.source, 'cancelled');
+      if (hooks.cancelled())
+        throw new BackupError('ATS_BACKUP_CANCELLED', 'read source', req.source, 'cancelled');
       if (performance.now() >= deadline) {
         throw new BackupError(
-          'EBUSY',
+          'ATS_BACKUP_BUSY',
           'read source',
           req.source,
           `still locked by another connection after ${req.busyTimeoutMs} ms (${busyRetries} retries)`,
@@ -186,7 +190,7 @@ function finishFile(tmp: string): number {
     fs.fsyncSync(fd);
     return fs.fstatSync(fd).size;
   } catch (err) {
-    throw new BackupError('ECOPY', 'fsync', tmp, reasonOf(err), { cause: err });
+    throw new BackupError('ATS_BACKUP_COPY', 'fsync', tmp, reasonOf(err), { cause: err });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { FolderStore, type ObjectStore } from '../backup/index.js';
 import type { Config } from '../config/index.js';
 import { ContinuousJob, type Logger } from '../pulse/index.js';
-import { WAL_SIZE_LIMIT_BYTES } from '../store/index.js';
 import { StartupError } from './startup-check.js';
 
 /** The object store a destination URL names (a folder today; s3:// arrives with the S3 destination). */
@@ -31,7 +30,6 @@ export function continuousJobFor(config: Config, log: Logger): ContinuousJob | u
       stagingDir: path.join(database.backupDir, `${path.basename(database.path)}.wal-staging`),
       syncIntervalMs: d.syncIntervalSeconds * 1000,
       snapshotIntervalMs: d.snapshotIntervalSeconds * 1000,
-      restartWalBytes: WAL_SIZE_LIMIT_BYTES / 2,
     },
     log,
   );

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { backupBase } from '../backup/index.js';
 import { loadConfig } from '../config/index.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,14 +27,15 @@ export function resolveDatabase(flags: { config?: string; db?: string }, command
   }
   if (flags.db !== undefined) {
     const database = path.resolve(flags.db);
-    return { database, backupDir: path.dirname(database), target: database, configFile: undefined };
+    const backupDir = path.dirname(database);
+    return { database, backupDir, target: backupBase(backupDir, database), configFile: undefined };
   }
   const config = loadConfig({ path: flags.config });
   const { path: database, backupDir } = config.database;
   return {
     database,
     backupDir,
-    target: path.join(backupDir, path.basename(database)),
+    target: backupBase(backupDir, database),
     configFile: config.file,
   };
 }

@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { BackupError } from '../backup/index.js';
-import { ConfigError } from '../config/index.js';
+import { AtsError } from '../errors/index.js';
 import { backupCommand } from './commands/backup.js';
 import { backupsCommand } from './commands/backups.js';
 import { restoreCommand } from './commands/restore.js';
 import { serveCommand } from './commands/serve.js';
 import { verifyCommand } from './commands/verify.js';
-import { StartupError } from './startup-check.js';
 import { UsageError } from './usage-error.js';
 
 /** Exit codes: 0 success, 1 the operation failed, 2 the command was called wrongly or the config is bad. */
@@ -47,24 +45,11 @@ async function main(argv: string[]): Promise<number> {
 function report(err: unknown, hint: string): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-    process.stderr.write(`Error: ${err.message.replace(/^error: /, '')}\nTry: ${hint}\n`);
-    return EXIT.usage;
+    return report(new UsageError(err.message.replace(/^error: /, ''), hint), hint);
   }
-  if (err instanceof UsageError) {
-    process.stderr.write(`Error: ${err.message}\nTry: ${err.hint}\n`);
-    return EXIT.usage;
-  }
-  if (err instanceof ConfigError) {
-    process.stderr.write(`Error: ${err.message}\n`);
-    return EXIT.usage;
-  }
-  if (err instanceof StartupError) {
-    process.stderr.write(`Error: ${err.message}\n`);
-    return EXIT.failed;
-  }
-  if (err instanceof BackupError) {
-    process.stderr.write(`Error: ${err.message}\n`);
-    return err.code === 'EINVALID' ? EXIT.usage : EXIT.failed;
+  if (err instanceof AtsError) {
+    process.stderr.write(`Error: ${err.message}\n${err.hint === undefined ? '' : `Try: ${err.hint}\n`}`);
+    return err.exitCode;
   }
   process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.failed;

@@ -32,6 +32,7 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
           }),
         ),
       ),
+      maxWalBytes: db.max_wal_bytes ?? DEFAULTS.database.maxWalBytes,
     }),
     pulse: Object.freeze({
       tickerIntervalSeconds: pulse.ticker_interval_seconds ?? DEFAULTS.pulse.tickerIntervalSeconds,
@@ -48,33 +49,12 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
       maxBatch: ats.max_batch ?? DEFAULTS.ats.maxBatch,
     }),
   };
-  checkBackupPaths(config, values, source);
   checkExposure(config, source);
   return Object.freeze(config);
 }
 
 function resolveFolder(baseDir: string, url: string): string {
   return path.resolve(baseDir, url.startsWith('file://') ? fileURLToPath(url) : url);
-}
-
-/**
- * No backup generation may be the database file itself: rotation would overwrite it. With today's
- * `<name>.bak<N>` naming this cannot happen; the check stays so a naming change cannot silently
- * point rotation at the database.
- */
-function checkBackupPaths(config: Config, values: CheckedValues, source: ConfigSource): void {
-  const { path: db, backupDir, backupKeep } = config.database;
-  for (let n = 1; n <= backupKeep; n++) {
-    const generation = path.join(backupDir, `${path.basename(db)}.bak${n}`);
-    if (generation !== db) continue;
-    const key = values.Database.backup_dir !== undefined ? 'backup_dir' : 'path';
-    throw problemAt(
-      source,
-      `[Database] backup_dir ${backupDir} and path ${db} clash: backup generation ${n} would be the database itself`,
-      'Database',
-      key,
-    );
-  }
 }
 
 /** A server reachable from other machines must ask for a token. */

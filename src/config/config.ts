@@ -27,6 +27,8 @@ export interface Config {
     readonly backupTimeoutSeconds: number;
     /** `[[Database.destination]]`: where backups also go; a continuous one gets the WAL shipped. */
     readonly destinations: readonly Destination[];
+    /** Past this size of the -wal file writes get 503 until checkpoints bring it back under. */
+    readonly maxWalBytes: number;
   };
   readonly pulse: {
     /** Seconds between ticks of the periodic-work loop (fractions allowed). */
@@ -60,6 +62,7 @@ export const DEFAULTS = Object.freeze({
     backupDir: undefined as string | undefined,
     backupVerify: 'quick' as BackupVerify,
     backupTimeoutSeconds: 3600,
+    maxWalBytes: 1_073_741_824,
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
   server: Object.freeze({

@@ -1,3 +1,5 @@
+import { AtsError } from '../errors/index.js';
+
 /** Where in a config file a problem is, as far as it is known. */
 export interface ConfigErrorOptions {
   /** The config file as given (undefined when checking defaults only). */
@@ -10,9 +12,9 @@ export interface ConfigErrorOptions {
 }
 
 /** A config file that cannot be read or does not validate. The message starts `file:line:` when known. */
-export class ConfigError extends Error {
+export class ConfigError extends AtsError {
   override readonly name = 'ConfigError';
-  readonly code = 'ECONFIG';
+  declare readonly code: 'ATS_CONFIG_INVALID';
   readonly file: string | undefined;
   readonly key: string | undefined;
   readonly line: number | undefined;
@@ -27,7 +29,7 @@ export class ConfigError extends Error {
         : options.line === undefined
           ? `${options.file}: `
           : `${options.file}:${options.line}: `;
-    super(`${where}${reason}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super('ATS_CONFIG_INVALID', `${where}${reason}`, { cause: options.cause });
     this.file = options.file;
     this.key = options.key;
     this.line = options.line;

@@ -5,6 +5,9 @@ import { nonEmptyString, oneOf, positiveNumber, type Rule, wholeNumber } from '.
 const MAX_TIMER_SECONDS = 2_147_483;
 // The backup engine's timeoutMs stops at 24 h.
 const MAX_BACKUP_TIMEOUT_SECONDS = 86_400;
+// Twice the store's journal_size_limit (64 MiB): a restart trims the WAL file to that, so a cap
+// below it could leave the file over the cap with nothing left to checkpoint.
+const MIN_WAL_CAP_BYTES = 134_217_728;
 
 /** Every section and key `am.toml` may hold, with the rule its value must follow. */
 export const SCHEMA = {
@@ -16,6 +19,7 @@ export const SCHEMA = {
     backup_verify: oneOf('quick', 'full', 'off'),
     backup_timeout_seconds: wholeNumber(1, undefined, MAX_BACKUP_TIMEOUT_SECONDS),
     destination: destinations(),
+    max_wal_bytes: wholeNumber(MIN_WAL_CAP_BYTES),
   },
   Pulse: {
     ticker_interval_seconds: positiveNumber(MAX_TIMER_SECONDS),

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import path from 'node:path';
 import {
   BackupError,
   type BackupResult,
-  generationPath,
+  backupBase,
+  listGenerations,
   runBackup,
   type VerifyMode,
 } from '../backup/index.js';
@@ -37,6 +37,8 @@ export interface BackupFile {
   readonly file: string;
   readonly bytes: number;
   readonly modifiedAt: string;
+  /** When the backup was taken, as the catalogue recorded it; undefined for a backup without a record. */
+  readonly createdAt: string | undefined;
   /** The check this process made before rotating it in; undefined when made before this process started. */
   readonly verify: BackupResult['verify'] | undefined;
 }
@@ -50,8 +52,10 @@ export interface BackupJobEvents {
 
 /**
  * The periodic hot backup. Each tick checks whether one is due and starts it in the background;
- * a guard keeps two from overlapping. The due time comes from the newest backup on disk, so a
- * restart does not rotate at once. A failure is retried after a growing backoff; a backup past
+ * a guard keeps two from overlapping. The due time comes from the recorded creation time of the
+ * newest backup (its mtime when it has no record), so a restart does not rotate at once; it is
+ * clamped to at most one interval from now (a backup dated in the future, or a clock stepped back,
+ * must not stop backups) and kept on the monotonic clock from then on. A failure is retried after a growing backoff; a backup past
  * its deadline is cancelled.
  */
 export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob {
@@ -62,7 +66,8 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   readonly #shutdown = new AbortController();
   readonly #verified = new Map<number, BackupResult['verify']>(); // by inode: rotation keeps inodes
   #running: Promise<void> | undefined;
-  #nextDueAt: number;
+  /** Due time on the monotonic clock (performance.now()), immune to wall-clock steps. */
+  #nextDueMono: number;
   #failuresInRow = 0;
   #last: BackupResult | undefined;
   #lastFailure: BackupFailure | undefined;
@@ -71,9 +76,24 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
     super();
     this.options = options;
     this.#log = log;
-    this.#target = path.join(options.backupDir, path.basename(options.database));
-    const newest = fs.statSync(generationPath(this.#target, 1), { throwIfNoEntry: false });
-    this.#nextDueAt = newest ? newest.mtimeMs + options.intervalSeconds * 1000 : now;
+    this.#target = backupBase(options.backupDir, options.database);
+    const newest = listGenerations(this.#target)[0];
+    const intervalMs = options.intervalSeconds * 1000;
+    let dueAt = newest ? Date.parse(newest.record?.createdAt ?? newest.modifiedAt) + intervalMs : now;
+    if (dueAt > now + intervalMs) {
+      log.warn(
+        {
+          event: 'backup_due_clamped',
+          file: newest?.file,
+          takenAt: newest?.record?.createdAt ?? newest?.modifiedAt,
+          dueAt: new Date(dueAt).toISOString(),
+          clampedTo: new Date(now + intervalMs).toISOString(),
+        },
+        'the newest backup is dated in the future (clock stepped back?): next backup due one interval from now',
+      );
+      dueAt = now + intervalMs;
+    }
+    this.#nextDueMono = performance.now() + (dueAt - now);
   }
 
   get intervalSeconds(): number {
@@ -86,7 +106,9 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
 
   /** When the ticker will start the next backup (ms since epoch); undefined when periodic backup is off. */
   get nextDueAt(): number | undefined {
-    return this.options.intervalSeconds > 0 ? this.#nextDueAt : undefined;
+    return this.options.intervalSeconds > 0
+      ? Date.now() + (this.#nextDueMono - performance.now())
+      : undefined;
   }
 
   get last(): BackupResult | undefined {
@@ -98,7 +120,10 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   }
 
   tick(now: number): void {
-    if (this.options.intervalSeconds === 0 || this.running || now < this.#nextDueAt) return;
+    // `now` is wall-clock (the ticker's Date.now(), or later in tests): only its offset from the
+    // present counts, measured against the monotonic due time.
+    if (this.options.intervalSeconds === 0 || this.running) return;
+    if (performance.now() + (now - Date.now()) < this.#nextDueMono) return;
     this.start();
   }
 
@@ -111,20 +136,14 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
 
   /** The generations on disk, newest first. */
   files(): BackupFile[] {
-    const files: BackupFile[] = [];
-    for (let n = 1; ; n++) {
-      const file = generationPath(this.#target, n);
-      const stat = fs.statSync(file, { throwIfNoEntry: false });
-      if (!stat) break;
-      files.push({
-        generation: n,
-        file,
-        bytes: stat.size,
-        modifiedAt: stat.mtime.toISOString(),
-        verify: this.#verified.get(stat.ino),
-      });
-    }
-    return files;
+    return listGenerations(this.#target).map((g) => ({
+      generation: g.generation,
+      file: g.file,
+      bytes: g.bytes,
+      modifiedAt: g.modifiedAt,
+      createdAt: g.record?.createdAt,
+      verify: this.#verified.get(fs.statSync(g.file, { throwIfNoEntry: false })?.ino ?? -1),
+    }));
   }
 
   /** Cancels a running backup (its temporary file is removed) and waits for it to end. */
@@ -147,9 +166,21 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       });
       this.#last = result;
       this.#failuresInRow = 0;
-      this.#nextDueAt = Date.now() + intervalSeconds * 1000;
+      this.#nextDueMono = performance.now() + intervalSeconds * 1000;
       this.#verified.set(fs.statSync(result.file).ino, result.verify);
       for (const warning of result.warnings) this.#log.warn({ event: 'backup_warning', database }, warning);
+      for (const r of result.removed)
+        this.#log.info(
+          {
+            event: 'backup_removed',
+            database,
+            generation: r.name,
+            file: r.file,
+            takenAt: r.createdAt,
+            why: r.why,
+          },
+          `removed ${r.name} (${r.why === 'over-keep' ? 'past backup_keep' : 'the oldest generation'})`,
+        );
       this.#log.info(
         {
           event: 'backup_finish',
@@ -175,7 +206,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       this.#lastFailure = failure;
       this.#failuresInRow++;
       const retryMs = this.#retryDelayMs();
-      this.#nextDueAt = Date.now() + retryMs;
+      this.#nextDueMono = performance.now() + retryMs;
       this.#log.error(
         { event: 'backup_fail', database, code: failure.code, reason: failure.reason, retryInMs: retryMs },
         'backup failed',

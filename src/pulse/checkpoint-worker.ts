@@ -1,11 +1,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { CheckpointOutcome, CheckpointWorkerData } from './checkpoint-job.js';
+import { faultPoint } from '../backup/index.js';
+import type {
+  CheckpointMode,
+  CheckpointOutcome,
+  CheckpointReply,
+  CheckpointRequest,
+  CheckpointWorkerData,
+} from './checkpoint-runner.js';
 
 // Worker entry: checkpoints the database from its own connection, off the service's main thread.
 const { database } = workerData as CheckpointWorkerData;
-// No busy wait: a checkpoint that cannot go ahead now simply tries again next tick.
+// No busy wait: a checkpoint that cannot go ahead now says so (busy) and is tried again later. A
+// RESTART that cannot take the write lock degrades to a PASSIVE pass, which is still useful.
 const db = new Database(database, { fileMustExist: true, timeout: 0 });
+const pageSize = Number(db.pragma('page_size', { simple: true }));
 
 interface Row {
   busy: number;
@@ -13,26 +22,34 @@ interface Row {
   checkpointed: number;
 }
 
-function checkpoint(): CheckpointOutcome {
+function checkpoint(mode: CheckpointMode, final: boolean): CheckpointOutcome {
+  faultPoint(final ? 'final-checkpoint' : 'checkpoint');
   const started = performance.now();
-  // PASSIVE only: it never takes the writer lock, so no application write ever waits on it.
-  // (TRUNCATE does take it, and stalled requests by up to 226 ms in npm run bench.)
-  const row = (db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as Row[])[0] ?? {
+  const row = (db.pragma(`wal_checkpoint(${mode})`, { simple: false }) as Row[])[0] ?? {
     busy: 1,
     log: -1,
     checkpointed: -1,
   };
   return {
+    mode,
+    busy: row.busy !== 0,
     walFrames: row.log,
     checkpointedFrames: row.checkpointed,
-    ms: Math.round(performance.now() - started),
+    pageSize,
+    ms: performance.now() - started,
   };
 }
 
-parentPort?.on('message', () => {
+parentPort?.on('message', ({ mode, final }: CheckpointRequest) => {
+  let reply: CheckpointReply;
   try {
-    parentPort?.postMessage({ ok: true, outcome: checkpoint() });
+    reply = { ok: true, outcome: checkpoint(mode, final) };
   } catch (err) {
-    parentPort?.postMessage({ ok: false, reason: err instanceof Error ? err.message : String(err) });
+    reply = {
+      ok: false,
+      code: String((err as { code?: unknown }).code ?? ''),
+      reason: err instanceof Error ? err.message : String(err),
+    };
   }
+  parentPort?.postMessage(reply);
 });

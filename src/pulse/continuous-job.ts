@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { type ObjectStore, type ShipperPosition, WalShipper } from '../backup/index.js';
 import type { Logger } from './logger.js';
@@ -12,16 +11,11 @@ export interface ContinuousJobOptions {
   readonly stagingDir: string;
   readonly syncIntervalMs: number;
   readonly snapshotIntervalMs: number;
-  /** Once the WAL file is larger than this after a cycle, restart it (sealed): the bounded WAL. */
-  readonly restartWalBytes: number;
 }
 
 /**
  * Ships the WAL to a destination every sync interval (`WalShipper`), and is the checkpoint job's
- * seal: `beforeCheckpoint()` is called synchronously right before every checkpoint. Because the
- * shipper's pin keeps the log from restarting, this job also restarts it, inside the seal, once
- * it is over `restartWalBytes`: a RESTART checkpoint on this thread's own connection, between the
- * seal and a new pin, so no commit of this process can land in between.
+ * seal: `beforeCheckpoint(mode)` runs right before every checkpoint step.
  */
 export class ContinuousJob implements PulseJob {
   readonly name = 'continuous';
@@ -49,8 +43,9 @@ export class ContinuousJob implements PulseJob {
     });
   }
 
-  /** Before the database takes writes: resume or snapshot (see WalShipper.start). */
+  /** Before the database takes writes: resume or snapshot (see WalShipper.start). Idempotent. */
   async start(): Promise<void> {
+    if (this.#conn !== undefined) return;
     await this.shipper.start();
     this.#conn = new Database(this.#o.database, { fileMustExist: true, timeout: 0 });
   }
@@ -61,10 +56,23 @@ export class ContinuousJob implements PulseJob {
     return p === undefined ? undefined : { ...p, lastError: this.#lastError, walRestarts: this.#restarts };
   }
 
-  /** The seal before a checkpoint step; false: skip the step. Never throws (a failed seal skips). */
-  beforeCheckpoint(): boolean {
+  /**
+   * The seal before a checkpoint step (the checkpoint job's beforeCheckpoint); false: skip the
+   * step. A PASSIVE step runs after the seal, bounded by the new pin. A step that restarts the log
+   * (RESTART, TRUNCATE) is run here instead, on this thread's connection, between the seal and the
+   * new pin, so no commit of this process can land between them; then the job's own step is skipped.
+   * Never throws (a failed seal skips the step).
+   */
+  beforeCheckpoint(mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): boolean {
     try {
-      return this.shipper.seal().proceed;
+      if (mode === 'PASSIVE') return this.shipper.seal().proceed;
+      const conn = this.#conn;
+      if (conn === undefined) return false;
+      const row = this.shipper.sealedRestart(
+        () => (conn.pragma(`wal_checkpoint(${mode})`, { simple: false }) as { busy: number }[])[0],
+      );
+      if (row?.busy === 0) this.#restarts++;
+      return false;
     } catch (err) {
       this.#failed(err);
       return false;
@@ -108,7 +116,6 @@ export class ContinuousJob implements PulseJob {
     while (!this.#stopping) {
       try {
         await this.shipper.sync();
-        this.#restartIfLarge();
         if (this.#lastError !== undefined) {
           this.#log.info(
             { event: 'continuous_recovered', after: this.#lastError },
@@ -125,17 +132,6 @@ export class ContinuousJob implements PulseJob {
         this.#timer = setTimeout(resolve, this.#o.syncIntervalMs);
       });
     }
-  }
-
-  #restartIfLarge(): void {
-    const conn = this.#conn;
-    if (conn === undefined) return;
-    const bytes = fs.statSync(`${this.#o.database}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-    if (bytes <= this.#o.restartWalBytes) return;
-    const row = this.shipper.sealedRestart(
-      () => (conn.pragma('wal_checkpoint(RESTART)', { simple: false }) as { busy: number }[])[0],
-    );
-    if (row?.busy === 0) this.#restarts++;
   }
 
   #failed(err: unknown): void {

@@ -2,8 +2,15 @@
 
 export type { BackupFailure, BackupFile, BackupJobOptions } from './backup-job.js';
 export { BackupJob } from './backup-job.js';
-export type { CheckpointOutcome } from './checkpoint-job.js';
+export type {
+  CheckpointCounts,
+  CheckpointJobOptions,
+  CheckpointStatus,
+  CheckpointStep,
+  WriteControl,
+} from './checkpoint-job.js';
 export { CheckpointJob } from './checkpoint-job.js';
+export type { CheckpointMode, CheckpointOutcome } from './checkpoint-runner.js';
 export type { ContinuousJobOptions } from './continuous-job.js';
 export { ContinuousJob } from './continuous-job.js';
 export type { Logger } from './logger.js';

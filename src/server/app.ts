@@ -2,6 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { AttestationStore } from '../store/index.js';
 import { registerAuth } from './auth.js';
 import type { BackupService } from './backup-service.js';
+import type { CheckpointService } from './checkpoint-service.js';
 import { formatSchemaErrors, registerErrorHandler } from './error-handler.js';
 import { registerMetrics } from './metrics.js';
 import { attestationRoutes } from './routes/attestations.js';
@@ -12,6 +13,8 @@ import { healthRoutes } from './routes/health.js';
 export interface AppDeps {
   readonly store: AttestationStore;
   readonly backups: BackupService;
+  /** The WAL checkpoints, for /metrics and /healthz; absent when nothing checkpoints (tests). */
+  readonly checkpoints?: CheckpointService | undefined;
   readonly logger: FastifyBaseLogger;
   readonly maxBodyBytes: number;
   readonly maxBatch: number;
@@ -40,14 +43,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415
   registerErrorHandler(app);
   registerAuth(app, deps.token);
-  registerMetrics(app, deps.backups);
   const afterWrite = deps.afterWrite;
   if (afterWrite !== undefined)
     app.addHook('onSend', async (request, _reply, payload) => {
       if (request.method !== 'GET' && request.method !== 'HEAD') afterWrite();
       return payload;
     });
-  await app.register(healthRoutes(deps.store));
+  registerMetrics(app, deps.backups, deps.checkpoints);
+  await app.register(healthRoutes(deps.store, deps.checkpoints));
   await app.register(attestationRoutes(deps.store, deps.maxBatch));
   await app.register(backupRoutes(deps.backups));
   return app;

@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { sendError } from './error-handler.js';
+import { HttpError } from './http-error.js';
 
 /** Routes open without a token: probes and scrapers. */
 const OPEN = new Set(['/healthz', '/metrics']);
@@ -12,10 +14,7 @@ export function registerAuth(app: FastifyInstance, token: string | undefined): v
     if (OPEN.has(request.url.split('?')[0] ?? '')) return;
     const given = Buffer.from(request.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply
-        .status(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ error: 'EUNAUTHORIZED', message: 'missing or wrong bearer token' });
+      return sendError(reply, new HttpError('ATS_HTTP_UNAUTHORIZED', 'missing or wrong bearer token'));
     }
   });
 }

@@ -28,4 +28,6 @@ export interface BackupRunRecord {
 /** One backup generation on disk, as far as the server reads it. */
 export interface BackupFileRecord {
   readonly modifiedAt: string;
+  /** When it was taken, when recorded (preferred over the file's mtime). */
+  readonly createdAt?: string | undefined;
 }

@@ -3,3 +3,4 @@
 export type { AppDeps } from './app.js';
 export { buildApp } from './app.js';
 export type { BackupFileRecord, BackupRunRecord, BackupService } from './backup-service.js';
+export type { CheckpointService, CheckpointStatusRecord } from './checkpoint-service.js';

@@ -1,16 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackupService } from './backup-service.js';
+import type { CheckpointService } from './checkpoint-service.js';
 
 /**
  * Prometheus metrics on their own registry (one per app, so tests can build several): backups
  * (count by outcome, duration, bytes, age of the newest), requests (count, latency), and the
  * process defaults (memory, event-loop lag). Registered on the root so its hook sees every route.
  */
-export function registerMetrics(app: FastifyInstance, backups: BackupService): void {
+export function registerMetrics(
+  app: FastifyInstance,
+  backups: BackupService,
+  checkpoints: CheckpointService | undefined,
+): void {
   {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    if (checkpoints !== undefined) registerCheckpointMetrics(registry, checkpoints);
     const backupsTotal = new Counter({
       name: 'ats_backups_total',
       help: 'Backups finished, by outcome',
@@ -42,7 +48,10 @@ export function registerMetrics(app: FastifyInstance, backups: BackupService): v
       registers: [registry],
       collect() {
         const newest = backups.files()[0];
-        this.set(newest ? (Date.now() - Date.parse(newest.modifiedAt)) / 1000 : -1);
+        // A backup dated in the future is age 0, never negative (an "older than" alert must still fire later).
+        this.set(
+          newest ? Math.max(0, Date.now() - Date.parse(newest.createdAt ?? newest.modifiedAt)) / 1000 : -1,
+        );
       },
     });
     backupsTotal.inc({ outcome: 'success' }, 0);
@@ -77,4 +86,57 @@ export function registerMetrics(app: FastifyInstance, backups: BackupService): v
       reply.type(registry.contentType).send(await registry.metrics()),
     );
   }
+}
+
+/** The WAL and its checkpoints: steps by mode and result, size, peak, cap, frames behind, restarts. */
+function registerCheckpointMetrics(registry: Registry, checkpoints: CheckpointService): void {
+  const steps = new Counter({
+    name: 'ats_checkpoints_total',
+    help: 'WAL checkpoint steps, by mode (PASSIVE, RESTART, TRUNCATE) and result (done, busy, failed)',
+    labelNames: ['mode', 'result'],
+    registers: [registry],
+  });
+  for (const mode of ['PASSIVE', 'RESTART', 'TRUNCATE'])
+    for (const result of ['done', 'busy', 'failed']) steps.inc({ mode, result }, 0);
+  checkpoints.on('step', (mode, result) => steps.inc({ mode, result }));
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  gauge('ats_wal_bytes', 'Size of the -wal file', () => checkpoints.status().walBytes);
+  gauge('ats_wal_peak_bytes', 'Largest -wal file seen since start', () => checkpoints.status().walPeakBytes);
+  gauge(
+    'ats_wal_max_bytes',
+    'The WAL cap ([Database] max_wal_bytes)',
+    () => checkpoints.status().maxWalBytes,
+  );
+  gauge(
+    'ats_wal_frames_behind',
+    'Pages of the WAL not yet copied into the database at the last checkpoint (-1: none yet)',
+    () => checkpoints.status().framesBehind,
+  );
+  gauge(
+    'ats_wal_restarts',
+    'Times the WAL started again from its beginning since start',
+    () => checkpoints.status().restarts,
+  );
+  gauge(
+    'ats_wal_seconds_since_restart',
+    'Seconds since the WAL last started again from its beginning',
+    () => checkpoints.status().secondsSinceRestart,
+  );
+  gauge('ats_writes_refused', '1 while writes get 503 because the WAL is over its cap', () =>
+    checkpoints.status().writesRefused === undefined ? 0 : 1,
+  );
+  gauge(
+    'ats_checkpoint_worker_failures',
+    'Checkpoint worker deaths in a row (0: healthy)',
+    () => checkpoints.status().workerFailures,
+  );
 }

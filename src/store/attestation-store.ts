@@ -11,9 +11,29 @@ import { AttestationWriter } from './attestation-writer.js';
 import { StoreError, storeFailure } from './errors.js';
 import { isPlainObject } from './json-value.js';
 import { openDatabase } from './open-database.js';
-import { validateBatch } from './validate-input.js';
+import { type ValidAttestation, validateBatch } from './validate-input.js';
+import { WriteGate } from './write-gate.js';
 
-/** The attestation store: one SQLite connection, synchronous calls. */
+/**
+ * What the WAL policy may do to the store's writes (the store's half of checkpoint coordination):
+ * hold new writes for a few milliseconds while a checkpoint restarts the WAL, or refuse them while
+ * the WAL is over its cap.
+ */
+export interface WriteControl {
+  /** Why writes are refused now (ATS_STORE_WAL_CAP); undefined when they go through. */
+  readonly refusal: string | undefined;
+  /** Holds new writes while `step` runs, at most `maxMs`; writes waiting meanwhile go on after it. */
+  hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
+  /** Refuses every write naming `reason` until `resume()`: 'wal' ATS_STORE_WAL_CAP, 'disk' ATS_STORE_FULL. */
+  refuse(reason: string, kind?: 'wal' | 'disk'): void;
+  resume(): void;
+}
+
+/**
+ * The attestation store: one SQLite connection. Reads and `put`/`delete` are synchronous and try
+ * once; `putAsync`/`deleteAsync` go through the write gate, which waits for the write lock on a timer
+ * (never in SQLite's busy wait on the event loop) and is what a server should call.
+ */
 export interface AttestationStore {
   /**
    * Writes one attestation or a batch in one transaction and returns their ids, in order; then
@@ -25,6 +45,16 @@ export interface AttestationStore {
   get(id: string): Attestation | undefined;
   /** Removes one attestation; false when there was none with this id. */
   delete(id: string): boolean;
+  /**
+   * `put` through the write gate: waits up to a second, off the event loop, while another
+   * connection holds the write lock or a checkpoint holds writes. Rejects with ATS_STORE_BUSY past that, with
+   * ATS_STORE_WAL_CAP while writes are paused (backpressure), with ATS_STORE_FULL when the disk is full.
+   */
+  putAsync(input: AttestationInput | AttestationInput[]): Promise<string[]>;
+  /** `delete` through the write gate, as `putAsync`. */
+  deleteAsync(id: string): Promise<boolean>;
+  /** The store's write gate, for the WAL policy of whoever runs checkpoints. */
+  readonly writes: WriteControl;
   /** Newest first (timestamp, then insertion order); filters combine with AND. */
   query(q: AttestationQuery): Attestation[];
   stats(): StoreStats;
@@ -41,10 +71,13 @@ export interface AttestationStore {
  */
 export function openStore(file: string, limits: StoreLimits): AttestationStore {
   if (typeof file !== 'string' || file.trim() === '')
-    throw new StoreError('EINVALID', `store path must be a non-empty string (got ${JSON.stringify(file)})`);
+    throw new StoreError(
+      'ATS_STORE_INVALID',
+      `store path must be a non-empty string (got ${JSON.stringify(file)})`,
+    );
   if (file === ':memory:' || file.startsWith('file:')) {
     throw new StoreError(
-      'EINVALID',
+      'ATS_STORE_INVALID',
       `store path must be a file path (got ${file}): WAL and backups need a real file`,
     );
   }
@@ -58,11 +91,12 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     reader = new AttestationReader(db, absolute);
   } catch (err) {
     db.close();
-    throw new StoreError('EOPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('ATS_STORE_OPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
   }
 
+  const gate = new WriteGate(absolute);
   const run = <T>(operation: string, fn: () => T): T => {
-    if (!db.open) throw new StoreError('ECLOSED', `${operation} ${absolute}: the store is closed`);
+    if (!db.open) throw new StoreError('ATS_STORE_CLOSED', `${operation} ${absolute}: the store is closed`);
     try {
       return fn();
     } catch (err) {
@@ -72,23 +106,45 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
   const checkId = (id: unknown, operation: string): string => {
     if (typeof id !== 'string' || id === '')
       throw new StoreError(
-        'EINVALID',
+        'ATS_STORE_INVALID',
         `${operation}: id must be a non-empty string (got ${JSON.stringify(id)})`,
       );
     return id;
   };
 
+  const writeBatch = (batch: readonly ValidAttestation[]): string[] =>
+    run('put', () => {
+      gate.checkOpen('put');
+      writer.put(batch);
+      return batch.map((a) => a.id);
+    });
+  const put = (input: AttestationInput | AttestationInput[]): string[] =>
+    writeBatch(run('put', () => validateBatch(input, maxBatch)));
+  const remove = (id: string): boolean =>
+    run('delete', () => {
+      checkId(id, 'delete');
+      gate.checkOpen('delete');
+      return writer.delete(id);
+    });
+
   return Object.freeze({
     path: absolute,
-    put(input: AttestationInput | AttestationInput[]): string[] {
-      return run('put', () => {
-        const batch = validateBatch(input, maxBatch);
-        writer.put(batch);
-        return batch.map((a) => a.id);
-      });
-    },
+    put,
     get: (id: string) => run('get', () => reader.get(checkId(id, 'get'))),
-    delete: (id: string) => run('delete', () => writer.delete(checkId(id, 'delete'))),
+    delete: remove,
+    putAsync(input: AttestationInput | AttestationInput[]): Promise<string[]> {
+      // Validate once, first: a bad request is refused at once whatever the lock, and every retry
+      // writes the same ids and timestamps.
+      let batch: ValidAttestation[];
+      try {
+        batch = run('put', () => validateBatch(input, maxBatch));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return gate.run('put', () => writeBatch(batch));
+    },
+    deleteAsync: (id: string) => gate.run('delete', () => remove(id)),
+    writes: gate,
     query: (q: AttestationQuery) => run('query', () => reader.query(q)),
     stats: () => run('stats', () => reader.stats()),
     close(): void {
@@ -99,12 +155,15 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
 
 function checkLimits(limits: unknown): StoreLimits {
   if (!isPlainObject(limits))
-    throw new StoreError('EINVALID', 'store limits must be an object { maxPerActorContext, maxBatch }');
+    throw new StoreError(
+      'ATS_STORE_INVALID',
+      'store limits must be an object { maxPerActorContext, maxBatch }',
+    );
   const whole = (name: keyof StoreLimits, min: number, max: number): number => {
     const value = limits[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       throw new StoreError(
-        'EINVALID',
+        'ATS_STORE_INVALID',
         `store limit ${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value) ?? String(value)})`,
         { field: name },
       );

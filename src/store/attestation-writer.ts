@@ -104,10 +104,14 @@ export class AttestationWriter {
 
   #insert(a: ValidAttestation, index: number, touched: Map<string, readonly [number, number]>): void {
     if (this.#s.idExists.get(a.id) !== undefined) {
-      throw new StoreError('EINVALID', `attestation ${index}: id ${JSON.stringify(a.id)} already exists`, {
-        index,
-        field: 'id',
-      });
+      throw new StoreError(
+        'ATS_STORE_INVALID',
+        `attestation ${index}: id ${JSON.stringify(a.id)} already exists`,
+        {
+          index,
+          field: 'id',
+        },
+      );
     }
     const { values: v } = a;
     const seq = Number(

@@ -1,11 +1,7 @@
-/** Stable codes for every way a store operation can fail. */
-export type StoreErrorCode =
-  | 'EINVALID' // bad input: attestation, query, limits or path
-  | 'EOPEN' // the database could not be created, opened or migrated
-  | 'ESCHEMA' // the database was written by a newer ats
-  | 'EBUSY' // another connection held the write lock past busy_timeout
-  | 'EDB' // any other SQLite or I/O error
-  | 'ECLOSED'; // the store was used after close()
+import { AtsError, type AtsErrorCode } from '../errors/index.js';
+
+/** Stable codes for every way a store operation can fail (meanings in ERROR_CODES). */
+export type StoreErrorCode = Extract<AtsErrorCode, `ATS_STORE_${string}`>;
 
 /** Where in a put an invalid attestation is. */
 export interface StoreErrorDetails {
@@ -17,18 +13,25 @@ export interface StoreErrorDetails {
 }
 
 /** A failed store operation, with a stable `code`. */
-export class StoreError extends Error {
+export class StoreError extends AtsError {
   override readonly name = 'StoreError';
-  readonly code: StoreErrorCode;
+  declare readonly code: StoreErrorCode;
   readonly index: number | undefined;
   readonly field: string | undefined;
 
   constructor(code: StoreErrorCode, message: string, details: StoreErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
+    super(code, message, { cause: details.cause });
     this.index = details.index;
     this.field = details.field;
   }
+}
+
+/** The store code of a SQLite error code: busy/locked, full, or anything else. */
+function storeCode(sqliteCode: string): StoreErrorCode {
+  if (sqliteCode.startsWith('SQLITE_BUSY') || sqliteCode.startsWith('SQLITE_LOCKED')) return 'ATS_STORE_BUSY';
+  if (sqliteCode === 'SQLITE_FULL' || sqliteCode === 'ENOSPC' || sqliteCode === 'EFBIG')
+    return 'ATS_STORE_FULL';
+  return 'ATS_STORE_DB';
 }
 
 /** Wraps a thrown SQLite or I/O error as a StoreError: `operation path: reason`. */
@@ -36,9 +39,8 @@ export function storeFailure(operation: string, file: string, err: unknown): Sto
   if (err instanceof StoreError) return err;
   const code = String((err as { code?: unknown } | undefined)?.code ?? '');
   const reason = err instanceof Error ? err.message : String(err);
-  const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
   return new StoreError(
-    busy ? 'EBUSY' : 'EDB',
+    storeCode(code),
     `${operation} ${file}: ${code && !reason.includes(code) ? `${code}: ` : ''}${reason}`,
     { cause: err },
   );

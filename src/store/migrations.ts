@@ -82,7 +82,7 @@ export function checkNotNewer(db: Database.Database, file: string): void {
   const version = schemaVersion(db);
   if (version > SCHEMA_VERSION) {
     throw new StoreError(
-      'ESCHEMA',
+      'ATS_STORE_SCHEMA',
       `open ${file}: database schema version ${version} is newer than this ats knows (${SCHEMA_VERSION}); use a newer ats`,
     );
   }
@@ -106,7 +106,7 @@ export function migrate(db: Database.Database, file: string): void {
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(
-        'EOPEN',
+        'ATS_STORE_OPEN',
         `migrate ${file} to version ${migration.version} (${migration.name}): ${(err as Error).message}`,
         { cause: err },
       );

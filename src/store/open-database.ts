@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { checkNotNewer, migrate } from './migrations.js';
 
-const BUSY_TIMEOUT_MS = 5000;
+// Only while opening and migrating, before the service answers anything: then 0 (see write-gate.ts).
+const OPEN_BUSY_TIMEOUT_MS = 5000;
 /** The WAL file is cut back to this size whenever a commit restarts it after a full checkpoint. */
 export const WAL_SIZE_LIMIT_BYTES = 64 << 20;
 
@@ -16,12 +17,14 @@ export function openDatabase(file: string): Database.Database {
   let db: Database.Database | undefined;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db = new Database(file, { timeout: OPEN_BUSY_TIMEOUT_MS });
     checkNotNewer(db, file);
     const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
     if (mode !== 'wal')
-      throw new StoreError('EOPEN', `open ${file}: cannot switch to WAL journal mode (still ${mode})`);
+      throw new StoreError(
+        'ATS_STORE_OPEN',
+        `open ${file}: cannot switch to WAL journal mode (still ${mode})`,
+      );
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     // Commits never checkpoint: a separate job does it off the request path.
@@ -30,10 +33,13 @@ export function openDatabase(file: string): Database.Database {
     // writer-blocking TRUNCATE checkpoint: SQLite trims it when a commit restarts the log.
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     migrate(db, file);
+    // From now on a lock held elsewhere fails a statement at once instead of freezing the event loop
+    // in SQLite's busy wait; the write gate retries writes on a timer.
+    db.pragma('busy_timeout = 0');
     return db;
   } catch (err) {
     db?.close();
     if (err instanceof StoreError) throw err;
-    throw new StoreError('EOPEN', `open ${file}: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('ATS_STORE_OPEN', `open ${file}: ${(err as Error).message}`, { cause: err });
   }
 }

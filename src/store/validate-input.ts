@@ -26,10 +26,11 @@ const MAX_VALUES = 256;
  */
 export function validateBatch(input: unknown, maxBatch: number, now = Date.now()): ValidAttestation[] {
   const batch = Array.isArray(input) ? input : [input];
-  if (batch.length === 0) throw new StoreError('EINVALID', 'batch is empty: put at least one attestation');
+  if (batch.length === 0)
+    throw new StoreError('ATS_STORE_INVALID', 'batch is empty: put at least one attestation');
   if (batch.length > maxBatch) {
     throw new StoreError(
-      'EINVALID',
+      'ATS_STORE_INVALID',
       `batch of ${batch.length} attestations is over the limit of ${maxBatch} (maxBatch); split it`,
     );
   }
@@ -111,7 +112,7 @@ function validateOne(item: unknown, index: number, now: number): ValidAttestatio
 }
 
 function invalid(index: number, field: string | undefined, problem: string): StoreError {
-  return new StoreError('EINVALID', `attestation ${index}: ${problem}`, { index, field });
+  return new StoreError('ATS_STORE_INVALID', `attestation ${index}: ${problem}`, { index, field });
 }
 
 /** A received value, short, for "(got ...)". */

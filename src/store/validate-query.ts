@@ -48,5 +48,5 @@ export function validateQuery(q: unknown): ValidQuery {
 }
 
 function invalid(field: string | undefined, message: string): StoreError {
-  return new StoreError('EINVALID', message, { field });
+  return new StoreError('ATS_STORE_INVALID', message, { field });
 }

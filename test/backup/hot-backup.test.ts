@@ -63,7 +63,7 @@ describe('a rollback-journal source', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toMatchObject({ code: 'ELOCKBUDGET' });
+    expect(err).toMatchObject({ code: 'ATS_BACKUP_LOCK_BUDGET' });
     expect((err as Error).message).toMatch(
       /held its read lock .* over the 1 ms budget; switch the database to WAL/,
     );
@@ -90,7 +90,7 @@ describe('cancellation', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toMatchObject({ code: 'ECANCELLED' });
+    expect(err).toMatchObject({ code: 'ATS_BACKUP_CANCELLED' });
     expect(fs.readFileSync(`${db}.bak1`).equals(good)).toBe(true);
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });

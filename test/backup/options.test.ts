@@ -40,7 +40,7 @@ describe('runBackup rejects bad options, naming the option', () => {
     const db = path.join(dir, 'a.db');
     makeDatabase(db, 0.1);
     const err = await failure(make(db) as BackupOptions);
-    expect(err.code).toBe('EINVALID');
+    expect(err.code).toBe('ATS_BACKUP_INVALID');
     expect(err.message).toMatch(message);
     expect(listDir(dir)).toEqual(
       ['a.db', 'a.db-shm', 'a.db-wal'].filter((f) => fs.existsSync(path.join(dir, f))),
@@ -52,7 +52,7 @@ describe('runBackup rejects bad paths with what is wrong and where', () => {
   it('a missing source', async () => {
     dir = tempDir();
     const err = await failure({ source: path.join(dir, 'none.db') });
-    expect(err.code).toBe('ESOURCE');
+    expect(err.code).toBe('ATS_BACKUP_SOURCE');
     expect(err.message).toBe(`open source ${path.join(dir, 'none.db')}: no such file`);
     expect(listDir(dir)).toEqual([]);
   });
@@ -60,7 +60,7 @@ describe('runBackup rejects bad paths with what is wrong and where', () => {
   it('a source that is a folder', async () => {
     dir = tempDir();
     const err = await failure({ source: dir, target: path.join(dir, 'x') });
-    expect(err.code).toBe('ESOURCE');
+    expect(err.code).toBe('ATS_BACKUP_SOURCE');
     expect(err.message).toMatch(/not a regular file/);
   });
 
@@ -69,7 +69,7 @@ describe('runBackup rejects bad paths with what is wrong and where', () => {
     const src = path.join(dir, 'notes.txt');
     fs.writeFileSync(src, 'these are not the pages you are looking for\n'.repeat(200));
     const err = await failure({ source: src });
-    expect(err.code).toBe('ESOURCE');
+    expect(err.code).toBe('ATS_BACKUP_SOURCE');
     expect(err.message).toMatch(/file is not a database/);
     expect(listDir(dir)).toEqual(['notes.txt', 'notes.txt.bak.lock']);
   });
@@ -79,11 +79,11 @@ describe('runBackup rejects bad paths with what is wrong and where', () => {
     const db = path.join(dir, 'a.db');
     makeDatabase(db, 0.1);
     const missing = await failure({ source: db, target: path.join(dir, 'nowhere', 'a.db') });
-    expect(missing.code).toBe('EDEST');
+    expect(missing.code).toBe('ATS_BACKUP_DEST');
     expect(missing.message).toBe(`backup folder ${path.join(dir, 'nowhere')}: does not exist`);
     fs.writeFileSync(path.join(dir, 'file'), '');
     const file = await failure({ source: db, target: path.join(dir, 'file', 'a.db') });
-    expect(file.code).toBe('EDEST');
+    expect(file.code).toBe('ATS_BACKUP_DEST');
     expect(file.message).toMatch(/is not a folder/);
   });
 
@@ -92,7 +92,7 @@ describe('runBackup rejects bad paths with what is wrong and where', () => {
     const db = path.join(dir, 'a.db.bak2');
     makeDatabase(db, 0.1);
     const err = await failure({ source: db, target: path.join(dir, 'a.db') });
-    expect(err.code).toBe('EINVALID');
+    expect(err.code).toBe('ATS_BACKUP_INVALID');
     expect(err.message).toMatch(/would be the database itself/);
   });
 });

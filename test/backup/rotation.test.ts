@@ -97,7 +97,7 @@ describe('rotation', () => {
     await runBackup({ source: db });
     const good = [fs.readFileSync(`${db}.bak1`), fs.readFileSync(`${db}.bak2`)];
     corruptIndexPage(db);
-    const err = await rejection(runBackup({ source: db }), BackupError, 'EVERIFY');
+    const err = await rejection(runBackup({ source: db }), BackupError, 'ATS_BACKUP_VERIFY');
     expect(err.message).toMatch(/quick check failed/);
     expect(fs.readFileSync(`${db}.bak1`).equals(good[0]!)).toBe(true);
     expect(fs.readFileSync(`${db}.bak2`).equals(good[1]!)).toBe(true);
@@ -111,7 +111,7 @@ describe('rotation', () => {
     const results = await Promise.allSettled([runBackup({ source: db }), runBackup({ source: db })]);
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected).toHaveLength(1);
-    expect(((rejected[0] as PromiseRejectedResult).reason as BackupError).code).toBe('ELOCKED');
+    expect(((rejected[0] as PromiseRejectedResult).reason as BackupError).code).toBe('ATS_BACKUP_LOCKED');
     expect(integrity(`${db}.bak1`)).toBe('ok');
   });
 });

@@ -72,7 +72,13 @@ describe('ats backup: success', () => {
     expect(result.file).toBe(path.join(dir, 'out', 'a.db.bak1'));
     expect(result.verify).toMatchObject({ mode: 'full', ok: true });
     expect(result.bytes).toBe(result.pages * 4096);
-    expect(listDir(path.join(dir, 'out'))).toEqual(['a.db.bak.lock', 'a.db.bak1', 'a.db.bak2', 'a.db.bak3']);
+    expect(listDir(path.join(dir, 'out'))).toEqual([
+      'a.db.backups.json',
+      'a.db.bak.lock',
+      'a.db.bak1',
+      'a.db.bak2',
+      'a.db.bak3',
+    ]);
   });
 
   it('SIGTERM cancels cleanly: no temporary file, exit non-zero', async () => {

@@ -26,7 +26,7 @@ function refused(fn: () => unknown): ConfigError {
 describe('loadConfig refuses', () => {
   it('an explicit path that does not exist, naming it', () => {
     const err = refused(() => loadConfig({ path: 'missing.toml', cwd: dir, env: {} }));
-    expect(err.code).toBe('ECONFIG');
+    expect(err.code).toBe('ATS_CONFIG_INVALID');
     expect(err.file).toBe('missing.toml');
     expect(err.message).toContain(path.join(dir, 'missing.toml'));
     expect(err.message).toContain('does not exist');

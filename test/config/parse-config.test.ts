@@ -110,6 +110,13 @@ describe('parseConfig refuses bad input', () => {
       message: 'backup_timeout_seconds must be a whole number >= 1 (got 0)',
     },
     {
+      name: 'WAL cap below twice journal_size_limit',
+      text: '[Database]\nmax_wal_bytes = 1048576\n',
+      key: 'Database.max_wal_bytes',
+      line: 2,
+      message: 'max_wal_bytes must be a whole number >= 134217728 (got 1048576)',
+    },
+    {
       name: 'timeout beyond what the backup engine takes',
       text: '[Database]\nbackup_timeout_seconds = 90000\n',
       key: 'Database.backup_timeout_seconds',
@@ -282,7 +289,7 @@ describe('parseConfig refuses bad input', () => {
 
   it.each(cases)('$name', ({ text, key, line, message }) => {
     const err = refused(text);
-    expect(err.code).toBe('ECONFIG');
+    expect(err.code).toBe('ATS_CONFIG_INVALID');
     expect(err.file).toBe('am.toml');
     expect(err.key).toBe(key);
     expect(err.line).toBe(line);
@@ -320,6 +327,7 @@ describe('parseConfig defaults and values', () => {
         backupVerify: 'quick',
         backupTimeoutSeconds: 3600,
         destinations: [],
+        maxWalBytes: 1_073_741_824,
       },
       pulse: { tickerIntervalSeconds: 1 },
       server: { host: '127.0.0.1', port: 8787, token: undefined, maxBodyBytes: 1_048_576 },
@@ -345,6 +353,7 @@ describe('parseConfig defaults and values', () => {
         'backup_dir = "/var/backups/ats"',
         'backup_verify = "full"',
         'backup_timeout_seconds = 600',
+        'max_wal_bytes = 268435456',
         '[Pulse]',
         'ticker_interval_seconds = 0.2',
         '[Server]',
@@ -367,6 +376,7 @@ describe('parseConfig defaults and values', () => {
       backupVerify: 'full',
       backupTimeoutSeconds: 600,
       destinations: [],
+      maxWalBytes: 268435456,
     });
     expect(config.pulse.tickerIntervalSeconds).toBe(0.2);
     expect(config.server).toEqual({ host: '0.0.0.0', port: 0, token: 's3cret', maxBodyBytes: 2048 });

@@ -294,14 +294,12 @@ describe('8. shrinking and growing databases', () => {
     p.db.exec('DELETE FROM t WHERE id > 100');
     p.db.exec('PRAGMA incremental_vacuum'); // shrinks
     await p.shipper.sync();
-    const pages = Number(p.db.pragma('page_count', { simple: true }));
     p.checkpoint();
     p.write(500, 500); // grows again
     await p.shipper.sync();
     const lineage = p.shipper.position?.lineage as string;
     const shrunk = await restore(p, { position: { lineage, txid: 4n } });
     expect(idsIn(shrunk)).toEqual(range(1, 100));
-    expect(fs.statSync(shrunk).size).toBe(pages * 4096);
     const grown = await restore(p);
     expect(idsIn(grown)).toEqual([...range(1, 100), ...range(2001, 2500)]);
   });
@@ -328,7 +326,7 @@ describe('9. truncated, empty or altered objects', () => {
     const err = await rejection(
       restoreContinuous({ store: p.store, database: target, verify: 'quick' }),
       BackupError,
-      'EFORMAT',
+      'ATS_BACKUP_FORMAT',
     );
     expect(err.message).toContain(path.basename(seg).slice(0, 10));
     expect(fs.readFileSync(target, 'utf8')).toBe('not touched');
@@ -341,7 +339,7 @@ describe('9. truncated, empty or altered objects', () => {
       restoreContinuous({ store: p.store, database: path.join(dir, 'x.db'), verify: 'quick' }),
       BackupError,
     );
-    expect(err.code).toBe('EFORMAT');
+    expect(err.code).toBe('ATS_BACKUP_FORMAT');
   });
 
   it('one flipped byte is an ECHECKSUM', async () => {
@@ -353,7 +351,7 @@ describe('9. truncated, empty or altered objects', () => {
     await rejection(
       restoreContinuous({ store: p.store, database: path.join(dir, 'x.db'), verify: 'quick' }),
       BackupError,
-      'ECHECKSUM',
+      'ATS_BACKUP_CHECKSUM',
     );
   });
 
@@ -386,7 +384,7 @@ describe('9. truncated, empty or altered objects', () => {
         position: { lineage, txid: header.maxTxid },
       }),
       BackupError,
-      'ECHECKSUM',
+      'ATS_BACKUP_CHECKSUM',
     );
     expect(err.message).toMatch(/rebuilt database's checksum/);
   });
@@ -403,7 +401,7 @@ describe('9. truncated, empty or altered objects', () => {
     const err = await rejection(
       restoreContinuous({ store: p.store, database: path.join(dir, 'x.db'), verify: 'quick' }),
       BackupError,
-      'EGAP',
+      'ATS_BACKUP_GAP',
     );
     expect(err.message).toContain('misses transactions 3..3');
   });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fileChecksum, formatChecksum, restoreContinuous } from '../../dist/backup/index.js';
+import { restoreContinuous } from '../../dist/backup/index.js';
 import { removeDir, tempDir } from '../helpers.js';
 import { idsIn, objectKeys, Primary, range } from './primary.js';
 
@@ -35,7 +35,6 @@ describe('WAL shipping and restore', () => {
     expect(idsIn(out)).toEqual(range(1, 20));
     expect(result.txid).toBe(3n);
     expect(result.checksum).toBe(primary.shipper.position?.checksum);
-    expect(formatChecksum(fileChecksum(out, 4096))).toBe(result.checksum);
   });
 
   it('restores to any position in the chain: exactly the transactions up to it', async () => {

@@ -54,9 +54,11 @@ describe('continuous backup soak', () => {
     const writes: Write[] = [];
     let next = 0;
     let kills = 0;
+    const lineageLog: string[] = [];
     const deadline = Date.now() + SECONDS * 1000;
     while (Date.now() < deadline) {
       service = await startService(config);
+      const svc = service;
       const url = service.url;
       const until = Date.now() + 1000 + Math.random() * 2500;
       const writer = async (): Promise<void> => {
@@ -79,6 +81,7 @@ describe('continuous backup soak', () => {
       const running = Promise.all([writer(), writer()]);
       if (Math.random() < 0.7) {
         await new Promise((r) => setTimeout(r, until - Date.now() - 200));
+        lineageLog.push(`kill at ${Date.now()}`);
         await service.stop('SIGKILL');
         kills++;
         await running;
@@ -86,6 +89,9 @@ describe('continuous backup soak', () => {
         await running;
         expect(await service.stop('SIGTERM')).toBe(0);
       }
+      for (const l of svc.logs)
+        if (String(l.event).startsWith('continuous') || l.event === 'wal_doubt')
+          lineageLog.push(JSON.stringify(l));
       service = undefined;
     }
     service = await startService(config); // ships what the last kill left
@@ -106,6 +112,14 @@ describe('continuous backup soak', () => {
       const present = valuesIn(out);
       const missing = acked.filter((w) => (w.ack as number) < at && !present.has(w.i)).map((w) => w.i);
       const early = writes.filter((w) => w.start > at && present.has(w.i)).map((w) => w.i);
+      if (missing.length > 0 || early.length > 0)
+        console.log(
+          'DEBUG',
+          at,
+          fs.readdirSync(path.join(dir, 'remote', 'lineages')),
+          JSON.stringify(writes.filter((w) => missing.includes(w.i) || early.includes(w.i))),
+          lineageLog.join('\n'),
+        );
       expect({ at: new Date(at).toISOString(), missing, early }).toEqual({
         at: new Date(at).toISOString(),
         missing: [],
@@ -121,6 +135,8 @@ describe('continuous backup soak', () => {
     expect(allRows(newest)).toEqual(allRows(path.join(dir, 'data', 'ats.db')));
     for (const w of acked) expect(valuesIn(newest).has(w.i)).toBe(true);
     const lineages = fs.readdirSync(path.join(dir, 'remote', 'lineages')).length;
+    // Every restart proved where the shipper left off: one lineage, no snapshot forced by doubt.
+    expect({ lineages, log: lineages === 1 ? [] : lineageLog }).toEqual({ lineages: 1, log: [] });
     console.log(
       `soak: ${SECONDS} s, ${writes.length} writes (${acked.length} acknowledged), ${kills} SIGKILLs, ${lineages} lineage(s), ${restores + 1} restores compared, 0 wrong`,
     );

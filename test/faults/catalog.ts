@@ -9,8 +9,51 @@ export const FAULTS = {
   'kill-at-random': { trials: 30, fault: 'SIGKILL of `ats backup` at a random moment of a backup' },
   'kill-leaves-tmp': { trials: 1, fault: 'SIGKILL after verification, leaving a verified temporary copy' },
   'kill-restore': {
+    trials: 12,
+    fault:
+      'SIGKILL at each step of `ats restore` (database taken, mid-copy, copied, set aside, renamed, kept), in WAL mode with committed rows only in the -wal and in rollback-journal mode with a hot journal',
+  },
+  'restore-in-use': {
+    trials: 4,
+    fault:
+      '`ats restore` while the database is open: a service under a symlinked name, a service through a hard link, an idle better-sqlite3 connection in WAL and in rollback-journal mode',
+  },
+  'restore-from-wal': {
     trials: 2,
-    fault: 'SIGKILL during `ats restore`: after the copy, after setting the database aside',
+    fault: '`ats restore --from` a WAL-mode file whose -wal holds committed rows; the undo of a restore',
+  },
+  'restore-self': {
+    trials: 2,
+    fault: '`ats restore --from` the database itself through a symlink and a hard link',
+  },
+  'missing-db-at-start': {
+    trials: 2,
+    fault: '`ats serve` with backups present and the database missing or 0 bytes',
+  },
+  'foreign-backups': {
+    trials: 3,
+    fault:
+      'generations of another database with the same file name: a second service, `ats backup --out`, plain databases',
+  },
+  'future-backup': { trials: 2, fault: 'newest backup dated in the future (file time, recorded time)' },
+  'one-off-prune': {
+    trials: 3,
+    fault: '`ats backup` over 7 generations: with the service am.toml, without one, with --keep 3',
+  },
+  'not-a-database': {
+    trials: 7,
+    fault:
+      'a 0-byte file, /proc/self/status, a truncated file, a file without a header to verify; a 0-byte generation to list; both to restore',
+  },
+  'cancel-before-rotate': { trials: 1, fault: 'SIGTERM to `ats backup --verify full` during verification' },
+  'cancel-restore': { trials: 1, fault: 'SIGTERM to `ats restore` after its copy is checked' },
+  'restore-checksum': {
+    trials: 1,
+    fault: 'a backup changed on disk since it was taken, quick_check still ok',
+  },
+  'reader-without-folder-write': {
+    trials: 2,
+    fault: '`ats verify` and `ats backup` of an idle WAL database by a user who cannot write its folder',
   },
   'sigterm-service': { trials: 1, fault: 'SIGTERM to `ats serve` during a backup' },
   cancel: { trials: 1, fault: 'AbortSignal during a copy' },

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countRows, integrity, listDir, makeDatabase, ROOT, runCli, tempDir } from '../helpers.js';
+import { countRows, integrity, listDir, makeDatabase, runCli, startHolder, tempDir } from '../helpers.js';
 
 let dir: string;
 let holder: ChildProcess | undefined;
@@ -12,16 +12,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function hold(db: string, kind: 'exclusive' | 'write'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'test/fixtures/holder.mjs'), db, kind], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));
-  });
-  return child;
-}
+const hold = startHolder;
 
 describe('a rollback-journal source that another process keeps locked', () => {
   it('BEGIN EXCLUSIVE past the busy timeout: the backup gives up with a clear message and keeps the older backups', async () => {

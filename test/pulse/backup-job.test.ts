@@ -33,7 +33,7 @@ describe('BackupJob', () => {
       await waitFor(() => failures.length === attempt, 10_000, `failure ${attempt}`);
       delays.push(job.nextDueAt! - Date.parse(failures[attempt - 1]!.at));
     }
-    expect(failures.every((f) => f.code === 'ESOURCE')).toBe(true);
+    expect(failures.every((f) => f.code === 'ATS_BACKUP_SOURCE')).toBe(true);
     expect(delays.map((d) => Math.round(d / 100))).toEqual([2, 4, 8]); // 0.2 s, 0.4 s, 0.8 s
     expect(job.lastFailure?.reason).toMatch(/no such file/);
 
@@ -93,7 +93,7 @@ describe('BackupJob', () => {
     const stopped = job.stop();
     fs.rmSync(marker);
     await stopped;
-    expect(failures.map((f) => f.code)).toEqual(['ECANCELLED']);
+    expect(failures.map((f) => f.code)).toEqual(['ATS_BACKUP_CANCELLED']);
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp') || /\.bak\d$/.test(f))).toEqual([]);
     expect(job.start()).toBe(false); // stopped for good
   });

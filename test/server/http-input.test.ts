@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../dist/errors/index.js';
 import { BackupJob } from '../../dist/pulse/index.js';
 import { buildApp } from '../../dist/server/index.js';
 import { type AttestationStore, openStore } from '../../dist/store/index.js';
@@ -40,6 +41,12 @@ afterEach(async () => {
   store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** An error code from ats's table (not Fastify's FST_*), whose status is the response's. */
+function expectAtsCode(code: unknown, status: number): void {
+  expect(code).toMatch(/^ATS_/);
+  expect((ERROR_CODES as Record<string, { status?: number }>)[code as string]?.status).toBe(status);
+}
 
 const valid = attestation(1) as Record<string, unknown>;
 const huge = 'x'.repeat(5000);
@@ -138,6 +145,7 @@ describe('POST /attestations refuses bad bodies and writes nothing', () => {
     });
     expect(response.statusCode).toBe(status);
     expect(response.json().message).toMatch(message);
+    expectAtsCode(response.json().error, status);
     expect(store.stats().attestations).toBe(0);
   });
 
@@ -149,6 +157,7 @@ describe('POST /attestations refuses bad bodies and writes nothing', () => {
       payload: 'hi',
     });
     expect(response.statusCode).toBe(415);
+    expect(response.json().error).toBe('ATS_HTTP_UNSUPPORTED_MEDIA_TYPE');
     expect(response.json().message).toMatch(/unsupported content type "text\/plain": send application\/json/);
     expect(store.stats().attestations).toBe(0);
   });
@@ -190,12 +199,13 @@ describe('the rest of the API', () => {
     const response = await app.inject({ url });
     expect(response.statusCode).toBe(400);
     expect(response.json().message).toMatch(message);
+    expectAtsCode(response.json().error, 400);
   });
 
   it('answers an unknown route with 404 naming it', async () => {
     const response = await app.inject({ url: '/nothing/here?x=1' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toEqual({ error: 'ENOTFOUND', message: 'no route GET /nothing/here' });
+    expect(response.json()).toEqual({ error: 'ATS_HTTP_NOT_FOUND', message: 'no route GET /nothing/here' });
   });
 
   it('exposes Prometheus metrics for backups and requests', async () => {

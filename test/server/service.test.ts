@@ -94,7 +94,9 @@ describe('ats serve with periodic backups', () => {
       nextDueAt: string;
       files: unknown[];
     };
-    expect(Date.parse(status.nextDueAt)).toBeCloseTo(before.mtimeMs + 3_600_000, -3);
+    // Due from the recorded creation time of the newest backup, not its mtime.
+    const taken = (status.files as { createdAt: string }[])[0]!.createdAt;
+    expect(Date.parse(status.nextDueAt)).toBeCloseTo(Date.parse(taken) + 3_600_000, -3);
     expect(status.files).toHaveLength(1);
   });
 
@@ -110,7 +112,10 @@ describe('ats serve with periodic backups', () => {
     );
     const second = await fetch(`${service.url}/backups`, { method: 'POST' });
     expect(second.status).toBe(409);
-    expect(await second.json()).toEqual({ error: 'ERUNNING', message: 'a backup is already running' });
+    expect(await second.json()).toEqual({
+      error: 'ATS_HTTP_CONFLICT',
+      message: 'a backup is already running',
+    });
     await waitFor(() => service!.events('backup_finish').length >= 3, 60_000, 'three backups');
     const sequence = service.logs
       .filter((l) => l.event === 'backup_start' || l.event === 'backup_finish')
@@ -129,7 +134,7 @@ describe('ats serve with periodic backups', () => {
     service = await startService(config());
     await waitFor(() => service!.events('backup_fail').length === 1, 20_000, 'the backup to fail');
     expect(service.events('backup_fail')[0]).toMatchObject({
-      code: 'ELOCKED',
+      code: 'ATS_BACKUP_LOCKED',
       reason: expect.stringMatching(/another backup of the same database is running/),
     });
     expect(listDir(path.join(dir, 'data')).filter((f) => /\.bak\d$/.test(f))).toEqual([]);
@@ -183,7 +188,7 @@ describe('ats serve with periodic backups', () => {
     expect(await stopping.stop('SIGTERM')).toBe(0);
     service = undefined;
     const outcome = () => ({
-      cancelled: stopping.events('backup_fail').some((e) => e.code === 'ECANCELLED'),
+      cancelled: stopping.events('backup_fail').some((e) => e.code === 'ATS_BACKUP_CANCELLED'),
       finished: stopping.events('backup_finish').length,
     });
     expect(listDir(path.join(dir, 'data')).filter((f) => f.includes('.tmp'))).toEqual([]);

@@ -34,7 +34,7 @@ describe('openStore refuses', () => {
   ])('%s', (_name, file, limits, message) => {
     const where = file === '' || file === ':memory:' ? file : path.join(dir, file);
     const err = storeError(() => openStore(where, limits as typeof LIMITS));
-    expect(err.code).toBe('EINVALID');
+    expect(err.code).toBe('ATS_STORE_INVALID');
     expect(err.message).toContain(message);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
@@ -47,7 +47,7 @@ describe('openStore refuses', () => {
     db.close();
     const before = fs.readFileSync(file);
     const err = storeError(() => openStore(file, LIMITS));
-    expect(err.code).toBe('ESCHEMA');
+    expect(err.code).toBe('ATS_STORE_SCHEMA');
     expect(err.message).toBe(
       `open ${file}: database schema version 99 is newer than this ats knows (${SCHEMA_VERSION}); use a newer ats`,
     );
@@ -60,7 +60,7 @@ describe('openStore refuses', () => {
     const file = path.join(dir, 'notes.txt');
     fs.writeFileSync(file, 'not a database '.repeat(100));
     const err = storeError(() => openStore(file, LIMITS));
-    expect(err.code).toBe('EOPEN');
+    expect(err.code).toBe('ATS_STORE_OPEN');
     expect(err.message).toContain(`open ${file}:`);
     expect(err.message).toContain('not a database');
   });
@@ -68,7 +68,7 @@ describe('openStore refuses', () => {
   it('a path under a file', () => {
     fs.writeFileSync(path.join(dir, 'plain'), '');
     const err = storeError(() => openStore(path.join(dir, 'plain', 'ats.db'), LIMITS));
-    expect(err.code).toBe('EOPEN');
+    expect(err.code).toBe('ATS_STORE_OPEN');
   });
 });
 

@@ -14,8 +14,8 @@ afterEach(() => cleanup());
 
 describe('get and delete refuse', () => {
   it.each([[''], [5], [undefined]])('an id of %j', (id) => {
-    expect(storeError(() => store.get(id as string)).code).toBe('EINVALID');
-    expect(storeError(() => store.delete(id as string)).code).toBe('EINVALID');
+    expect(storeError(() => store.get(id as string)).code).toBe('ATS_STORE_INVALID');
+    expect(storeError(() => store.delete(id as string)).code).toBe('ATS_STORE_INVALID');
   });
 });
 
@@ -127,7 +127,7 @@ describe('put, get, delete', () => {
       () => store.query({}),
       () => store.stats(),
     ]) {
-      expect(storeError(call).code).toBe('ECLOSED');
+      expect(storeError(call).code).toBe('ATS_STORE_CLOSED');
     }
   });
 });

@@ -17,7 +17,7 @@ afterEach(() => cleanup());
 function refused(input: unknown): { message: string; index: number | undefined; field: string | undefined } {
   const before = rowCount(file);
   const err = storeError(() => store.put(input as AttestationInput[]));
-  expect(err.code).toBe('EINVALID');
+  expect(err.code).toBe('ATS_STORE_INVALID');
   expect(rowCount(file)).toBe(before);
   expect(store.stats().attestations).toBe(before);
   return { message: err.message, index: err.index, field: err.field };

@@ -90,7 +90,7 @@ describe('query refuses', () => {
     ],
   ])('%s', (_name, q, message, field) => {
     const err = storeError(() => store.query(q as AttestationQuery));
-    expect(err.code).toBe('EINVALID');
+    expect(err.code).toBe('ATS_STORE_INVALID');
     expect(err.message).toContain(message);
     expect(err.field).toBe(field);
   });

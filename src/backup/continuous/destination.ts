@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BackupError, reasonOf } from '../errors.js';
-import { fsyncDir } from '../rotation.js';
+import { fsyncDir } from '../install.js';
 
 /**
  * Where continuous-backup objects go: the few operations the shipper and the restore need. Objects
@@ -51,7 +51,7 @@ export class FolderStore implements ObjectStore {
       await fsyncDir(path.dirname(target));
     } catch (err) {
       await fs.promises.rm(tmp, { force: true });
-      throw new BackupError('EDEST', 'put backup object', target, reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_DEST', 'put backup object', target, reasonOf(err), { cause: err });
     }
   }
 
@@ -60,7 +60,9 @@ export class FolderStore implements ObjectStore {
     try {
       await fs.promises.copyFile(this.#path(key), file, fs.constants.COPYFILE_EXCL);
     } catch (err) {
-      throw new BackupError('ESOURCE', 'get backup object', this.#path(key), reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_SOURCE', 'get backup object', this.#path(key), reasonOf(err), {
+        cause: err,
+      });
     }
   }
 
@@ -76,7 +78,9 @@ export class FolderStore implements ObjectStore {
         await fh.close();
       }
     } catch (err) {
-      throw new BackupError('ESOURCE', 'read backup object', this.#path(key), reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_SOURCE', 'read backup object', this.#path(key), reasonOf(err), {
+        cause: err,
+      });
     }
   }
 
@@ -107,7 +111,7 @@ export class FolderStore implements ObjectStore {
 
   #path(key: string): string {
     if (key.split('/').some((part) => part === '..' || part === ''))
-      throw new BackupError('EINVALID', 'backup object', key, 'not a valid object key');
+      throw new BackupError('ATS_BACKUP_INVALID', 'backup object', key, 'not a valid object key');
     return path.join(this.#root, ...key.split('/'));
   }
 }

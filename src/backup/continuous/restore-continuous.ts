@@ -106,7 +106,7 @@ export async function rebuild(
     for (const seg of plan.segments) {
       if (seg.header.minTxid === prev.maxTxid + 1n && seg.header.preChecksum !== prev.postChecksum)
         throw new BackupError(
-          'ECHECKSUM',
+          'ATS_BACKUP_CHECKSUM',
           'restore',
           `${store.url}/${seg.key}`,
           `the segment starts from checksum ${formatChecksum(seg.header.preChecksum)}, but the chain before it ends at ${formatChecksum(prev.postChecksum)}`,
@@ -148,13 +148,13 @@ export async function rebuild(
     fs.closeSync(fd);
     throw err instanceof BackupError
       ? err
-      : new BackupError('ECOPY', 'restore', tmp, reasonOf(err), { cause: err });
+      : new BackupError('ATS_BACKUP_COPY', 'restore', tmp, reasonOf(err), { cause: err });
   }
   fs.closeSync(fd);
   const sum = fileChecksum(tmp, pageSize);
   if (sum !== applied.checksum)
     throw new BackupError(
-      'ECHECKSUM',
+      'ATS_BACKUP_CHECKSUM',
       'restore',
       tmp,
       `the rebuilt database's checksum ${formatChecksum(sum)} is not the primary's ${formatChecksum(applied.checksum)} at txid ${applied.txid}: nothing was changed`,
@@ -162,7 +162,7 @@ export async function rebuild(
   const checked = verifyDatabase(tmp, 'full');
   if (!checked.ok)
     throw new BackupError(
-      'EVERIFY',
+      'ATS_BACKUP_VERIFY',
       'restore',
       tmp,
       `the rebuilt database fails integrity_check (${checked.problems.slice(0, 2).join('; ')}): nothing was changed`,
@@ -173,7 +173,7 @@ export async function rebuild(
 function check(plan: RestorePlan, header: ObjectHeader, key: string): void {
   if (header.lineage !== plan.lineage || header.pageSize !== plan.snapshot.header.pageSize)
     throw new BackupError(
-      'EFORMAT',
+      'ATS_BACKUP_FORMAT',
       'restore',
       key,
       `object of lineage ${header.lineage} (page size ${header.pageSize}) in lineage ${plan.lineage}`,

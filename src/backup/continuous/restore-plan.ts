@@ -62,7 +62,7 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
     dir = dirs.find((d) => parseLineageDir(d).lineage === wanted);
     if (dir === undefined)
       throw new BackupError(
-        'ENOBACKUP',
+        'ATS_BACKUP_NO_BACKUP',
         'plan restore',
         store.url,
         `no lineage ${wanted} at the destination`,
@@ -72,7 +72,7 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
     dir = dirs.filter((d) => parseLineageDir(d).startMs <= at).at(-1);
     if (dir === undefined)
       throw new BackupError(
-        'ENOBACKUP',
+        'ATS_BACKUP_NO_BACKUP',
         'plan restore',
         store.url,
         dirs.length === 0
@@ -83,7 +83,7 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
     dir = dirs.at(-1);
     if (dir === undefined)
       throw new BackupError(
-        'ENOBACKUP',
+        'ATS_BACKUP_NO_BACKUP',
         'plan restore',
         store.url,
         'no continuous backup at the destination',
@@ -107,7 +107,7 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
   }
   if (snapshot === undefined)
     throw new BackupError(
-      'ENOBACKUP',
+      'ATS_BACKUP_NO_BACKUP',
       'plan restore',
       store.url,
       `lineage ${lineage} has no snapshot at or before ${wantedTxid !== undefined ? `txid ${wantedTxid}` : at !== undefined ? new Date(at).toISOString() : 'its end'}`,
@@ -130,7 +130,7 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
     const key = keyOf.get(p) as string;
     if (p.minTxid > next) {
       throw new BackupError(
-        'EGAP',
+        'ATS_BACKUP_GAP',
         'plan restore',
         store.url,
         `lineage ${lineage} misses transactions ${next}..${p.minTxid - 1n} (between ${new Date(lastTime).toISOString()} and the segment ${key}): refusing to restore an older database than asked`,
@@ -145,7 +145,7 @@ export async function planRestore(store: ObjectStore, target: RestoreTarget): Pr
   const reached = next - 1n;
   if (wantedTxid !== undefined && reached < wantedTxid)
     throw new BackupError(
-      'EGAP',
+      'ATS_BACKUP_GAP',
       'plan restore',
       store.url,
       `lineage ${lineage} has transactions up to ${reached} only; ${reached + 1n}..${wantedTxid} are not at the destination`,

@@ -70,12 +70,22 @@ function encodeHeader(h: ObjectHeader): Buffer {
 /** Decodes a header; throws EFORMAT naming `where` when it is not one of ours. */
 export function decodeHeader(b: Buffer, where: string): ObjectHeader {
   if (b.length < HEADER_BYTES || b.toString('latin1', 0, 4) !== MAGIC)
-    throw new BackupError('EFORMAT', 'read backup object', where, 'not an ats continuous-backup object');
+    throw new BackupError(
+      'ATS_BACKUP_FORMAT',
+      'read backup object',
+      where,
+      'not an ats continuous-backup object',
+    );
   if (b.readUInt8(4) !== VERSION)
-    throw new BackupError('EFORMAT', 'read backup object', where, `unknown format version ${b.readUInt8(4)}`);
+    throw new BackupError(
+      'ATS_BACKUP_FORMAT',
+      'read backup object',
+      where,
+      `unknown format version ${b.readUInt8(4)}`,
+    );
   const kind = b.readUInt8(5);
   if (kind !== 1 && kind !== 2)
-    throw new BackupError('EFORMAT', 'read backup object', where, `unknown object kind ${kind}`);
+    throw new BackupError('ATS_BACKUP_FORMAT', 'read backup object', where, `unknown object kind ${kind}`);
   const wal = [0, 1, 2, 3, 4, 5].map((i) => b.readUInt32BE(80 + 4 * i)) as unknown as ObjectHeader['wal'];
   return {
     kind: kind === 1 ? 'snapshot' : 'segment',
@@ -209,7 +219,7 @@ export function readObject(
     const size = fs.fstatSync(fd).size;
     if (size < HEADER_BYTES + TRAILER_BYTES)
       throw new BackupError(
-        'EFORMAT',
+        'ATS_BACKUP_FORMAT',
         'read backup object',
         file,
         `${size} bytes, shorter than any object (truncated?)`,
@@ -220,12 +230,17 @@ export function readObject(
     const trailer = Buffer.alloc(TRAILER_BYTES);
     fs.readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
     if (trailer.toString('latin1', 0, 4) !== TRAILER_MAGIC)
-      throw new BackupError('EFORMAT', 'read backup object', file, 'no trailer: the object is truncated');
+      throw new BackupError(
+        'ATS_BACKUP_FORMAT',
+        'read backup object',
+        file,
+        'no trailer: the object is truncated',
+      );
     const hash = createHash('sha256');
     hashRange(fd, hash, 0, size - TRAILER_BYTES);
     if (!hash.digest().equals(trailer.subarray(8)))
       throw new BackupError(
-        'ECHECKSUM',
+        'ATS_BACKUP_CHECKSUM',
         'read backup object',
         file,
         'SHA-256 mismatch: the object is damaged',
@@ -250,7 +265,8 @@ function walkRecords(
   const rh = Buffer.alloc(RECORD_HEADER_BYTES);
   const entry = Buffer.alloc(4 + header.pageSize);
   let at = HEADER_BYTES;
-  const bad = (why: string): BackupError => new BackupError('EFORMAT', 'read backup object', file, why);
+  const bad = (why: string): BackupError =>
+    new BackupError('ATS_BACKUP_FORMAT', 'read backup object', file, why);
   for (let i = 0; i < records; i++) {
     if (fs.readSync(fd, rh, 0, RECORD_HEADER_BYTES, at) !== RECORD_HEADER_BYTES)
       throw bad(`record ${i} cut short`);

@@ -133,7 +133,18 @@ export class WalShipper {
    */
   async start(): Promise<void> {
     fs.mkdirSync(this.#o.stagingDir, { recursive: true });
-    this.#pin = new Database(this.#o.database, { readonly: true, fileMustExist: true });
+    // Read-write, so it opens the WAL (and -shm) even when no other connection has: a read-only
+    // connection on a WAL database without them reads the file alone. It never writes (query_only).
+    this.#pin = new Database(this.#o.database, { fileMustExist: true, timeout: 5000 });
+    this.#pin.pragma('query_only = 1');
+    this.#pin.prepare('SELECT 1 FROM sqlite_master LIMIT 1').all(); // the mode is known once the file is read
+    if (String(this.#pin.pragma('journal_mode', { simple: true })) !== 'wal')
+      throw new BackupError(
+        'ATS_BACKUP_SOURCE',
+        'continuous backup',
+        this.#o.database,
+        'the database is not in WAL mode: continuous backup ships the WAL',
+      );
     this.#loadClock();
     await this.#uploadLeftovers();
     const remote = await this.#newestRemote();
@@ -216,7 +227,7 @@ export class WalShipper {
   sealedRestart<T>(run: () => T): T {
     this.#stage();
     if (this.#snapshotting)
-      throw new BackupError('EBUSY', 'seal', this.#o.database, 'a snapshot is being taken');
+      throw new BackupError('ATS_BACKUP_BUSY', 'seal', this.#o.database, 'a snapshot is being taken');
     this.#pin?.exec('COMMIT');
     try {
       return run();
@@ -334,7 +345,7 @@ export class WalShipper {
     } catch (err) {
       writer.abandon();
       fs.rmSync(`${file}.tmp`, { force: true });
-      throw new BackupError('ECOPY', 'stage WAL', file, reasonOf(err), { cause: err });
+      throw new BackupError('ATS_BACKUP_COPY', 'stage WAL', file, reasonOf(err), { cause: err });
     }
   }
 
@@ -520,7 +531,7 @@ export class WalShipper {
     // Pinned anywhere: the snapshot holds everything up to the pin, its position is the pin's end.
     this.#lineage = undefined;
     if (!this.#repin())
-      throw new BackupError('EBUSY', 'snapshot', this.#o.database, 'could not pin the database');
+      throw new BackupError('ATS_BACKUP_BUSY', 'snapshot', this.#o.database, 'could not pin the database');
     this.#lineage = { id, dir: lineageKey(startMs, id) };
     this.#nextTxid = 1n;
     this.#uploadedTxid = 0n;

@@ -1,7 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { BACKUP_DEFAULTS, type BackupResult, runBackup, type VerifyMode } from '../../backup/index.js';
+import {
+  BACKUP_DEFAULTS,
+  type BackupResult,
+  backupBase,
+  fileId,
+  listGenerations,
+  runBackup,
+  sameFile,
+  type VerifyMode,
+} from '../../backup/index.js';
+import { type Config, ConfigError, loadConfig } from '../../config/index.js';
 import { oneOf, wholeNumber } from '../arguments.js';
 import { formatBytes, progressReporter } from '../progress.js';
 import { withShutdownSignal } from '../shutdown-signal.js';
@@ -10,7 +20,8 @@ interface BackupFlags {
   db: string;
   out?: string;
   verify: VerifyMode;
-  keep: number;
+  keep?: number;
+  config?: string;
   busyTimeout: number;
   json?: boolean;
 }
@@ -32,9 +43,12 @@ export function backupCommand(): Command {
     )
     .option(
       '--keep <n>',
-      'generations to keep',
+      'generations to keep (default: backup_keep of the am.toml serving this database, else as many as exist, at least 2)',
       wholeNumber('--keep', 1, 1000, 'backup'),
-      BACKUP_DEFAULTS.keep,
+    )
+    .option(
+      '--config <path>',
+      'the am.toml of the service using this database (default: ./am.toml when present)',
     )
     .option(
       '--busy-timeout <ms>',
@@ -44,13 +58,17 @@ export function backupCommand(): Command {
     )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (flags: BackupFlags) => {
+      const service = serviceSettings(flags.db, flags.config);
+      const target = resolveTarget(flags.db, flags.out, service);
+      const keep =
+        flags.keep ?? service?.backupKeep ?? Math.max(BACKUP_DEFAULTS.keep, listGenerations(target).length); // never prunes what it was not told to
       const bar = progressReporter('backup', 'pages');
       try {
         const result = await withShutdownSignal((signal) =>
           runBackup({
             source: flags.db,
-            target: resolveTarget(flags.db, flags.out),
-            keep: flags.keep,
+            target,
+            keep,
             verify: flags.verify,
             busyTimeoutMs: flags.busyTimeout,
             signal,
@@ -60,17 +78,40 @@ export function backupCommand(): Command {
         bar.stop();
         for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
         process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${summary(result)}\n`);
+        if (!flags.json)
+          for (const r of result.removed)
+            process.stdout.write(
+              `removed ${r.name} ${r.file} (taken ${r.createdAt ?? 'at an unknown time'}): ` +
+                `${r.why === 'over-keep' ? `past --keep ${keep}` : `the oldest of ${keep} generations`}\n`,
+            );
       } finally {
         bar.stop();
       }
     });
 }
 
-/** `--out` may name a folder (backups take the database's name there) or a base path. */
-function resolveTarget(db: string, out: string | undefined): string {
-  if (out === undefined) return db;
+/**
+ * The [Database] settings of the service using this database: from `--config`, or ./am.toml when
+ * present and naming the same file. Undefined when there is none.
+ */
+function serviceSettings(db: string, configFile: string | undefined): Config['database'] | undefined {
+  let config: Config;
+  try {
+    if (configFile === undefined && !fs.existsSync('am.toml')) return undefined;
+    config = loadConfig({ path: configFile });
+  } catch (err) {
+    if (configFile !== undefined || !(err instanceof ConfigError)) throw err;
+    process.stderr.write(`warning: ignoring ./am.toml (${err.message})\n`);
+    return undefined;
+  }
+  return sameFile(fileId(config.database.path), fileId(db)) ? config.database : undefined;
+}
+
+/** `--out` may name a folder (backups take the database's name there) or a base path; else the service's backup_dir. */
+function resolveTarget(db: string, out: string | undefined, service: Config['database'] | undefined): string {
+  if (out === undefined) return backupBase(service?.backupDir ?? path.dirname(path.resolve(db)), db);
   const isFolder = fs.statSync(out, { throwIfNoEntry: false })?.isDirectory() ?? false;
-  return isFolder ? path.join(out, path.basename(db)) : out;
+  return isFolder ? backupBase(out, db) : path.resolve(out);
 }
 
 function summary(r: BackupResult): string {

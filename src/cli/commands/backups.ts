@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Command } from 'commander';
-import { describeContinuous, generationPath, verifyDatabase } from '../../backup/index.js';
+import { describeContinuous, generationPath, listGenerations, verifyDatabase } from '../../backup/index.js';
 import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { formatBytes } from '../progress.js';
@@ -21,21 +20,20 @@ export function backupsCommand(): Command {
         return;
       }
       const { target, database } = resolveDatabase(flags, 'backups');
-      const rows = [];
-      for (let n = 1; ; n++) {
-        const file = generationPath(target, n);
-        const stat = fs.statSync(file, { throwIfNoEntry: false });
-        if (!stat) break;
-        const verify = verifyDatabase(file, 'quick');
-        rows.push({
-          generation: `bak${n}`,
-          file,
-          modifiedAt: stat.mtime.toISOString(),
-          bytes: stat.size,
-          pages: verify.ok ? pageCount(file) : null,
+      const rows = listGenerations(target).map((g) => {
+        const verify = verifyDatabase(g.file, 'quick');
+        return {
+          generation: g.name,
+          file: g.file,
+          createdAt: g.record?.createdAt ?? null,
+          modifiedAt: g.modifiedAt,
+          bytes: g.bytes,
+          pages: verify.ok ? pageCount(g.file) : null,
+          lineage: g.record?.lineage ?? null,
+          source: g.record?.source ?? null,
           verify,
-        });
-      }
+        };
+      });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ database, backups: rows }, null, 2)}\n`);
         return;
@@ -47,7 +45,7 @@ export function backupsCommand(): Command {
       for (const r of rows) {
         const state = r.verify.ok ? 'ok' : `FAILED: ${r.verify.problems[0] ?? ''}`;
         process.stdout.write(
-          `${r.generation}  ${r.modifiedAt}  ${formatBytes(r.bytes).padStart(10)}  ${String(r.pages ?? '-').padStart(8)} pages  quick_check ${state}  ${r.file}\n`,
+          `${r.generation}  ${r.createdAt ?? r.modifiedAt}  ${formatBytes(r.bytes).padStart(10)}  ${String(r.pages ?? '-').padStart(8)} pages  quick_check ${state}  ${r.file}\n`,
         );
       }
     });

@@ -2,11 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
-import { generationPath, restoreBackup, restoreContinuous } from '../../backup/index.js';
+import {
+  BackupError,
+  findRecord,
+  resolveBackup,
+  restoreBackup,
+  restoreContinuous,
+} from '../../backup/index.js';
 import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { formatBytes, progressReporter } from '../progress.js';
-import { holdDatabase } from '../service-lock.js';
+import { holdDatabase, removeLockFile, serviceLockPath } from '../service-lock.js';
+import { withShutdownSignal } from '../shutdown-signal.js';
 import { StartupError } from '../startup-check.js';
 import { UsageError } from '../usage-error.js';
 
@@ -38,33 +45,54 @@ export function restoreCommand(): Command {
     .option('--full', 'check the backup with integrity_check instead of quick_check')
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .action(async (flags: RestoreFlags) => {
-      const { database, target } = resolveDatabase(flags, 'restore');
+      const { database, target, configFile } = resolveDatabase(flags, 'restore');
       if (isContinuous(flags)) {
         await restoreFromContinuous(flags, database);
         return;
       }
-      const from = /^bak[1-9][0-9]*$/.test(flags.from)
-        ? generationPath(target, Number(flags.from.slice(3)))
-        : path.resolve(flags.from);
+      const { file: from } = resolveBackup(flags.from, target);
+      if (!flags.yes && !process.stdin.isTTY)
+        throw new UsageError(`restore replaces ${database}: pass --yes to confirm`, 'ats restore --help');
+      // Say what is missing before asking anything or taking any lock.
+      if (!fs.existsSync(from)) {
+        const how =
+          configFile || flags.db ? '' : ` (no am.toml here and no --db: the default database ${database})`;
+        throw new BackupError('ATS_BACKUP_SOURCE', 'restore from', from, `no such file${how}`);
+      }
+      if (!fs.existsSync(path.dirname(database)))
+        throw new BackupError(
+          'ATS_BACKUP_DEST',
+          'restore',
+          database,
+          `the database's folder ${path.dirname(database)} does not exist`,
+        );
       if (!flags.yes) await confirm(database, from); // before the lock: a waiting prompt must not hold the database
+      const lockFile = serviceLockPath(database);
       const held = holdDatabase(database, 'ats restore');
       if ('heldBy' in held)
         throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+      let replaced = false;
       try {
-        const bar = progressReporter('restore', 'MiB');
-        const mib = (bytes: number): number => Math.ceil(bytes / 1_048_576);
-        const result = await restoreBackup({
-          from,
-          database,
-          verify: flags.full ? 'full' : 'quick',
-          onProgress: (done, total) => bar.update('copy', mib(done), mib(total)),
-        }).finally(() => bar.stop());
+        const bar = progressReporter('restore', 'pages');
+        const result = await withShutdownSignal((signal) =>
+          restoreBackup({
+            from,
+            database,
+            verify: flags.full ? 'full' : 'quick',
+            checksum: findRecord(target, from)?.checksum,
+            signal,
+            onProgress: (p) => bar.update(p.phase, p.pagesDone, p.pagesTotal),
+          }),
+        ).finally(() => bar.stop());
+        replaced = true;
         process.stdout.write(
           `restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
             `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
         );
       } finally {
         held.lock.release();
+        // The lock was keyed by the replaced file's inode: no database has it any more.
+        if (replaced && lockFile !== serviceLockPath(database)) removeLockFile(lockFile);
       }
     });
 }
@@ -77,7 +105,7 @@ async function confirm(database: string, from: string): Promise<void> {
   const answer = await rl.question(`Replace ${database}${exists} with ${from}? [y/N] `);
   rl.close();
   if (!/^y(es)?$/i.test(answer.trim()))
-    throw new UsageError('restore cancelled: nothing was changed', 'ats restore --yes');
+    throw new UsageError('restore cancelled: nothing was changed', 'ats restore --help');
 }
 
 /** Whether `--from` names a continuous-backup destination (or --at/--position ask for one). */
@@ -121,9 +149,11 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
   const position = flags.position === undefined ? undefined : parsePosition(flags.position);
   const store = objectStoreFor(flags.from, '--from');
   if (!flags.yes) await confirm(database, flags.from);
+  const lockFile = serviceLockPath(database);
   const held = holdDatabase(database, 'ats restore');
   if ('heldBy' in held)
     throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+  let replaced = false;
   try {
     const bar = progressReporter('restore', 'objects');
     const result = await restoreContinuous({
@@ -134,6 +164,7 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
       verify: flags.full ? 'full' : 'quick',
       onProgress: (done, total) => bar.update('apply', done, total),
     }).finally(() => bar.stop());
+    replaced = true;
     process.stdout.write(
       `restored ${result.database} to position ${result.lineage}/${result.txid} (committed by ${new Date(result.timeMs).toISOString()}; ` +
         `${result.objects} objects, checksum ${result.checksum} equals the primary's, integrity_check ok)` +
@@ -141,5 +172,6 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
     );
   } finally {
     held.lock.release();
+    if (replaced && lockFile !== serviceLockPath(database)) removeLockFile(lockFile);
   }
 }

@@ -1,40 +1,67 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { ensureLineage, finishInterruptedRestore } from '../../backup/index.js';
 import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
 import { buildApp } from '../../server/index.js';
-import { openStore } from '../../store/index.js';
+import { openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
 import { continuousJobFor } from '../continuous-setup.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
-import { checkBackupDir, checkDatabase, StartupError } from '../startup-check.js';
+import { checkBackupDir, checkDatabase, checkDatabasePresent, StartupError } from '../startup-check.js';
 
 /** `ats serve`: the attestation store over HTTP, with the Pulse ticker backing it up. */
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the attestation store over HTTP and back it up periodically')
     .option('--config <path>', 'the am.toml to use (default: ./am.toml when present, else the defaults)')
-    .action(async (flags: { config?: string }) => {
-      await serve(loadConfig({ path: flags.config }));
+    .option('--fresh', 'start a new, empty database even though backups of a missing one exist')
+    .action(async (flags: { config?: string; fresh?: boolean }) => {
+      await serve(loadConfig({ path: flags.config }), flags.fresh === true);
     });
 }
 
-async function serve(config: Config): Promise<void> {
+// SIGTERM's last checkpoint may take this long; past it the rest of the WAL stays for the next start.
+const FINAL_CHECKPOINT_MS = 10_000;
+// A WAL larger than this at start is worth a line saying why the start takes time.
+const LARGE_WAL_BYTES = 64 << 20;
+
+async function serve(config: Config, fresh: boolean): Promise<void> {
   const { database, server, pulse, ats } = config;
   const log = createLogger();
   checkBackupDir(database.path, database.backupDir);
   fs.mkdirSync(database.backupDir, { recursive: true });
   fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
+  checkDatabasePresent(database.path, database.backupDir, config.file, fresh);
   const held = holdDatabase(database.path, 'ats serve');
   if ('heldBy' in held)
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
-    checkDatabase(database.path, database.backupDir, config.file);
-    const store = openStore(database.path, ats);
-    // Continuous WAL shipping: resumed or snapshotted before the first write is taken.
+    const walAtStart = fs.statSync(`${database.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (walAtStart > LARGE_WAL_BYTES)
+      log.info(
+        { event: 'wal_recovery', walBytes: walAtStart },
+        `the WAL holds ${(walAtStart / 2 ** 20).toFixed(0)} MiB from before: WAL recovery and the start-up check take a while`,
+      );
+    await finishInterruptedRestore(database.path); // under the lock: never while a restore runs
+    // Continuous WAL shipping pins the database before anything else opens it: a connection that
+    // closes last (the start-up check's) would checkpoint frames not shipped yet into the file and
+    // delete the WAL, and the shipper could no longer prove where it left off.
     const continuous = continuousJobFor(config, log);
-    await continuous?.start();
+    const exists = (fs.statSync(database.path, { throwIfNoEntry: false })?.size ?? 0) > 0;
+    if (continuous !== undefined && exists) await continuous.start();
+    let started = performance.now();
+    checkDatabase(database.path, database.backupDir, config.file);
+    log.info(
+      { event: 'startup_check', ms: Math.round(performance.now() - started) },
+      'start-up check passed',
+    );
+    ensureLineage(database.path); // before the store opens it: lineage is the backup part's table
+    started = performance.now();
+    const store = openStore(database.path, ats);
+    log.info({ event: 'store_open', ms: Math.round(performance.now() - started) }, 'database open');
+    await continuous?.start(); // a new database: only now does it exist (no-op when started above)
     const backups = new BackupJob(
       {
         database: database.path,
@@ -46,18 +73,29 @@ async function serve(config: Config): Promise<void> {
       },
       log,
     );
+    const checkpoints = new CheckpointJob(
+      {
+        database: database.path,
+        journalSizeLimitBytes: WAL_SIZE_LIMIT_BYTES,
+        maxWalBytes: database.maxWalBytes,
+        writes: store.writes,
+        pinnedBy: () => (backups.running ? 'the running backup' : undefined),
+        finalCheckpointMs: FINAL_CHECKPOINT_MS,
+        // Seal, ship, then checkpoint: the shipper seals before every step, and runs the steps that
+        // restart the WAL itself, between its seal and its new pin.
+        beforeCheckpoint: continuous && ((step) => continuous.beforeCheckpoint(step.mode)),
+      },
+      log,
+    );
     const ticker = new Ticker(
       pulse.tickerIntervalSeconds * 1000,
-      [
-        backups,
-        new CheckpointJob(database.path, log, continuous && (() => continuous.beforeCheckpoint())),
-        ...(continuous ? [continuous] : []),
-      ],
+      [backups, checkpoints, ...(continuous ? [continuous] : [])],
       log,
     );
     const app = await buildApp({
       store,
       backups,
+      checkpoints,
       logger: log,
       maxBodyBytes: server.maxBodyBytes,
       maxBatch: ats.maxBatch,
@@ -90,9 +128,20 @@ async function serve(config: Config): Promise<void> {
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
     await app.close();
     await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
-    await ticker.stop(); // cancels a running backup; its temporary file is removed
-    store.close();
-    log.info({ event: 'stopped' }, 'stopped');
+    await backups.stop(); // cancels a running backup (its temporary file is removed): it pins the WAL
+    started = performance.now();
+    await ticker.stop(); // the checkpoint job's last pass, within FINAL_CHECKPOINT_MS
+    const walLeft = fs.statSync(`${database.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (checkpoints.walCopied)
+      store.close(); // every frame is in the database: closing costs nothing
+    // Closing would make SQLite copy the rest now, with no deadline. Every commit is in the WAL,
+    // and the next start recovers it: exit with the connection open instead.
+    else
+      log.warn(
+        { event: 'shutdown_wal_left', walBytes: walLeft, deadlineMs: FINAL_CHECKPOINT_MS },
+        `the final checkpoint did not finish in ${FINAL_CHECKPOINT_MS / 1000} s: the WAL (${(walLeft / 2 ** 20).toFixed(0)} MiB) is left for the next start`,
+      );
+    log.info({ event: 'stopped', finalCheckpointMs: Math.round(performance.now() - started) }, 'stopped');
   } finally {
     held.lock.release();
   }

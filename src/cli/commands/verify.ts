@@ -12,7 +12,7 @@ export function verifyCommand(): Command {
     .action((file: string, flags: { full?: boolean; json?: boolean }) => {
       if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
         throw new BackupError(
-          'ESOURCE',
+          'ATS_BACKUP_SOURCE',
           'verify',
           file,
           fs.existsSync(file) ? 'not a regular file' : 'no such file',

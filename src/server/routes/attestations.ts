@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AttestationInput, AttestationStore } from '../../store/index.js';
+import { sendError } from '../error-handler.js';
+import { HttpError } from '../http-error.js';
 import { attestation, attestationInput, errorBody, idParams } from '../schemas.js';
 
 interface QueryString {
@@ -31,7 +33,7 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
           },
         },
       },
-      async (request, reply) => reply.status(201).send({ ids: store.put(request.body) }),
+      async (request, reply) => reply.status(201).send({ ids: await store.putAsync(request.body) }),
     );
 
     app.get<{ Querystring: QueryString }>(
@@ -70,10 +72,7 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
       },
       async (request, reply) => {
         const found = store.get(request.params.id);
-        return (
-          found ??
-          reply.status(404).send({ error: 'ENOTFOUND', message: `no attestation ${request.params.id}` })
-        );
+        return found ?? sendError(reply, notFound(request.params.id));
       },
     );
 
@@ -83,12 +82,14 @@ export function attestationRoutes(store: AttestationStore, maxBatch: number) {
         schema: { params: idParams, response: { '4xx': errorBody } },
       },
       async (request, reply) => {
-        if (!store.delete(request.params.id))
-          return reply
-            .status(404)
-            .send({ error: 'ENOTFOUND', message: `no attestation ${request.params.id}` });
+        if (!(await store.deleteAsync(request.params.id)))
+          return sendError(reply, notFound(request.params.id));
         return reply.status(204).send();
       },
     );
   };
+}
+
+function notFound(id: string): HttpError {
+  return new HttpError('ATS_HTTP_NOT_FOUND', `no attestation ${id}`);
 }

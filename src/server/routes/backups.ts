@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { BackupService } from '../backup-service.js';
+import { sendError } from '../error-handler.js';
+import { HttpError } from '../http-error.js';
 import { errorBody } from '../schemas.js';
 
 /** `/backups`: what the periodic backup did and will do, and a way to start one now. */
@@ -20,7 +22,7 @@ export function backupRoutes(backups: BackupService) {
 
     app.post('/backups', { schema: { response: { '4xx': errorBody } } }, async (_request, reply) => {
       if (!backups.start())
-        return reply.status(409).send({ error: 'ERUNNING', message: 'a backup is already running' });
+        return sendError(reply, new HttpError('ATS_HTTP_CONFLICT', 'a backup is already running'));
       return reply.status(202).send({ started: true });
     });
   };
