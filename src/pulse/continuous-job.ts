@@ -71,7 +71,13 @@ export class ContinuousJob implements PulseJob {
       const row = this.shipper.sealedRestart(
         () => (conn.pragma(`wal_checkpoint(${mode})`, { simple: false }) as { busy: number }[])[0],
       );
-      if (row?.busy === 0) this.#restarts++;
+      if (row?.busy === 0) {
+        this.#restarts++;
+        this.#log.info(
+          { event: 'continuous_wal_restart', mode, restarts: this.#restarts },
+          `WAL ${mode} inside the seal`,
+        );
+      }
       return false;
     } catch (err) {
       this.#failed(err);
