@@ -67,7 +67,8 @@ export class ContinuousJob implements PulseJob {
     try {
       if (mode === 'PASSIVE') return this.shipper.seal().proceed;
       const conn = this.#conn;
-      if (conn === undefined) return false;
+      // During a snapshot the pin must stay where the snapshot reads: the restart waits for the next step.
+      if (conn === undefined || this.shipper.snapshotting) return false;
       const row = this.shipper.sealedRestart(
         () => (conn.pragma(`wal_checkpoint(${mode})`, { simple: false }) as { busy: number }[])[0],
       );

@@ -113,6 +113,11 @@ export class WalShipper {
     this.#now = options.now ?? Date.now;
   }
 
+  /** Whether a snapshot is being taken (the pin stays put meanwhile; restarts must wait). */
+  get snapshotting(): boolean {
+    return this.#snapshotting;
+  }
+
   /** The position, or undefined before `start()`. */
   get position(): ShipperPosition | undefined {
     if (this.#lineage === undefined) return undefined;
