@@ -15,6 +15,7 @@ export type {
   ShipperLogger,
   ShipperOptions,
   ShipperPosition,
+  StreamDestination,
   WalPosition,
   WalTransaction,
 } from './continuous/index.js';
@@ -32,6 +33,7 @@ export {
   readObject,
   restoreContinuous,
   scanWal,
+  streamStore,
   WalShipper,
 } from './continuous/index.js';
 export type { BackupErrorCode } from './errors.js';

@@ -154,9 +154,9 @@ describe('2. something else checkpoints while the shipper is down', () => {
     const other = new Database(p.file);
     other.pragma('wal_checkpoint(TRUNCATE)');
     other.close();
-    const puts = p.store.requests.put;
+    const puts = p.folder.requests.put;
     await p.restartShipper().start();
-    expect(p.store.requests.put).toBe(puts);
+    expect(p.folder.requests.put).toBe(puts);
     expect(p.log.lines.filter((l) => l.event === 'continuous_resume')).toHaveLength(1);
     p.write(2);
     await p.shipper.sync();

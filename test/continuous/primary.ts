@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { FolderStore, WalShipper } from '../../dist/backup/index.js';
+import { FolderStore, type ObjectStore, WalShipper } from '../../dist/backup/index.js';
 
 type Log = {
   info(f: object, m: string): void;
@@ -29,7 +29,10 @@ export function recordingLog(): { log: typeof quietLog; lines: LogLine[] } {
 
 export class Primary {
   readonly file: string;
-  readonly store: FolderStore;
+  /** The folder destination under `dir`/remote, with its request counts. */
+  readonly folder: FolderStore;
+  /** Where the shipper ships: the folder unless the options name another store. */
+  readonly store: ObjectStore;
   readonly stagingDir: string;
   readonly db: Database.Database;
   readonly ckpt: Database.Database;
@@ -39,10 +42,16 @@ export class Primary {
 
   constructor(
     dir: string,
-    options: { pageSize?: number; autoVacuum?: boolean; snapshotIntervalMs?: number } = {},
+    options: {
+      pageSize?: number;
+      autoVacuum?: boolean;
+      snapshotIntervalMs?: number;
+      store?: ObjectStore;
+    } = {},
   ) {
     this.file = path.join(dir, 'primary.db');
-    this.store = new FolderStore(path.join(dir, 'remote'));
+    this.folder = new FolderStore(path.join(dir, 'remote'));
+    this.store = options.store ?? this.folder;
     this.stagingDir = path.join(dir, 'staging');
     this.db = new Database(this.file);
     if (options.pageSize) this.db.pragma(`page_size = ${options.pageSize}`);

@@ -8,6 +8,8 @@ export type { LineageSummary, PlannedObject, RestorePlan, RestoreTarget } from '
 export { describeContinuous, listLineages, planRestore } from './restore-plan.js';
 export type { ObjectHeader, RecordHeader } from './segment-format.js';
 export { checkObject, ObjectWriter, readObject } from './segment-format.js';
+export type { StreamDestination } from './stream-store.js';
+export { streamStore } from './stream-store.js';
 export type { WalHeader, WalPosition, WalScan, WalTransaction } from './wal-file.js';
 export { parseWalHeader, scanWal, walChecksum } from './wal-file.js';
 export type { SealResult, ShipperLogger, ShipperOptions, ShipperPosition } from './wal-shipper.js';
