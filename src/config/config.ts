@@ -62,7 +62,7 @@ export const DEFAULTS = Object.freeze({
     backupDir: undefined as string | undefined,
     backupVerify: 'quick' as BackupVerify,
     backupTimeoutSeconds: 3600,
-    maxWalBytes: 1_073_741_824,
+    maxWalBytes: 268_435_456, // 4x the store's journal_size_limit
   }),
   pulse: Object.freeze({ tickerIntervalSeconds: 1 }),
   server: Object.freeze({

