@@ -133,3 +133,29 @@ describe('over a streaming destination (the off-site Destination shape)', () => 
     expect((await destination.list()).map((e) => e.name).every((n) => n.startsWith('lineages/'))).toBe(true);
   });
 });
+
+describe('when the destination fails', () => {
+  it('keeps what it sealed and uploads it once the destination works again: nothing is lost', async () => {
+    const p = new Primary(dir);
+    primary = p;
+    await p.shipper.start();
+    p.write(3);
+    await p.shipper.sync();
+    const remoteDir = path.join(dir, 'remote');
+    const aside = path.join(dir, 'remote-aside');
+    fs.renameSync(remoteDir, aside);
+    fs.writeFileSync(remoteDir, 'not a folder'); // every put fails now
+    p.write(2);
+    p.checkpoint(); // sealed and staged, checkpointed
+    p.write(2);
+    await expect(p.shipper.sync()).rejects.toThrow(/put backup object/);
+    expect(p.shipper.position?.uploadedTxid).toBe(2n);
+    fs.rmSync(remoteDir);
+    fs.renameSync(aside, remoteDir);
+    await p.shipper.sync();
+    expect(p.shipper.position?.uploadedTxid).toBe(4n);
+    const out = path.join(dir, 'after-outage.db');
+    await restoreContinuous({ store: p.store, database: out, verify: 'quick' });
+    expect(idsIn(out)).toEqual(range(1, 7));
+  });
+});

@@ -50,7 +50,8 @@ export class FolderStore implements ObjectStore {
       await fs.promises.rename(tmp, target);
       await fsyncDir(path.dirname(target));
     } catch (err) {
-      await fs.promises.rm(tmp, { force: true });
+      // Cleaning up must not hide why the put failed (the folder may be gone or not a folder).
+      await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
       throw new BackupError('ATS_BACKUP_DEST', 'put backup object', target, reasonOf(err), { cause: err });
     }
   }
