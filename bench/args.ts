@@ -48,7 +48,8 @@ export const DEFAULTS = Object.freeze({
 export const USAGE = `Usage: npm run bench -- [options]
   --sizes 100,1000     database sizes in MB (default 100,1000)
   --big                add the 5 GB database (5000)
-  --cases LIST         contenders: ours (= ours-cli,ours-service), ours-cli, ours-service, note,
+  --cases LIST         contenders: ours (= ours-block,ours-cli,ours-service), ours-block, ours-cli,
+                       ours-service, note,
                        bs3-default, shell, vacuum, cp (default: all)
   --loads LIST         none, rate, full, service (default: all)
   --cap SECONDS        stop a contender after this long: "did not finish" (default 60)
@@ -100,7 +101,7 @@ export function parseBenchArgs(argv: readonly string[], allCases: readonly strin
   const cases =
     values.cases === undefined
       ? [...allCases]
-      : list(values.cases).flatMap((c) => (c === 'ours' ? ['ours-cli', 'ours-service'] : [c]));
+      : list(values.cases).flatMap((c) => (c === 'ours' ? ['ours-block', 'ours-cli', 'ours-service'] : [c]));
   for (const c of cases)
     if (!allCases.includes(c))
       throw new Error(`--cases: unknown contender "${c}" (known: ours, ${allCases.join(', ')})`);

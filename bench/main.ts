@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type BenchOptions, HelpRequested, type LoadId, parseBenchArgs, USAGE } from './args.js';
 import { killAllChildren } from './child.js';
 import { CONTENDERS, type Contender } from './contenders/index.js';
-import { type Dataset, ensureDataset } from './dataset.js';
+import { type Dataset, ensureDataset, refreshWorkingCopy } from './dataset.js';
 import { describeEnvironment } from './environment.js';
 import { loadName, sizeName } from './format.js';
 import { runServiceCell } from './load/service-cell.js';
@@ -15,6 +15,7 @@ import { OUT_DIR, ROOT } from './paths.js';
 import { type RunRecord, writeReport } from './report.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { runCell } from './run-cell.js';
+import { measureVerifyCache, type VerifyCacheResult } from './verify-cache.js';
 
 const WORK_DIR = path.join(OUT_DIR, 'work');
 const PLOT_SIZE_MB = 1000;
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   const cells: CellResult[] = [];
   const services: ServiceResult[] = [];
   const datasets: Dataset[] = [];
+  const verifyCache: VerifyCacheResult[] = [];
   const plotSize = opts.sizes.includes(PLOT_SIZE_MB) ? PLOT_SIZE_MB : opts.sizes.at(-1);
   let sustained: SustainedResult | undefined;
   try {
@@ -118,6 +120,11 @@ async function main(): Promise<void> {
           log(`${describeCell(cell)} [writer wal_autocheckpoint=0]`);
         }
       }
+      if (opts.cases.includes('ours-block')) {
+        refreshWorkingCopy(dataset, work);
+        verifyCache.push(measureVerifyCache(work, path.join(WORK_DIR, 'out'), sizeMb));
+        log(`verify cache ${sizeName(sizeMb)}: ${JSON.stringify(verifyCache.at(-1))}`);
+      }
       fs.rmSync(work, { force: true });
       for (const f of [`${work}-wal`, `${work}-shm`]) fs.rmSync(f, { force: true });
     }
@@ -137,6 +144,7 @@ async function main(): Promise<void> {
     datasets,
     cells,
     services,
+    verifyCache,
     sustained,
     elapsedMs,
     plotSize,

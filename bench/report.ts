@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BenchOptions, LoadId } from './args.js';
+import { checkBlockTargets } from './block-targets.js';
 import { CONTENDERS } from './contenders/index.js';
 import type { Dataset } from './dataset.js';
 import type { Environment } from './environment.js';
@@ -11,6 +12,7 @@ import { PROFILING_NOTE, readingOf } from './reading.js';
 import type { CellResult, ServiceResult } from './results.js';
 import { latencyPlot } from './svg-plot.js';
 import { checkTargets } from './targets.js';
+import { type VerifyCacheResult, verifyCacheSection } from './verify-cache.js';
 
 /** Everything one run measured, as the report and the JSON take it. */
 export interface RunRecord {
@@ -19,6 +21,8 @@ export interface RunRecord {
   readonly datasets: readonly Dataset[];
   readonly cells: readonly CellResult[];
   readonly services: readonly ServiceResult[];
+  /** quick_check with the fresh copy cached and dropped (absent in runs before it existed). */
+  readonly verifyCache?: readonly VerifyCacheResult[] | undefined;
   /** The sustained-load section (bench/load/sustained.ts), when it ran. */
   readonly sustained?: SustainedResult | undefined;
   readonly elapsedMs: number;
@@ -128,7 +132,7 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
   out.push(
     table(
       ['Target', 'Result', 'Measured'],
-      checkTargets(run.cells, run.services, opts).map((t) => [
+      [...checkTargets(run.cells, run.services, opts), ...checkBlockTargets(run.cells)].map((t) => [
         t.target,
         t.met === undefined ? 'not measured' : t.met ? '**met**' : '**missed**',
         t.measured,
@@ -161,6 +165,7 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
           'Finished',
           'Copy',
           '× cp',
+          'Snapshot held',
           'Verify / check',
           'Restarts',
           'BUSY retries',
@@ -200,6 +205,7 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
     }
   }
 
+  out.push('## Verification: copy in the page cache or not', '', verifyCacheSection(run.verifyCache), '');
   out.push('## The service under HTTP load', '');
   out.push(serviceSection(run.services, opts), '');
 
@@ -265,6 +271,7 @@ function copyRow(c: CellResult, cells: readonly CellResult[], opts: BenchOptions
     finished,
     r ? sec(r.copyMs) : '–',
     ratio(cpRatio(c, cells)),
+    r?.holdMs === undefined ? '–' : sec(r.holdMs),
     verify,
     int(r?.restarts),
     int(r?.busyRetries),

@@ -26,6 +26,10 @@ export interface ContenderRun {
   readonly endedAt: number;
   /** Until the copy is complete and fsynced, without verification. */
   readonly copyMs: number;
+  /** How long the source snapshot was held (ats engines: from their result). */
+  readonly holdMs?: number | undefined;
+  /** ats engines: which engine ran (and on fallback why), from their result. */
+  readonly engine?: string | undefined;
   /** The contender's own verification of its copy, when it has one. */
   readonly verifyMs?: number | undefined;
   /** Wall time of the whole run as a user sees it (process start to exit, verification included). */

@@ -4,6 +4,7 @@ import type { Contender } from './contender.js';
 import { cpFsync } from './cp-fsync.js';
 import type { InNodeJob } from './in-node-job.js';
 import { noteLoop, noteLoopJob } from './note-loop.js';
+import { oursBlock } from './ours-block.js';
 import { oursCli } from './ours-cli.js';
 import { oursInProcess, oursInProcessJob } from './ours-in-process.js';
 import { sqlite3Shell } from './sqlite3-shell.js';
@@ -14,6 +15,7 @@ export { sqlite3ShellVersion } from './sqlite3-shell.js';
 
 /** All contenders; `--cases` picks among their ids (and `ours` means both of ours). */
 export const CONTENDERS: readonly Contender[] = [
+  oursBlock,
   oursCli,
   oursInProcess,
   noteLoop,

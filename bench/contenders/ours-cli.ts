@@ -2,27 +2,42 @@ import fs from 'node:fs';
 import { lastJsonLine } from '../child.js';
 import { CLI } from '../paths.js';
 import { runMeasured } from '../proc-stats.js';
-import type { Contender, ContenderRun } from './contender.js';
+import type { Contender, ContenderRun, RunContext } from './contender.js';
 
 /** The fields of `ats backup --json` the bench reads. */
 interface CliResult {
   readonly file: string;
   readonly durationMs: number;
+  readonly holdMs?: number;
+  readonly engine?: string;
+  readonly fallbackReason?: string;
   readonly busyRetries: number;
   readonly verify: { readonly ms: number; readonly ok: boolean };
 }
 
-/** `ats backup` exactly as a user runs it: a new Node process per backup. */
-export const oursCli: Contender = {
-  id: 'ours-cli',
-  label: 'ats backup (CLI)',
-  description:
-    '`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --json`, a new process per backup; times are its own (durationMs without verify), wall time includes Node start-up.',
-  unavailable: () => (fs.existsSync(CLI) ? undefined : `${CLI} not built`),
-  async run(ctx): Promise<ContenderRun> {
+/** `ats backup` exactly as a user runs it: a new Node process per backup, with one engine. */
+export function oursCliWith(engine: 'backup-api' | 'block', id: string, label: string): Contender {
+  return {
+    id,
+    label,
+    description: `\`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --engine ${engine} --json\`, a new process per backup; times are its own (durationMs without verify), wall time includes Node start-up.`,
+    unavailable: () => (fs.existsSync(CLI) ? undefined : `${CLI} not built`),
+    run: (ctx) => runCli(ctx, engine),
+  };
+}
+
+/** The backup-API engine (the engine before the block copy). */
+export const oursCli = oursCliWith('backup-api', 'ours-cli', 'ats backup, backup-API engine (CLI)');
+
+async function runCli(ctx: RunContext, engine: string): Promise<ContenderRun> {
+  {
     const run = await runMeasured(
       process.execPath,
-      [CLI, 'backup', '--db', ctx.source, '--out', ctx.outDir, '--keep', '1', '--verify', 'quick', '--json'],
+      [
+        CLI,
+        ...['backup', '--db', ctx.source, '--out', ctx.outDir, '--keep', '1', '--verify', 'quick'],
+        ...['--engine', engine, '--json'],
+      ],
       ctx.capMs,
     );
     const wallMs = run.endedAt - run.startedAt;
@@ -45,6 +60,8 @@ export const oursCli: Contender = {
       startedAt: run.startedAt,
       endedAt: run.endedAt,
       copyMs: result.durationMs - result.verify.ms,
+      holdMs: result.holdMs,
+      engine: result.fallbackReason ? `${result.engine} (${result.fallbackReason})` : result.engine,
       verifyMs: result.verify.ms,
       wallMs,
       busyRetries: result.busyRetries,
@@ -52,8 +69,8 @@ export const oursCli: Contender = {
       peakRssKb: run.peakRssKb,
       output: result.file,
     };
-  },
-};
+  }
+}
 
 /** `--json` prints the result pretty-printed over several lines. */
 function lastJsonOf<T>(stdout: string): T | undefined {

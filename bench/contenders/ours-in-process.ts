@@ -38,6 +38,8 @@ export const oursInProcessJob: InNodeJob = {
       return {
         finished: true,
         copyMs: result.durationMs - result.verify.ms,
+        holdMs: result.holdMs,
+        engine: result.fallbackReason ? `${result.engine} (${result.fallbackReason})` : result.engine,
         verifyMs: result.verify.ms,
         restarts,
         busyRetries: result.busyRetries,
@@ -53,7 +55,7 @@ export const oursInProcessJob: InNodeJob = {
 
 export const oursInProcess: Contender = {
   id: 'ours-service',
-  label: 'ats engine, in-process (as the service runs it)',
+  label: 'ats engine, in-process (as the service runs it; engine auto)',
   description:
     'runBackup() in a Node process, as the service calls it: one held read snapshot copied in a worker thread, fsync, quick_check, rotation; event-loop delay measured in that process.',
   unavailable: () => undefined,

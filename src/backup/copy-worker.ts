@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { askParent } from './block-copy/shm-registry.js';
 import type { CopyWorkerData, WorkerMessage } from './copy-in-worker.js';
 import { BackupError, reasonOf } from './errors.js';
 import { copySnapshot } from './snapshot-copy.js';
@@ -11,6 +12,7 @@ const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
 copySnapshot(data.request, {
   cancelled: () => Atomics.load(cancelFlag, 0) !== 0,
   progress: (progress) => post({ type: 'progress', progress }),
+  descriptors: askParent(data.descriptorChannel, (file) => post({ type: 'descriptor', file })),
 }).then(
   (result) => post({ type: 'done', result }),
   (err: unknown) =>

@@ -36,6 +36,7 @@ export {
   streamStore,
   WalShipper,
 } from './continuous/index.js';
+export type { BlockCopyStats } from './copy-request.js';
 export type { BackupErrorCode } from './errors.js';
 export { BackupError } from './errors.js';
 export { faultPoint } from './fault-points.js';
@@ -45,8 +46,8 @@ export type { FileLock } from './file-lock.js';
 export { lockOwner, tryLock } from './file-lock.js';
 export type { Lineage } from './lineage.js';
 export { ensureLineage, readLineage } from './lineage.js';
-export type { BackupOptions, BackupProgress, VerifyMode } from './options.js';
-export { BACKUP_DEFAULTS } from './options.js';
+export type { BackupEngine, BackupOptions, BackupProgress, VerifyMode } from './options.js';
+export { BACKUP_DEFAULTS, BACKUP_ENGINES } from './options.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
 export { finishInterruptedRestore, restoreBackup } from './restore.js';
 export type { RemovedGeneration } from './rotation.js';

@@ -9,7 +9,12 @@ import { BackupError, reasonOf } from './errors.js';
  * itself happened). `beforeRename` runs last before the rename: the place to honour cancellation.
  * Both backup rotation and restore install through here.
  */
-export async function installFile(tmp: string, final: string, beforeRename?: () => void): Promise<void> {
+export async function installFile(
+  tmp: string,
+  final: string,
+  beforeRename?: () => void,
+  options: { syncFolder?: boolean } = {},
+): Promise<void> {
   try {
     await fsyncFile(tmp);
     beforeRename?.();
@@ -20,7 +25,7 @@ export async function installFile(tmp: string, final: string, beforeRename?: () 
       ? err
       : new BackupError('ATS_BACKUP_ROTATE', 'install', tmp, reasonOf(err));
   }
-  await fsyncDir(path.dirname(final));
+  if (options.syncFolder !== false) await fsyncDir(path.dirname(final));
 }
 
 /** fsyncs a file's data. Never call it on a database this process holds SQLite connections to. */

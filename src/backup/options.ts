@@ -3,6 +3,12 @@ import { BackupError } from './errors.js';
 /** How a finished copy is checked before it may replace an older backup. */
 export type VerifyMode = 'quick' | 'full' | 'off';
 
+/** Which engine copies the snapshot: 'auto' (block copy, backup API when it cannot), 'block' or 'backup-api'. */
+export type BackupEngine = 'auto' | 'block' | 'backup-api';
+
+/** The engines, for validation and help texts. */
+export const BACKUP_ENGINES: readonly BackupEngine[] = Object.freeze(['auto', 'block', 'backup-api']);
+
 /** Where a running backup is, as reported to `onProgress`. */
 export interface BackupProgress {
   readonly phase: 'copy' | 'verify' | 'rotate';
@@ -26,8 +32,14 @@ export interface BackupOptions {
   readonly maxReadLockMs?: number;
   /** Cancel the whole backup after this long; 0 means no deadline. Default 0. */
   readonly timeoutMs?: number;
-  /** Pages per copy step (progress and cancellation granularity). Default: 8 MiB worth. */
+  /** Pages per copy step of the backup-API engine (progress and cancellation granularity). Default: 8 MiB worth. */
   readonly stepPages?: number;
+  /**
+   * Which engine copies: 'auto' (default) the block copy (the file at `cp` speed plus the
+   * snapshot's WAL frames) with the backup API whenever a precondition fails; 'block' only the
+   * block copy (fails with the reason instead of falling back); 'backup-api' only the backup API.
+   */
+  readonly engine?: BackupEngine;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: BackupProgress) => void;
 }
@@ -40,6 +52,7 @@ export const BACKUP_DEFAULTS = Object.freeze({
   maxReadLockMs: 4_000,
   timeoutMs: 0,
   stepPages: 0, // 0: computed from the page size
+  engine: 'auto' as BackupEngine,
 });
 
 /** Options after validation and defaults. */
@@ -55,6 +68,7 @@ const KNOWN = [
   'maxReadLockMs',
   'timeoutMs',
   'stepPages',
+  'engine',
   'signal',
   'onProgress',
 ];
@@ -93,6 +107,11 @@ export function resolveBackupOptions(options: BackupOptions): ResolvedBackupOpti
   wholeNumber('maxReadLockMs', resolved.maxReadLockMs, 1, 3_600_000);
   wholeNumber('timeoutMs', resolved.timeoutMs, 0, 86_400_000);
   wholeNumber('stepPages', resolved.stepPages, 0, 1 << 24);
+  if (!BACKUP_ENGINES.includes(resolved.engine)) {
+    throw invalid(
+      `"engine" must be "auto", "block" or "backup-api" (got ${JSON.stringify(resolved.engine)})`,
+    );
+  }
   return Object.freeze(resolved);
 }
 

@@ -95,7 +95,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
       throw new BackupError('ATS_BACKUP_CANCELLED', 'restore', database, 'cancelled; nothing was changed');
   };
   const current = fileId(database);
-  const mode = ((await fsp.stat(database).catch(() => stat)).mode & 0o7777) as number;
+  const mode = (await fsp.stat(database).catch(() => stat)).mode & 0o777;
   const held = current ? takeDatabase(database, current) : undefined;
   let pending: string | undefined;
   let installed = false;
@@ -113,6 +113,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
           busyTimeoutMs: 10_000,
           maxReadLockMs: 3_600_000, // the lock is on the backup file, which no one writes
           stepPages: 0,
+          engine: 'backup-api', // restore copies through SQLite (issue 12); a backup is never in WAL mode
         },
         { signal: opts.signal, onProgress: opts.onProgress },
       ),
@@ -160,12 +161,19 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreResult
   } catch (err) {
     await fsp.rm(tmp, { force: true });
     await fsp.rm(`${tmp}-journal`, { force: true });
-    if (pending && !installed) await fsp.rm(pending, { force: true });
+    // The link is the old database's last name once the rename happened (even if a later fsync
+    // failed): keep it then; remove it only while it is still a second name of the live file.
+    if (pending && fs.existsSync(pending)) {
+      if (sameFile(fileId(pending), fileId(database))) await fsp.rm(pending);
+      else await fsp.rename(pending, pending.slice(0, -'.tmp'.length));
+    }
     throw err instanceof BackupError
       ? err
       : new BackupError('ATS_BACKUP_COPY', 'restore', database, reasonOf(err), { cause: err });
   } finally {
-    held?.release(!installed);
+    // Back to WAL only if the database path is still the file we hold: SQLite names the -wal after
+    // the path, so doing it after the rename would put the old database's WAL beside the new one.
+    held?.release(!installed && sameFile(fileId(database), current));
   }
 }
 

@@ -9,6 +9,7 @@ import {
   requireSameDatabase,
 } from './catalogue.js';
 import { copyInWorker } from './copy-in-worker.js';
+import type { CopyResult } from './copy-request.js';
 import { BackupError, reasonOf } from './errors.js';
 import { faultPoint } from './fault-points.js';
 import { fileId, sameFile } from './file-identity.js';
@@ -16,7 +17,6 @@ import { readLineage } from './lineage.js';
 import { type BackupOptions, resolveBackupOptions } from './options.js';
 import { requireFile, requireWritableFolder } from './path-checks.js';
 import { copyTmpPath, type RemovedGeneration, removeStaleFiles, rotate } from './rotation.js';
-import type { CopyResult } from './snapshot-copy.js';
 import { explainReadOnly } from './verify.js';
 
 /** What a successful backup did. */
@@ -87,6 +87,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
         busyTimeoutMs: opts.busyTimeoutMs,
         maxReadLockMs: opts.maxReadLockMs,
         stepPages: opts.stepPages,
+        engine: opts.engine,
       },
       { signal, onProgress: opts.onProgress },
     );
@@ -109,7 +110,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       copy.journalMode === 'wal'
         ? []
         : [
-            `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.copyMs} ms ` +
+            `source is in ${copy.journalMode} journal mode: the copy blocked writers for ${copy.holdMs} ms ` +
               `(capped at ${opts.maxReadLockMs} ms); WAL mode avoids this`,
           ];
     return Object.freeze({

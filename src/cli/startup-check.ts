@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { backupBase, fileId, listGenerations, sameFile, verifyDatabase } from '../backup/index.js';
+import {
+  backupBase,
+  fileId,
+  generationPath,
+  listGenerations,
+  sameFile,
+  verifyDatabase,
+} from '../backup/index.js';
 import { AtsError } from '../errors/index.js';
 
 /** The service (or a restore) will not start on this database. Exit code 1. */
@@ -55,7 +62,7 @@ export function checkDatabase(database: string, backupDir: string, configFile: s
   const check = verifyDatabase(database, 'quick');
   if (check.ok) return;
   const base = backupBase(backupDir, database);
-  let advice = `no backup of it passes quick_check either (looked for ${base}.bak1)`;
+  let advice = `no backup of it passes quick_check either (looked for ${generationPath(base, 1)})`;
   for (const g of listGenerations(base)) {
     if (!verifyDatabase(g.file, 'quick').ok) continue;
     const config = configFile ? ` --config ${configFile}` : ` --db ${database}`;

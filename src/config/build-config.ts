@@ -23,6 +23,7 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
       backupKeep: db.backup_keep ?? DEFAULTS.database.backupKeep,
       backupDir,
       backupVerify: db.backup_verify ?? DEFAULTS.database.backupVerify,
+      backupEngine: db.backup_engine ?? DEFAULTS.database.backupEngine,
       backupTimeoutSeconds: db.backup_timeout_seconds ?? DEFAULTS.database.backupTimeoutSeconds,
       destinations: Object.freeze(
         (db.destination ?? []).map((d) =>

@@ -8,6 +8,8 @@ export interface Destination {
   readonly syncIntervalSeconds: number;
   readonly snapshotIntervalSeconds: number;
 }
+/** Which engine copies a backup (the backup engine's `engine` option). */
+export type BackupEngineChoice = 'auto' | 'block' | 'backup-api';
 
 /** The validated settings of `am.toml`. Every object in it is frozen. */
 export interface Config {
@@ -23,6 +25,8 @@ export interface Config {
     /** Absolute folder the generations are written to. */
     readonly backupDir: string;
     readonly backupVerify: BackupVerify;
+    /** 'auto': block copy, the backup API when a precondition fails; 'block'; 'backup-api'. */
+    readonly backupEngine: BackupEngineChoice;
     /** A backup running longer than this is cancelled. */
     readonly backupTimeoutSeconds: number;
     /** `[[Database.destination]]`: where backups also go; a continuous one gets the WAL shipped. */
@@ -61,6 +65,7 @@ export const DEFAULTS = Object.freeze({
     backupKeep: 2,
     backupDir: undefined as string | undefined,
     backupVerify: 'quick' as BackupVerify,
+    backupEngine: 'auto' as BackupEngineChoice,
     backupTimeoutSeconds: 3600,
     maxWalBytes: 268_435_456, // 4x the store's journal_size_limit
   }),

@@ -17,6 +17,7 @@ export const SCHEMA = {
     backup_keep: wholeNumber(1, 1000),
     backup_dir: nonEmptyString('path'),
     backup_verify: oneOf('quick', 'full', 'off'),
+    backup_engine: oneOf('auto', 'block', 'backup-api'),
     backup_timeout_seconds: wholeNumber(1, undefined, MAX_BACKUP_TIMEOUT_SECONDS),
     destination: destinations(),
     max_wal_bytes: wholeNumber(MIN_WAL_CAP_BYTES),

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import {
+  type BackupEngine,
   BackupError,
   type BackupResult,
   backupBase,
@@ -20,6 +21,8 @@ export interface BackupJobOptions {
   readonly keep: number;
   readonly verify: VerifyMode;
   readonly timeoutSeconds: number;
+  /** Which engine copies; default 'auto'. */
+  readonly engine?: BackupEngine;
   /** First retry after a failure; doubles each time, capped at the interval. Default 10 s. */
   readonly retryBaseSeconds?: number;
 }
@@ -153,7 +156,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   }
 
   async #run(): Promise<void> {
-    const { database, keep, verify, timeoutSeconds, intervalSeconds } = this.options;
+    const { database, keep, verify, timeoutSeconds, intervalSeconds, engine } = this.options;
     this.emit('start');
     this.#log.info({ event: 'backup_start', database, target: this.#target }, 'backup started');
     try {
@@ -162,6 +165,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
         target: this.#target,
         keep,
         verify,
+        engine,
         signal: AbortSignal.any([this.#shutdown.signal, AbortSignal.timeout(timeoutSeconds * 1000)]),
       });
       this.#last = result;
@@ -187,7 +191,10 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
           database,
           file: result.file,
           durationMs: result.durationMs,
+          engine: result.engine,
+          fallbackReason: result.fallbackReason,
           copyMs: result.copyMs,
+          holdMs: result.holdMs,
           bytes: result.bytes,
           pages: result.pages,
           verify: result.verify.mode,

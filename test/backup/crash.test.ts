@@ -64,7 +64,7 @@ describe('SIGKILL during a backup never costs a good backup', () => {
     const fullRun = performance.now() - started;
     for (let i = 0; i < RANDOM_KILLS; i++)
       await crashAndRecover({ afterMs: Math.round(Math.random() * fullRun) });
-  });
+  }, 300_000); // 30 kills and 30 recovering backups, each a CLI process: slow on a loaded machine
 
   it('reports the temporary files it cleaned up', async () => {
     const before = { bak1: countRows(`${db}.bak1`), bak2: countRows(`${db}.bak2`) };

@@ -34,6 +34,11 @@ describe('runBackup rejects bad options, naming the option', () => {
       /"busyTimeoutMs" must be a whole number/,
     ],
     ['signal not a signal', (db) => ({ source: db, signal: {} }), /"signal" must be an AbortSignal/],
+    [
+      'engine word',
+      (db) => ({ source: db, engine: 'fast' }),
+      /"engine" must be "auto", "block" or "backup-api" \(got "fast"\)/,
+    ],
   ];
   it.each(cases)('%s', async (_name, make, message) => {
     dir = tempDir();

@@ -221,6 +221,24 @@ describe('B4: a one-off ats backup prunes nothing the configuration does not say
   });
 });
 
+describe('B4, the service: every generation it drops is logged', () => {
+  it('backup_keep = 2, a backup every second: each rotation logs backup_removed naming bak2 and when it was taken', async () => {
+    dir = tempDir();
+    const config = writeConfig(
+      dir,
+      '[Database]\npath = "data/ats.db"\nbackup_keep = 2\nbackup_interval_seconds = 1\n[Pulse]\nticker_interval_seconds = 0.1\n[Server]\nport = 0\n',
+    );
+    service = await startService(config);
+    await waitFor(() => service!.events('backup_finish').length >= 3, 30_000, 'three backups');
+    expect(await service.stop()).toBe(0);
+    const removed = service.events('backup_removed');
+    service = undefined;
+    expect(removed.length).toBeGreaterThanOrEqual(1);
+    expect(removed[0]).toMatchObject({ generation: 'bak2', why: 'rotated-out' });
+    expect(Date.parse(String(removed[0]!.takenAt))).toBeGreaterThan(0);
+  });
+});
+
 describe('the unclear cases: verify means valid, symlinked backup_dir, cancellation', () => {
   it('ats verify fails a 0-byte file, /proc/self/status, a truncated file and a file without a header', async () => {
     dir = tempDir();

@@ -35,7 +35,7 @@ describe('ats backup: success', () => {
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(
       new RegExp(
-        `^backup ok: ${db} -> ${db}\\.bak1 \\(.* pages\\) in [0-9.]+ s \\[copy [0-9.]+ s, quick_check ok in [0-9.]+ s, 0 busy retries\\]\\n$`,
+        `^backup ok: ${db} -> ${db}\\.bak1 \\(.* pages\\) in [0-9.]+ s \\[block copy [0-9.]+ s \\(snapshot held [0-9.]+ s\\), quick_check ok in [0-9.]+ s, 0 busy retries\\]\\n$`,
       ),
     );
     expect(integrity(`${db}.bak1`)).toBe('ok');

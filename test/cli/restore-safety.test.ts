@@ -1,6 +1,6 @@
 // Issue 12, data loss D1-D4: restore never runs under anyone using the database, copies exactly
 // what it verified (WAL included), and leaves no crash window. Through the real CLI and service.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -114,6 +114,46 @@ describe('D1: restore refuses while a service uses the database under another na
     expect(run.stderr).toMatch(/is open by process \d+/);
     expect(keptCopies(path.join(dir, 'other'), 'ats.db')).toEqual([]);
   });
+});
+
+describe('D1: a bind mount of the database file', () => {
+  const canMount = (() => {
+    const probe = fs.mkdtempSync('/tmp/ats-bind-probe-');
+    try {
+      execFileSync('mount', ['--bind', probe, probe], { stdio: 'ignore' });
+      execFileSync('umount', [probe]);
+      return true;
+    } catch {
+      return false; // no permission to mount here
+    } finally {
+      fs.rmSync(probe, { recursive: true, force: true });
+    }
+  })();
+
+  it.skipIf(!canMount)(
+    'restore --db through a bind mount of the database file under another name is refused',
+    async () => {
+      dir = tempDir();
+      const config = writeConfig(dir, '[Database]\npath = "data/ats.db"\n[Server]\nport = 0\n');
+      service = await startService(config);
+      await waitFor(() => service!.events('backup_finish').length === 1, 20_000, 'the first backup');
+      fs.mkdirSync(path.join(dir, 'other'));
+      const alias = path.join(dir, 'other', 'x.db');
+      fs.writeFileSync(alias, '');
+      execFileSync('mount', ['--bind', path.join(dir, 'data', 'ats.db'), alias]);
+      try {
+        const from = path.join(dir, 'data', 'ats.db.bak1');
+        const run = await runCli(['restore', '--db', alias, '--from', from, '--yes']);
+        expect(run.code, run.stderr).toBe(1);
+        expect(run.stderr).toMatch(
+          new RegExp(`is open by process ${service.child.pid}: stop it before restoring`),
+        );
+        expect((await put(service.url, [attestation(9)])).status).toBe(201);
+      } finally {
+        execFileSync('umount', ['-l', alias]);
+      }
+    },
+  );
 });
 
 describe('D2: restore copies what it verified, WAL included, and refuses the database itself', () => {

@@ -94,7 +94,7 @@ describe('ats restore refuses, changing nothing', () => {
 });
 
 describe('ats restore', () => {
-  it("then start gives exactly the backup's rows; the replaced database and its WAL are kept, no stale -wal is left", async () => {
+  it("then start gives exactly the backup's rows; the replaced database is kept complete (its WAL checkpointed into it), no stale -wal is left", async () => {
     dir = tempDir();
     const config = writeConfig(
       dir,

@@ -14,9 +14,9 @@ export const FAULTS = {
       'SIGKILL at each step of `ats restore` (database taken, mid-copy, copied, set aside, renamed, kept), in WAL mode with committed rows only in the -wal and in rollback-journal mode with a hot journal',
   },
   'restore-in-use': {
-    trials: 4,
+    trials: 5,
     fault:
-      '`ats restore` while the database is open: a service under a symlinked name, a service through a hard link, an idle better-sqlite3 connection in WAL and in rollback-journal mode',
+      '`ats restore` while the database is open: a service under a symlinked name, through a bind mount of the file, through a hard link, an idle better-sqlite3 connection in WAL and in rollback-journal mode',
   },
   'restore-from-wal': {
     trials: 2,
@@ -37,8 +37,9 @@ export const FAULTS = {
   },
   'future-backup': { trials: 2, fault: 'newest backup dated in the future (file time, recorded time)' },
   'one-off-prune': {
-    trials: 3,
-    fault: '`ats backup` over 7 generations: with the service am.toml, without one, with --keep 3',
+    trials: 4,
+    fault:
+      '`ats backup` over 7 generations: with the service am.toml, without one, with --keep 3; the service dropping bak2',
   },
   'not-a-database': {
     trials: 7,

@@ -75,7 +75,7 @@ describe('no space', () => {
     expect(run.signal).toBe(null);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
-      /^Error: copy .*src\.db: SQLITE_IOERR: disk I\/O error while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there; a full disk, a file size limit \(ulimit -f\) or a failing disk causes this\)\n$/,
+      /^Error: copy .*src\.db: (SQLITE_IOERR: disk I\/O error|EFBIG: file too large) while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there; a full disk, a file size limit \(ulimit -f\) or a failing disk causes this\)\n$/,
     );
     expectUntouched(out, good);
     expect((await runCli(['backup', '--db', db, '--out', out])).code).toBe(0);
@@ -94,7 +94,7 @@ describe('no space', () => {
       const full = await runCli(['backup', '--db', db, '--out', out]);
       expect(full.code).toBe(1);
       expect(full.stderr).toMatch(
-        /^Error: copy .*src\.db: SQLITE_FULL: database or disk is full while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there;/,
+        /^Error: copy .*src\.db: (SQLITE_FULL: database or disk is full|ENOSPC: no space left on device) while writing .*src\.db\.bak\.tmp \([0-9.]+ MiB free there;/,
       );
       expectUntouched(out, good);
       fs.rmSync(path.join(out, 'filler'));

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import {
   BACKUP_DEFAULTS,
+  BACKUP_ENGINES,
+  type BackupEngine,
   type BackupResult,
   backupBase,
   fileId,
@@ -23,6 +25,7 @@ interface BackupFlags {
   keep?: number;
   config?: string;
   busyTimeout: number;
+  engine: BackupEngine;
   json?: boolean;
 }
 
@@ -56,6 +59,12 @@ export function backupCommand(): Command {
       wholeNumber('--busy-timeout', 0, 3_600_000, 'backup'),
       BACKUP_DEFAULTS.busyTimeoutMs,
     )
+    .option(
+      '--engine <engine>',
+      'auto (block copy of the file plus its WAL frames, the backup API when it cannot), block or backup-api',
+      oneOf('--engine', [...BACKUP_ENGINES], 'backup'),
+      BACKUP_DEFAULTS.engine,
+    )
     .option('--json', 'print the result as JSON on stdout')
     .action(async (flags: BackupFlags) => {
       const service = serviceSettings(flags.db, flags.config);
@@ -71,6 +80,7 @@ export function backupCommand(): Command {
             keep,
             verify: flags.verify,
             busyTimeoutMs: flags.busyTimeout,
+            engine: flags.engine,
             signal,
             onProgress: (p) => bar.update(p.phase, p.pagesDone, p.pagesTotal),
           }),
@@ -117,7 +127,7 @@ function resolveTarget(db: string, out: string | undefined, service: Config['dat
 function summary(r: BackupResult): string {
   return (
     `backup ok: ${r.source} -> ${r.file} (${formatBytes(r.bytes)}, ${r.pages} pages) in ${seconds(r.durationMs)} ` +
-    `[copy ${seconds(r.copyMs)}, ${r.verify.mode === 'off' ? 'not verified' : `${r.verify.mode}_check ok in ${seconds(r.verify.ms)}`}, ` +
+    `[${r.engine} copy ${seconds(r.copyMs)} (snapshot held ${seconds(r.holdMs)})${r.fallbackReason ? `, fell back to the backup API: ${r.fallbackReason}` : ''}, ${r.verify.mode === 'off' ? 'not verified' : `${r.verify.mode}_check ok in ${seconds(r.verify.ms)}`}, ` +
     `${r.busyRetries} busy retries${r.cleanedUp.length ? `, removed ${r.cleanedUp.length} stale temporary file(s)` : ''}]`
   );
 }

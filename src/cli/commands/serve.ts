@@ -70,6 +70,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
         keep: database.backupKeep,
         verify: database.backupVerify,
         timeoutSeconds: database.backupTimeoutSeconds,
+        engine: database.backupEngine,
       },
       log,
     );

@@ -1,0 +1,4 @@
+import { oursCliWith } from './ours-cli.js';
+
+/** The block engine: the file bulk-copied by a child process plus the snapshot's WAL frames. */
+export const oursBlock = oursCliWith('block', 'ours-block', 'ats backup, block engine (CLI)');
