@@ -1,20 +1,16 @@
-import fs from 'node:fs';
+import { keptDescriptor } from '../block-copy/shm-registry.js';
+import { BackupError } from '../errors.js';
 
-// Rule 2 (docs/ARCHITECTURE.md, block-copy.md): a descriptor on a database file or its -shm is
-// never closed in a process that has SQLite connections to it: closing any descriptor on a file
-// drops every POSIX lock the process holds on it, SQLite's included. So descriptors are opened
-// once per file and kept for the life of the process, in this one registry. A file is known by
-// device and inode: when the path now names another file (the database was replaced), a new
-// descriptor is opened and the old one is still kept.
-const kept = new Map<string, { fd: number; dev: number; ino: number }>();
-
-/** A read-only descriptor on `file` (the file the path names now), never closed. */
+/**
+ * A read-only descriptor on `file` (a database or its -shm), never closed: Rule 2 of block-copy.md
+ * (closing any descriptor on a file drops every POSIX lock the process holds on it, SQLite's
+ * included). It comes from the process's one registry, the block-copy engine's, which knows a file
+ * by device+inode: when the path now names another file, a new descriptor is opened and the old
+ * one is still kept.
+ */
 export function keptFd(file: string): number {
-  const now = fs.statSync(file);
-  const known = kept.get(file);
-  if (known !== undefined && known.dev === now.dev && known.ino === now.ino) return known.fd;
-  const fd = fs.openSync(file, 'r');
-  const st = fs.fstatSync(fd);
-  kept.set(file, { fd, dev: st.dev, ino: st.ino });
+  const fd = keptDescriptor(file);
+  if (fd === undefined)
+    throw new BackupError('ATS_BACKUP_SOURCE', 'open', file, 'cannot open it for reading');
   return fd;
 }
