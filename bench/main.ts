@@ -137,8 +137,14 @@ async function main(): Promise<void> {
   } finally {
     fs.rmSync(WORK_DIR, { recursive: true, force: true });
   }
+  const { measureWorstRequests, worstRequestMarkdown } = await import('./worst-request.js');
+  const sections = [
+    worstRequestMarkdown(await measureWorstRequests(path.join(OUT_DIR, 'work-worst-request'))),
+  ];
+  log(sections[0] ?? '');
   const elapsedMs = Date.now() - started;
   const written = writeReport({
+    sections,
     opts,
     env,
     datasets,

@@ -30,6 +30,8 @@ export interface RunRecord {
   /** The bench's command-line arguments. */
   readonly argv: readonly string[];
   readonly root: string;
+  /** Markdown sections measured by other bench modules (e.g. worst-request.ts), appended as they are. */
+  readonly sections?: readonly string[];
 }
 
 /** Writes the Markdown report, the raw JSON and the latency plot; returns the paths written. */
@@ -221,6 +223,7 @@ function markdown(run: RunRecord, plotFile: string | undefined): string {
     `- Raw figures: \`${run.opts.json}\`, written by each run and kept out of git; \`npm run bench -- --from-json FILE\` re-renders this report from such a file.`,
     `- Findings from earlier profiling that a run does not recompute (syscall counts, variants measured once): [${PROFILING_NOTE}](${PROFILING_NOTE}), dated and written by hand.`,
   );
+  out.push(...(run.sections ?? []));
   return `${out.join('\n')}\n`;
 }
 

@@ -23,9 +23,10 @@ export function tryLock(file: string, owner?: string): FileLock | undefined {
     db?.close();
     const code = String((err as { code?: unknown }).code ?? '');
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return undefined;
-    throw new BackupError('ATS_BACKUP_DEST', 'lock', file, reasonOf(err), { cause: err });
+    const shortage = code.startsWith('SQLITE_CANTOPEN') ? descriptorShortage() : undefined;
+    throw new BackupError('ATS_BACKUP_DEST', 'lock', file, shortage ?? reasonOf(err), { cause: err });
   }
-  if (owner !== undefined) fs.writeFileSync(`${file}.owner`, `${owner}\n`);
+  if (owner !== undefined) writePrivate(`${file}.owner`, `${owner}\n`);
   const held = db;
   return {
     release() {
@@ -43,4 +44,28 @@ export function lockOwner(file: string): string | undefined {
   } catch {
     return undefined; // no owner file: the holder did not say
   }
+}
+
+/**
+ * Why SQLite could not open a file when the process is out of file descriptors (SQLite says only
+ * SQLITE_CANTOPEN): opening /dev/null tells EMFILE or ENFILE apart from a real path problem.
+ */
+function descriptorShortage(): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync('/dev/null', 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EMFILE' || code === 'ENFILE')
+      return `${code}: too many open files (the ${code === 'EMFILE' ? 'process' : 'system'} is at its limit of open file descriptors)`;
+    return undefined;
+  }
+  fs.closeSync(fd); // /dev/null, never a database: closing it drops no SQLite lock
+  return undefined;
+}
+
+/** Writes a small file only its owner can read (0600), whatever the umask or an older file's mode. */
+function writePrivate(file: string, text: string): void {
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
 }

@@ -1,10 +1,13 @@
 import { UsageError } from './usage-error.js';
 
+/** Decimal digits only: no sign, exponent, hex, fraction or white space (Number() takes all of those). */
+const DIGITS = /^[0-9]{1,16}$/;
+
 /** Parses a whole-number option value, naming the option when it is not one. */
 export function wholeNumber(option: string, min: number, max: number, command: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    if (!DIGITS.test(value) || n < min || n > max) {
       throw new UsageError(
         `${option} must be a whole number from ${min} to ${max} (got "${value}")`,
         `ats ${command} --help`,

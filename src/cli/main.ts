@@ -55,6 +55,15 @@ function report(err: unknown, hint: string): number {
   return EXIT.failed;
 }
 
+// A reader that stops early (`ats backups | head -1`) closes the pipe: stop writing to it, quietly,
+// and let the command finish its work and exit with its own code. Any other stream error is real.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
+}
+
 // Past RLIMIT_FSIZE a write should fail with EFBIG (a clear error, temporary files removed)
 // rather than the default SIGXFSZ killing the process mid-write.
 process.on('SIGXFSZ', () => {});

@@ -9,6 +9,7 @@ import {
   verifyDatabase,
 } from '../backup/index.js';
 import { AtsError } from '../errors/index.js';
+import { createDatabaseFile } from '../store/index.js';
 
 /** The service (or a restore) will not start on this database. Exit code 1. */
 export class StartupError extends AtsError {
@@ -50,7 +51,7 @@ export function checkDatabasePresent(
         'or start a new, empty database on purpose with `ats serve --fresh`',
     );
   }
-  if (!stat) fs.closeSync(fs.openSync(database, 'a', 0o644)); // no SQLite connection exists yet
+  if (!stat) createDatabaseFile(database); // 0600, whatever the umask; no SQLite connection exists yet
 }
 
 /**

@@ -2,7 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Config, DEFAULTS } from './config.js';
 import { type ConfigSource, problemAt } from './config-source.js';
+import { ConfigError } from './errors.js';
 import { isLoopback } from './loopback.js';
+import { tokenProblem } from './rules.js';
 import type { CheckedValues } from './schema.js';
 
 /**
@@ -41,9 +43,11 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
     server: Object.freeze({
       host: server.host ?? DEFAULTS.server.host,
       port: server.port ?? DEFAULTS.server.port,
-      // An empty ATS_TOKEN is how a shell unsets it: treat it as absent, never as the token "".
-      token: server.token ?? (envToken === undefined || envToken === '' ? undefined : envToken),
+      token: server.token ?? tokenFromEnv(envToken),
       maxBodyBytes: server.max_body_bytes ?? DEFAULTS.server.maxBodyBytes,
+      maxConnections: server.max_connections ?? DEFAULTS.server.maxConnections,
+      requestTimeoutSeconds: server.request_timeout_seconds ?? DEFAULTS.server.requestTimeoutSeconds,
+      shutdownGraceSeconds: server.shutdown_grace_seconds ?? DEFAULTS.server.shutdownGraceSeconds,
     }),
     ats: Object.freeze({
       maxPerActorContext: ats.max_per_actor_context ?? DEFAULTS.ats.maxPerActorContext,
@@ -56,6 +60,14 @@ export function buildConfig(values: CheckedValues, source: ConfigSource): Config
 
 function resolveFolder(baseDir: string, url: string): string {
   return path.resolve(baseDir, url.startsWith('file://') ? fileURLToPath(url) : url);
+}
+
+/** ATS_TOKEN checked like `[Server] token`. An empty one is how a shell unsets it: absent, never "". */
+function tokenFromEnv(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const result = tokenProblem(raw);
+  if (result.ok) return result.value;
+  throw new ConfigError(`environment variable ATS_TOKEN ${result.problem}`, { key: 'ATS_TOKEN' });
 }
 
 /** A server reachable from other machines must ask for a token. */

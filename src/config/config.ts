@@ -45,6 +45,12 @@ export interface Config {
     /** Bearer token: `[Server] token`, else env ATS_TOKEN, else undefined. */
     readonly token: string | undefined;
     readonly maxBodyBytes: number;
+    /** Connections beyond this are dropped. */
+    readonly maxConnections: number;
+    /** A request (headers and body) must arrive within this. */
+    readonly requestTimeoutSeconds: number;
+    /** On shutdown, requests in flight get this long before their connections are closed. */
+    readonly shutdownGraceSeconds: number;
   };
   readonly ats: {
     /** enforce_limits keeps at most this many attestations per (actor, context). */
@@ -75,6 +81,9 @@ export const DEFAULTS = Object.freeze({
     port: 8787,
     token: undefined as string | undefined,
     maxBodyBytes: 1_048_576,
+    maxConnections: 256,
+    requestTimeoutSeconds: 30,
+    shutdownGraceSeconds: 10,
   }),
   ats: Object.freeze({ maxPerActorContext: 64, maxBatch: 1000 }),
 });

@@ -1,4 +1,4 @@
-import { positiveNumber, type Rule, show, wholeNumber } from './rules.js';
+import { type Rule, show, wholeNumber } from './rules.js';
 import { suggest } from './suggest.js';
 
 /** One `[[Database.destination]]` as written, checked (the URL not yet resolved). */
@@ -17,7 +17,13 @@ export const DESTINATION_DEFAULTS = Object.freeze({
 });
 
 const KEYS = ['url', 'continuous', 'sync_interval_seconds', 'snapshot_interval_seconds'];
-const syncRule = positiveNumber(86_400);
+const syncRule: Rule<number> = (value) => {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof n !== 'number' || Number.isNaN(n) || n <= 0)
+    return { ok: false, problem: `must be a number > 0 (got ${show(value)})` };
+  if (n > 86_400) return { ok: false, problem: `must be a number <= 86400 (got ${show(value)})` };
+  return { ok: true, value: n };
+};
 const snapshotRule = wholeNumber(0, undefined, 2_147_483);
 
 /**

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildConfig } from './build-config.js';
@@ -62,13 +63,44 @@ function readConfigFile(absolute: string, shownAs: string, explicit: boolean): s
       { file: shownAs },
     );
   }
+  let bytes: Buffer;
   try {
-    // A leading byte-order mark is valid UTF-8 but not valid TOML.
-    return fs.readFileSync(absolute, 'utf8').replace(/^\uFEFF/, '');
+    bytes = fs.readFileSync(absolute);
   } catch (err) {
     throw new ConfigError(`cannot read config file ${absolute}: ${String(err)}`, {
       file: shownAs,
       cause: err,
     });
   }
+  // Decoding would replace a bad byte with U+FFFD silently, and a path or token would change.
+  if (!isUtf8(bytes)) {
+    const at = firstBadUtf8Byte(bytes);
+    const line = bytes.subarray(0, at).toString('latin1').split('\n').length;
+    throw new ConfigError(`is not valid UTF-8 (bad byte 0x${bytes[at]?.toString(16)} at offset ${at})`, {
+      file: shownAs,
+      line,
+    });
+  }
+  // A leading byte-order mark is valid UTF-8 but not valid TOML.
+  return bytes.toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/** Offset of the first byte that breaks UTF-8 in `buf` (known not to be valid). */
+function firstBadUtf8Byte(buf: Buffer): number {
+  for (let i = 0; i < buf.length; ) {
+    const b = buf[i] as number;
+    const tail =
+      b < 0x80
+        ? 0
+        : b >= 0xc2 && b <= 0xdf
+          ? 1
+          : b >= 0xe0 && b <= 0xef
+            ? 2
+            : b >= 0xf0 && b <= 0xf4
+              ? 3
+              : -1;
+    if (tail < 0 || (tail > 0 && !isUtf8(buf.subarray(i, i + tail + 1)))) return i;
+    i += tail + 1;
+  }
+  return buf.length;
 }

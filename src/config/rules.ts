@@ -27,23 +27,49 @@ export function wholeNumber(min: number, max?: number, limit = Number.MAX_SAFE_I
   };
 }
 
-/** A number above 0; fractions allowed. `limit` is a technical ceiling, shown only when exceeded. */
-export function positiveNumber(limit: number): Rule<number> {
+/** A number from `min` up; fractions allowed. `limit` is a technical ceiling, shown only when exceeded. */
+export function numberFrom(min: number, limit: number): Rule<number> {
   return (value) => {
     const n = typeof value === 'bigint' ? Number(value) : value;
-    if (typeof n !== 'number' || Number.isNaN(n) || n <= 0)
-      return { ok: false, problem: `must be a number > 0 (got ${show(value)})` };
+    if (typeof n !== 'number' || Number.isNaN(n) || n < min)
+      return { ok: false, problem: `must be a number >= ${min} (got ${show(value)})` };
     if (n > limit) return { ok: false, problem: `must be a number <= ${limit} (got ${show(value)})` };
     return { ok: true, value: n };
   };
 }
 
-/** A string with something other than white space in it. */
+/** A string with something other than white space in it; a path may not hold a NUL character. */
 export function nonEmptyString(what: 'path' | 'string'): Rule<string> {
   return (value) => {
-    if (typeof value === 'string' && value.trim() !== '') return { ok: true, value };
-    return { ok: false, problem: `must be a non-empty ${what} (got ${show(value)})` };
+    if (typeof value !== 'string' || value.trim() === '')
+      return { ok: false, problem: `must be a non-empty ${what} (got ${show(value)})` };
+    if (what === 'path' && value.includes('\0'))
+      return { ok: false, problem: `must not contain a NUL character (got ${show(value)})` };
+    return { ok: true, value };
   };
+}
+
+/**
+ * A bearer token as a client can send it: white space around it is trimmed (a secret file's
+ * newline), and what is left must be visible ASCII. The token itself is never shown in a message.
+ */
+export function bearerToken(value: unknown): RuleResult<string> {
+  if (typeof value !== 'string') return { ok: false, problem: `must be a string (got ${show(value)})` };
+  return tokenProblem(value);
+}
+
+/** The token trimmed, or why no client could send it. */
+export function tokenProblem(raw: string): RuleResult<string> {
+  const token = raw.trim();
+  if (token === '') return { ok: false, problem: 'must not be empty or only white space' };
+  const bad = [...token].findIndex((c) => c < '!' || c > '~');
+  if (bad >= 0) {
+    return {
+      ok: false,
+      problem: `must be visible ASCII characters only, as sent in an Authorization header (character ${bad + 1} of ${token.length} is not)`,
+    };
+  }
+  return { ok: true, value: token };
 }
 
 /** One of a few fixed strings. */

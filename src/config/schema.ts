@@ -1,10 +1,14 @@
 import { destinations } from './destinations.js';
-import { nonEmptyString, oneOf, positiveNumber, type Rule, wholeNumber } from './rules.js';
+import { bearerToken, nonEmptyString, numberFrom, oneOf, type Rule, wholeNumber } from './rules.js';
 
 // Node timers fire at once when asked to wait more than 2^31-1 ms: keep intervals below that.
 const MAX_TIMER_SECONDS = 2_147_483;
 // The backup engine's timeoutMs stops at 24 h.
 const MAX_BACKUP_TIMEOUT_SECONDS = 86_400;
+// Each tick runs the due jobs and a checkpoint: below this an idle service would burn a core.
+const MIN_TICKER_SECONDS = 0.01;
+// Past this a body takes longer to parse than a request may hold the event loop.
+const MAX_BODY_BYTES = 16 * 1_048_576;
 // Twice the store's journal_size_limit (64 MiB): a restart trims the WAL file to that, so a cap
 // below it could leave the file over the cap with nothing left to checkpoint.
 const MIN_WAL_CAP_BYTES = 134_217_728;
@@ -23,13 +27,16 @@ export const SCHEMA = {
     max_wal_bytes: wholeNumber(MIN_WAL_CAP_BYTES),
   },
   Pulse: {
-    ticker_interval_seconds: positiveNumber(MAX_TIMER_SECONDS),
+    ticker_interval_seconds: numberFrom(MIN_TICKER_SECONDS, MAX_TIMER_SECONDS),
   },
   Server: {
     host: nonEmptyString('string'),
     port: wholeNumber(0, 65_535),
-    token: nonEmptyString('string'),
-    max_body_bytes: wholeNumber(1024),
+    token: bearerToken,
+    max_body_bytes: wholeNumber(1024, undefined, MAX_BODY_BYTES),
+    max_connections: wholeNumber(1, 65_535),
+    request_timeout_seconds: wholeNumber(1, 3600),
+    shutdown_grace_seconds: wholeNumber(0, 3600),
   },
   ATS: {
     max_per_actor_context: wholeNumber(1),

@@ -85,8 +85,9 @@ export const ERROR_CODES = Object.freeze({
   ATS_HTTP_TIMEOUT: { exit: 1, status: 408, means: 'the request did not arrive within the request timeout' },
   ATS_HTTP_CONFLICT: { exit: 1, status: 409, means: 'the resource is busy (a backup is already running)' },
   ATS_HTTP_BODY_TOO_LARGE: { exit: 2, status: 413, means: 'the body is over max_body_bytes' },
+  ATS_HTTP_HEADERS_TOO_LARGE: { exit: 2, status: 431, means: 'the request headers are over 16 KiB' },
   ATS_HTTP_UNSUPPORTED_MEDIA_TYPE: { exit: 2, status: 415, means: 'a body that is not application/json' },
-  ATS_HTTP_UNAVAILABLE: { exit: 1, status: 503, means: 'the service is shutting down or over capacity' },
+  ATS_HTTP_UNAVAILABLE: { exit: 1, status: 503, means: 'the service is shutting down' },
   ATS_HTTP_INTERNAL: {
     exit: 1,
     status: 500,

@@ -4,6 +4,14 @@ import { registerAuth } from './auth.js';
 import type { BackupService } from './backup-service.js';
 import type { CheckpointService } from './checkpoint-service.js';
 import { formatSchemaErrors, registerErrorHandler } from './error-handler.js';
+import {
+  CONNECTIONS_CHECKING_INTERVAL_MS,
+  clientErrorHandler,
+  HTTP_LIMITS,
+  type HttpLimits,
+  refuseWhileClosing,
+} from './http-limits.js';
+import { registerJsonParser } from './json-body.js';
 import { registerMetrics } from './metrics.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { backupRoutes } from './routes/backups.js';
@@ -25,11 +33,27 @@ export interface AppDeps {
    * commit's time here, so a point-in-time restore includes every write acknowledged before it).
    */
   readonly afterWrite?: (() => void) | undefined;
+  /** Timeouts and the connection cap; HTTP_LIMITS when not given. */
+  readonly http?: Partial<HttpLimits> | undefined;
 }
 
 /** Builds the HTTP API; listening and shutdown are the caller's. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const limits = { ...HTTP_LIMITS, ...deps.http };
   const app = Fastify({
+    http: {
+      // Node wants headersTimeout <= requestTimeout, and applies it to a stalled body too.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+      maxHeaderSize: 16 * 1024,
+    },
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    forceCloseConnections: 'idle',
+    return503OnClosing: false, // refuseWhileClosing answers with an ats code instead
+    clientErrorHandler,
     loggerInstance: deps.logger,
     // Metrics count requests; the log keeps errors and backups.
     logController: new LogController({ disableRequestLogging: true }),
@@ -40,8 +64,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     schemaErrorFormatter: formatSchemaErrors,
   });
+  app.server.maxConnections = limits.maxConnections;
   app.removeContentTypeParser('text/plain'); // JSON only: anything else is a 415
+  registerJsonParser(app);
   registerErrorHandler(app);
+  refuseWhileClosing(app);
   registerAuth(app, deps.token);
   const afterWrite = deps.afterWrite;
   if (afterWrite !== undefined)

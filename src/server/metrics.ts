@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackupService } from './backup-service.js';
 import type { CheckpointService } from './checkpoint-service.js';
+import { errorReplies } from './schemas.js';
 
 /**
  * Prometheus metrics on their own registry (one per app, so tests can build several): backups
@@ -82,8 +83,10 @@ export function registerMetrics(
       latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
 
-    app.get('/metrics', async (_request, reply) =>
-      reply.type(registry.contentType).send(await registry.metrics()),
+    app.get(
+      '/metrics',
+      { schema: { response: { 200: { type: 'string' }, ...errorReplies } } },
+      async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
     );
   }
 }

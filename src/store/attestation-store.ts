@@ -2,6 +2,7 @@ import path from 'node:path';
 import type {
   Attestation,
   AttestationInput,
+  AttestationPage,
   AttestationQuery,
   StoreLimits,
   StoreStats,
@@ -10,6 +11,7 @@ import { AttestationReader } from './attestation-reader.js';
 import { AttestationWriter } from './attestation-writer.js';
 import { StoreError, storeFailure } from './errors.js';
 import { isPlainObject } from './json-value.js';
+import { INPUT_LIMITS } from './limits.js';
 import { openDatabase } from './open-database.js';
 import { type ValidAttestation, validateBatch } from './validate-input.js';
 import { WriteGate } from './write-gate.js';
@@ -57,6 +59,8 @@ export interface AttestationStore {
   readonly writes: WriteControl;
   /** Newest first (timestamp, then insertion order); filters combine with AND. */
   query(q: AttestationQuery): Attestation[];
+  /** Like query, one page at a time: pass `next` back as `after` for the following page. */
+  page(q: AttestationQuery): AttestationPage;
   stats(): StoreStats;
   /** Absolute path of the database file. */
   readonly path: string;
@@ -146,6 +150,7 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     deleteAsync: (id: string) => gate.run('delete', () => remove(id)),
     writes: gate,
     query: (q: AttestationQuery) => run('query', () => reader.query(q)),
+    page: (q: AttestationQuery) => run('query', () => reader.page(q)),
     stats: () => run('stats', () => reader.stats()),
     close(): void {
       if (db.open) db.close();
@@ -172,6 +177,6 @@ function checkLimits(limits: unknown): StoreLimits {
   };
   return {
     maxPerActorContext: whole('maxPerActorContext', 1, Number.MAX_SAFE_INTEGER),
-    maxBatch: whole('maxBatch', 1, 100_000),
+    maxBatch: whole('maxBatch', 1, INPUT_LIMITS.maxBatch),
   };
 }

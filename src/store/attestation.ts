@@ -34,6 +34,15 @@ export interface AttestationQuery {
   actor?: string;
   /** Most results, 1 to 1000; default 100. */
   limit?: number;
+  /** The `next` cursor of the previous page: this page starts strictly after it. */
+  after?: string;
+}
+
+/** One page of a query: at most `limit` attestations and about QUERY_LIMITS.maxPageBytes of text. */
+export interface AttestationPage {
+  attestations: Attestation[];
+  /** Cursor of the following page (`after`), or null when this is the last. */
+  next: string | null;
 }
 
 /** Counts and file sizes of a store. */

@@ -3,6 +3,7 @@
 export type {
   Attestation,
   AttestationInput,
+  AttestationPage,
   AttestationQuery,
   StoreLimits,
   StoreStats,
@@ -11,6 +12,7 @@ export type { AttestationStore, WriteControl } from './attestation-store.js';
 export { openStore } from './attestation-store.js';
 export type { StoreErrorCode, StoreErrorDetails } from './errors.js';
 export { StoreError } from './errors.js';
+export { INPUT_LIMITS, QUERY_LIMITS } from './limits.js';
 export { SCHEMA_VERSION } from './migrations.js';
-export { WAL_SIZE_LIMIT_BYTES } from './open-database.js';
+export { checkStorePath, createDatabaseFile, WAL_SIZE_LIMIT_BYTES } from './open-database.js';
 export { WRITE_WAIT_MS } from './write-gate.js';

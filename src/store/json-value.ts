@@ -1,12 +1,12 @@
-const MAX_DEPTH = 64;
-
 /**
  * Why `value` is not plain JSON, or undefined when it is: only plain objects, arrays, strings,
- * finite numbers, booleans and null, no cycles. `where` names the value in the message.
+ * finite numbers, booleans and null, no cycles, at most `maxDepth` levels of objects and arrays.
+ * `where` names the value in the message.
  */
 export function jsonProblem(
   value: unknown,
   where: string,
+  maxDepth: number,
   depth = 0,
   open = new Set<object>(),
 ): string | undefined {
@@ -15,13 +15,14 @@ export function jsonProblem(
     return Number.isFinite(value) ? undefined : `${where} must be a finite number (got ${value})`;
   if (typeof value !== 'object')
     return `${where} must be JSON (got ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`})`;
-  if (depth >= MAX_DEPTH) return `${where} is nested more than ${MAX_DEPTH} levels deep`;
+  if (depth >= maxDepth)
+    return `${where} is nested more than ${maxDepth} levels deep (maxAttributesDepth ${maxDepth})`;
   if (open.has(value)) return `${where} refers to itself (a cycle)`;
   open.add(value);
   try {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const problem = jsonProblem(value[i], `${where}[${i}]`, depth + 1, open);
+        const problem = jsonProblem(value[i], `${where}[${i}]`, maxDepth, depth + 1, open);
         if (problem !== undefined) return problem;
       }
       return undefined;
@@ -29,7 +30,7 @@ export function jsonProblem(
     if (!isPlainObject(value))
       return `${where} must be JSON (got a ${value.constructor?.name ?? 'non-plain object'})`;
     for (const [key, item] of Object.entries(value)) {
-      const problem = jsonProblem(item, `${where}.${key}`, depth + 1, open);
+      const problem = jsonProblem(item, `${where}.${key}`, maxDepth, depth + 1, open);
       if (problem !== undefined) return problem;
     }
     return undefined;

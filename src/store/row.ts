@@ -2,6 +2,7 @@ import type { Attestation } from './attestation.js';
 
 /** The columns read back from `attestations`. */
 export interface AttestationRow {
+  readonly seq: number;
   readonly id: string;
   readonly ts: number;
   readonly subjects: string;
@@ -14,7 +15,7 @@ export interface AttestationRow {
 
 /** The column list matching {@link AttestationRow}, for SELECTs from `attestations` aliased `a`. */
 export const ROW_COLUMNS =
-  'a.id, a.ts, a.subjects, a.predicates, a.contexts, a.actors, a.source, a.attributes';
+  'a.seq, a.id, a.ts, a.subjects, a.predicates, a.contexts, a.actors, a.source, a.attributes';
 
 /** A stored row as the caller sees it. */
 export function toAttestation(row: AttestationRow): Attestation {
@@ -28,4 +29,18 @@ export function toAttestation(row: AttestationRow): Attestation {
     source: row.source,
     attributes: JSON.parse(row.attributes) as Record<string, unknown>,
   };
+}
+
+/** Bytes of stored text in a row, which is about what it adds to a JSON response. */
+export function rowBytes(row: AttestationRow): number {
+  return (
+    Buffer.byteLength(row.id) +
+    Buffer.byteLength(row.subjects) +
+    Buffer.byteLength(row.predicates) +
+    Buffer.byteLength(row.contexts) +
+    Buffer.byteLength(row.actors) +
+    Buffer.byteLength(row.source) +
+    Buffer.byteLength(row.attributes) +
+    120 // keys, timestamp, quotes
+  );
 }

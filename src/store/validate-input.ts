@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type AttestationInput, KINDS, type Kind } from './attestation.js';
 import { StoreError } from './errors.js';
 import { isPlainObject, jsonProblem } from './json-value.js';
+import { INPUT_LIMITS as L } from './limits.js';
 import { parseTimestamp } from './timestamp.js';
 
 /** An attestation checked and ready to write. */
@@ -16,9 +17,14 @@ export interface ValidAttestation {
 }
 
 const FIELDS = ['id', ...KINDS, 'timestamp', 'source', 'attributes'];
-const MAX_ID_LENGTH = 256;
-// actors × contexts rows go into the pair index: bound the product an attestation can ask for.
-const MAX_VALUES = 256;
+
+/** What a batch costs the store, counted before anything is written. */
+interface Cost {
+  rows: number;
+  pairs: number;
+  bytes: number;
+  valueBytes: number;
+}
 
 /**
  * Checks a put's argument: one attestation or a batch of 1..maxBatch. Every problem names the
@@ -35,6 +41,7 @@ export function validateBatch(input: unknown, maxBatch: number, now = Date.now()
     );
   }
   const seen = new Map<string, number>();
+  const total: Cost = { rows: 0, pairs: 0, bytes: 0, valueBytes: 0 };
   return batch.map((item, index) => {
     const valid = validateOne(item, index, now);
     const earlier = seen.get(valid.id);
@@ -45,8 +52,45 @@ export function validateBatch(input: unknown, maxBatch: number, now = Date.now()
         `id ${JSON.stringify(valid.id)} is also used by attestation ${earlier} of this batch`,
       );
     seen.set(valid.id, index);
+    chargeBatch(total, costOf(valid), index);
     return valid;
   });
+}
+
+/** Rows, pair rows and bytes one valid attestation writes. */
+function costOf(a: ValidAttestation): Cost {
+  let rows = 1;
+  let valueBytes = 0;
+  for (const kind of KINDS) {
+    const distinct = new Set(a.values[kind]);
+    rows += distinct.size;
+    for (const value of a.values[kind]) valueBytes += Buffer.byteLength(value);
+  }
+  const bytes =
+    Buffer.byteLength(a.id) + Buffer.byteLength(a.source) + Buffer.byteLength(a.attributes) + valueBytes;
+  const pairs = new Set(a.values.actors).size * new Set(a.values.contexts).size;
+  return { rows: rows + pairs, pairs, bytes, valueBytes };
+}
+
+/** Adds an attestation's cost to the batch's, refusing the batch once it is over the budget. */
+function chargeBatch(total: Cost, cost: Cost, index: number): void {
+  total.rows += cost.rows;
+  total.pairs += cost.pairs;
+  total.bytes += cost.bytes;
+  total.valueBytes += cost.valueBytes;
+  const over = (what: string, value: number, limit: number, name: string): StoreError =>
+    new StoreError(
+      'ATS_STORE_OVER_BUDGET',
+      `batch is over the budget at attestation ${index}: ${what} ${value} > ${limit} (${name}); split it`,
+      { index },
+    );
+  if (total.pairs > L.maxPairsPerBatch)
+    throw over('(actor, context) pair rows', total.pairs, L.maxPairsPerBatch, 'maxPairsPerBatch');
+  if (total.rows > L.maxRowsPerBatch) throw over('rows', total.rows, L.maxRowsPerBatch, 'maxRowsPerBatch');
+  if (total.valueBytes > L.maxValueBytesPerBatch)
+    throw over('bytes of values', total.valueBytes, L.maxValueBytesPerBatch, 'maxValueBytesPerBatch');
+  if (total.bytes > L.maxBatchBytes)
+    throw over('bytes of text', total.bytes, L.maxBatchBytes, 'maxBatchBytes');
 }
 
 function validateOne(item: unknown, index: number, now: number): ValidAttestation {
@@ -62,11 +106,11 @@ function validateOne(item: unknown, index: number, now: number): ValidAttestatio
   }
   const a = item as Partial<Record<keyof AttestationInput, unknown>>;
 
-  if (a.id !== undefined && (typeof a.id !== 'string' || a.id === '' || a.id.length > MAX_ID_LENGTH)) {
+  if (a.id !== undefined && (typeof a.id !== 'string' || a.id === '' || a.id.length > L.maxIdChars)) {
     throw invalid(
       index,
       'id',
-      `id must be a non-empty string of at most ${MAX_ID_LENGTH} characters (got ${describe(a.id)})`,
+      `id must be a non-empty string of at most ${L.maxIdChars} characters (got ${describe(a.id)})`,
     );
   }
   const values = {} as Record<Kind, readonly string[]>;
@@ -78,13 +122,35 @@ function validateOne(item: unknown, index: number, now: number): ValidAttestatio
         bad >= 0 ? `${kind}[${bad}] is ${describe((list as unknown[])[bad])}` : `got ${describe(list)}`;
       throw invalid(index, kind, `${kind} must be a non-empty array of non-empty strings (${got})`);
     }
-    if (list.length > MAX_VALUES)
-      throw invalid(index, kind, `${kind} must hold at most ${MAX_VALUES} values (got ${list.length})`);
+    if (list.length > L.maxValuesPerKind)
+      throw invalid(
+        index,
+        kind,
+        `${kind} must hold at most ${L.maxValuesPerKind} values (got ${list.length})`,
+      );
+    const long = (list as string[]).findIndex((v) => v.length > L.maxValueChars);
+    if (long >= 0)
+      throw invalid(
+        index,
+        kind,
+        `${kind}[${long}] must be at most ${L.maxValueChars} characters (got ${(list[long] as string).length})`,
+      );
     values[kind] = [...(list as string[])];
+  }
+  const pairs = new Set(values.actors).size * new Set(values.contexts).size;
+  if (pairs > L.maxPairsPerAttestation) {
+    throw new StoreError(
+      'ATS_STORE_OVER_BUDGET',
+      `attestation ${index}: actors x contexts is ${pairs} (actor, context) pair rows > ${L.maxPairsPerAttestation} (maxPairsPerAttestation); split it into attestations with fewer actors or contexts`,
+      { index, field: 'actors' },
+    );
   }
   let ts = now;
   if (a.timestamp !== undefined) {
-    const parsed = typeof a.timestamp === 'string' ? parseTimestamp(a.timestamp) : undefined;
+    const parsed =
+      typeof a.timestamp === 'string' && a.timestamp.length <= L.maxTimestampChars
+        ? parseTimestamp(a.timestamp)
+        : undefined;
     if (parsed === undefined) {
       throw invalid(
         index,
@@ -94,8 +160,12 @@ function validateOne(item: unknown, index: number, now: number): ValidAttestatio
     }
     ts = parsed;
   }
-  if (a.source !== undefined && typeof a.source !== 'string')
-    throw invalid(index, 'source', `source must be a string (got ${describe(a.source)})`);
+  if (a.source !== undefined && (typeof a.source !== 'string' || a.source.length > L.maxSourceChars))
+    throw invalid(
+      index,
+      'source',
+      `source must be a string of at most ${L.maxSourceChars} characters (got ${describe(a.source)})`,
+    );
   let attributes = '{}';
   if (a.attributes !== undefined) {
     if (!isPlainObject(a.attributes))
@@ -104,9 +174,17 @@ function validateOne(item: unknown, index: number, now: number): ValidAttestatio
         'attributes',
         `attributes must be a plain JSON object (got ${describe(a.attributes)})`,
       );
-    const problem = jsonProblem(a.attributes, 'attributes');
+    const problem = jsonProblem(a.attributes, 'attributes', L.maxAttributesDepth);
     if (problem !== undefined) throw invalid(index, 'attributes', problem);
     attributes = JSON.stringify(a.attributes);
+    const bytes = Buffer.byteLength(attributes);
+    if (bytes > L.maxAttributesBytes) {
+      throw new StoreError(
+        'ATS_STORE_OVER_BUDGET',
+        `attestation ${index}: attributes is ${bytes} bytes of JSON > ${L.maxAttributesBytes} (maxAttributesBytes)`,
+        { index, field: 'attributes' },
+      );
+    }
   }
   return { id: a.id ?? randomUUID(), ts, values, source: a.source ?? '', attributes };
 }

@@ -1,5 +1,6 @@
 import { StoreError } from './errors.js';
 import { isPlainObject } from './json-value.js';
+import { QUERY_LIMITS } from './limits.js';
 
 /** A checked query: filters as given, `limit` defaulted. */
 export interface ValidQuery {
@@ -8,12 +9,38 @@ export interface ValidQuery {
   readonly context?: string | undefined;
   readonly actor?: string | undefined;
   readonly limit: number;
+  /** Where the page starts: strictly older than this (ts, seq), from a cursor. */
+  readonly after?: Cursor | undefined;
+}
+
+/** A position in the newest-first order: timestamp, then insertion order. */
+export interface Cursor {
+  readonly ts: number;
+  readonly seq: number;
 }
 
 const FILTERS = ['subject', 'predicate', 'context', 'actor'] as const;
-const KEYS: readonly string[] = [...FILTERS, 'limit'];
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
+const KEYS: readonly string[] = [...FILTERS, 'limit', 'after'];
+const DEFAULT_LIMIT = QUERY_LIMITS.defaultLimit;
+const MAX_LIMIT = QUERY_LIMITS.maxLimit;
+/** A cursor as given to clients: opaque, URL-safe. */
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+const CURSOR_TEXT = /^v1\.(-?[0-9]{1,16})\.([0-9]{1,16})$/;
+
+/** The cursor a page hands out for the page after `position`. */
+export function encodeCursor(position: Cursor): string {
+  return Buffer.from(`v1.${position.ts}.${position.seq}`).toString('base64url');
+}
+
+/** The position a cursor stands for, or undefined when it is not one of ours. */
+export function decodeCursor(cursor: string): Cursor | undefined {
+  if (!new RegExp(CURSOR_PATTERN).test(cursor)) return undefined;
+  const m = CURSOR_TEXT.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  if (m === null) return undefined;
+  const ts = Number(m[1]);
+  const seq = Number(m[2]);
+  return Number.isSafeInteger(ts) && Number.isSafeInteger(seq) ? { ts, seq } : undefined;
+}
 
 /** Checks a query: known keys only, filters non-empty strings, limit a whole number 1..1000. */
 export function validateQuery(q: unknown): ValidQuery {
@@ -37,6 +64,15 @@ export function validateQuery(q: unknown): ValidQuery {
       );
     }
   }
+  let after: Cursor | undefined;
+  if (q.after !== undefined) {
+    after = typeof q.after === 'string' ? decodeCursor(q.after) : undefined;
+    if (after === undefined)
+      throw invalid(
+        'after',
+        `query after must be the "next" cursor of an earlier page (got ${JSON.stringify(q.after) ?? String(q.after)})`,
+      );
+  }
   const limit = q.limit ?? DEFAULT_LIMIT;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
     throw invalid(
@@ -44,7 +80,8 @@ export function validateQuery(q: unknown): ValidQuery {
       `query limit must be a whole number from 1 to ${MAX_LIMIT} (got ${JSON.stringify(limit) ?? String(limit)})`,
     );
   }
-  return { ...(q as Partial<Record<(typeof FILTERS)[number], string>>), limit };
+  const filters = Object.fromEntries(FILTERS.filter((f) => q[f] !== undefined).map((f) => [f, q[f]]));
+  return { ...(filters as Partial<Record<(typeof FILTERS)[number], string>>), limit, after };
 }
 
 function invalid(field: string | undefined, message: string): StoreError {

@@ -65,14 +65,14 @@ describe('parseConfig refuses bad input', () => {
       text: '[Pulse]\nticker_interval_seconds = true\n',
       key: 'Pulse.ticker_interval_seconds',
       line: 2,
-      message: '[Pulse] ticker_interval_seconds must be a number > 0 (got true)',
+      message: '[Pulse] ticker_interval_seconds must be a number >= 0.01 (got true)',
     },
     {
       name: 'zero ticker',
       text: '[Pulse]\nticker_interval_seconds = 0\n',
       key: 'Pulse.ticker_interval_seconds',
       line: 2,
-      message: 'must be a number > 0 (got 0)',
+      message: 'must be a number >= 0.01 (got 0)',
     },
     {
       name: 'ticker beyond timer range',
@@ -170,7 +170,7 @@ describe('parseConfig refuses bad input', () => {
       text: '[Server]\ntoken = ""\n',
       key: 'Server.token',
       line: 2,
-      message: '[Server] token must be a non-empty string',
+      message: '[Server] token must not be empty or only white space',
     },
     {
       name: 'array for a path',
@@ -338,7 +338,15 @@ describe('parseConfig defaults and values', () => {
         maxWalBytes: 268_435_456,
       },
       pulse: { tickerIntervalSeconds: 1 },
-      server: { host: '127.0.0.1', port: 8787, token: undefined, maxBodyBytes: 1_048_576 },
+      server: {
+        host: '127.0.0.1',
+        port: 8787,
+        token: undefined,
+        maxBodyBytes: 1_048_576,
+        maxConnections: 256,
+        requestTimeoutSeconds: 30,
+        shutdownGraceSeconds: 10,
+      },
       ats: { maxPerActorContext: 64, maxBatch: 1000 },
     });
   });
@@ -389,7 +397,15 @@ describe('parseConfig defaults and values', () => {
       maxWalBytes: 268435456,
     });
     expect(config.pulse.tickerIntervalSeconds).toBe(0.2);
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 0, token: 's3cret', maxBodyBytes: 2048 });
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      token: 's3cret',
+      maxBodyBytes: 2048,
+      maxConnections: 256,
+      requestTimeoutSeconds: 30,
+      shutdownGraceSeconds: 10,
+    });
     expect(config.ats).toEqual({ maxPerActorContext: 3, maxBatch: 100000 });
   });
 

@@ -103,12 +103,11 @@ describe('openStore', () => {
     try {
       const startBytes = store.stats().databaseBytes;
       const filler = 'x'.repeat(2000);
-      // ~3 000 attestations of 2 kB: well past SQLite's default autocheckpoint of 1000 pages.
-      for (let b = 0; b < 3; b++) {
+      // ~3 000 attestations of 2 kB: well past SQLite's default autocheckpoint of 1000 pages
+      // (in batches of 250, within the store's 1 MiB of text per batch).
+      for (let b = 0; b < 12; b++) {
         store.put(
-          Array.from({ length: 1000 }, (_, i) =>
-            sample({ subjects: [`s${b}-${i}`], attributes: { filler } }),
-          ),
+          Array.from({ length: 250 }, (_, i) => sample({ subjects: [`s${b}-${i}`], attributes: { filler } })),
         );
       }
       const stats = store.stats();
@@ -126,9 +125,7 @@ describe('openStore', () => {
       const filler = 'y'.repeat(3000);
       for (let b = 0; store.stats().walBytes <= WAL_SIZE_LIMIT_BYTES; b++) {
         store.put(
-          Array.from({ length: 1000 }, (_, i) =>
-            sample({ subjects: [`w${b}-${i}`], attributes: { filler } }),
-          ),
+          Array.from({ length: 250 }, (_, i) => sample({ subjects: [`w${b}-${i}`], attributes: { filler } })),
         );
       }
       const checkpointer = new Database(file);

@@ -132,7 +132,7 @@ describe('put refuses invalid attestations and writes nothing', () => {
     {
       name: 'number for source',
       input: sample({ source: 5 as unknown as string }),
-      message: 'attestation 0: source must be a string (got 5)',
+      message: 'attestation 0: source must be a string of at most 4096 characters (got 5)',
       field: 'source',
     },
     {

@@ -4,8 +4,8 @@ import { Command } from 'commander';
 import { ensureLineage, finishInterruptedRestore } from '../../backup/index.js';
 import { type Config, loadConfig } from '../../config/index.js';
 import { BackupJob, CheckpointJob, Ticker } from '../../pulse/index.js';
-import { buildApp } from '../../server/index.js';
-import { openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
+import { buildApp, closeApp } from '../../server/index.js';
+import { checkStorePath, openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
 import { continuousJobFor } from '../continuous-setup.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
@@ -30,9 +30,11 @@ const LARGE_WAL_BYTES = 64 << 20;
 async function serve(config: Config, fresh: boolean): Promise<void> {
   const { database, server, pulse, ats } = config;
   const log = createLogger();
+  checkStorePath(database.path); // before the lock file beside it is created
   checkBackupDir(database.path, database.backupDir);
-  fs.mkdirSync(database.backupDir, { recursive: true });
-  fs.mkdirSync(path.dirname(database.path), { recursive: true }); // the service lock lives beside the database
+  // Folders ats creates are its own (0700): nobody else may plant or delete backups.
+  fs.mkdirSync(database.backupDir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.dirname(database.path), { recursive: true, mode: 0o700 }); // the service lock lives beside the database
   checkDatabasePresent(database.path, database.backupDir, config.file, fresh);
   const held = holdDatabase(database.path, 'ats serve');
   if ('heldBy' in held)
@@ -102,6 +104,11 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       maxBatch: ats.maxBatch,
       token: server.token,
       afterWrite: continuous && (() => continuous.noteCommit()),
+      http: {
+        maxConnections: server.maxConnections,
+        requestTimeoutMs: server.requestTimeoutSeconds * 1000,
+        shutdownGraceMs: server.shutdownGraceSeconds * 1000,
+      },
     });
     const url = await app
       .listen({ host: server.host, port: server.port })
@@ -127,7 +134,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       process.once('SIGTERM', resolve);
     });
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
-    await app.close();
+    await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
     await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
     await backups.stop(); // cancels a running backup (its temporary file is removed): it pins the WAL
     started = performance.now();

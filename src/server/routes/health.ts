@@ -1,6 +1,8 @@
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyInstance } from 'fastify';
 import type { AttestationStore } from '../../store/index.js';
 import type { CheckpointService } from '../checkpoint-service.js';
+import { errorReplies, healthReply, statsReply } from '../schemas.js';
 
 /**
  * `/healthz` for probes and `/stats` for people. /healthz answers 200 while the process serves
@@ -8,14 +10,15 @@ import type { CheckpointService } from '../checkpoint-service.js';
  * checkpoint worker keeps failing, and `wal` says why.
  */
 export function healthRoutes(store: AttestationStore, checkpoints: CheckpointService | undefined) {
-  return async (app: FastifyInstance): Promise<void> => {
-    app.get('/healthz', async () => {
-      if (checkpoints === undefined) return { status: 'ok' };
+  return async (fastify: FastifyInstance): Promise<void> => {
+    const app = fastify.withTypeProvider<JsonSchemaToTsProvider>();
+    app.get('/healthz', { schema: { response: { 200: healthReply, ...errorReplies } } }, async () => {
+      if (checkpoints === undefined) return { status: 'ok' as const };
       const s = checkpoints.status();
       const degraded = s.writesRefused !== undefined || s.worker === 'failed';
       return {
-        status: degraded ? 'degraded' : 'ok',
-        writes: s.writesRefused === undefined ? 'ok' : 'paused',
+        status: degraded ? ('degraded' as const) : ('ok' as const),
+        writes: s.writesRefused === undefined ? ('ok' as const) : ('paused' as const),
         wal: {
           bytes: s.walBytes,
           peakBytes: s.walPeakBytes,
@@ -32,6 +35,8 @@ export function healthRoutes(store: AttestationStore, checkpoints: CheckpointSer
         },
       };
     });
-    app.get('/stats', async () => store.stats());
+    app.get('/stats', { schema: { response: { 200: statsReply, ...errorReplies } } }, async () =>
+      store.stats(),
+    );
   };
 }

@@ -1,0 +1,282 @@
+// The worst accepted request: the most expensive shapes the store's cost budget still accepts
+// (INPUT_LIMITS), put through the real app, timed. The app does everything on the event loop
+// (parse, validate, one SQLite transaction), so a request's time is the time /healthz, signals and
+// the ticker wait behind it. Run alone: `node dist-bench/bench/worst-request.js`.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pino from 'pino';
+import { table } from './format.js';
+import { OUT_DIR, ROOT } from './paths.js';
+
+// The built package, as the other bench modules load it (the bench compiles to dist-bench/).
+const load = async <T>(part: string): Promise<T> =>
+  (await import(pathToFileURL(path.join(ROOT, `dist/${part}/index.js`)).href)) as T;
+const { BackupJob } = await load<typeof import('../dist/pulse/index.js')>('pulse');
+const { buildApp } = await load<typeof import('../dist/server/index.js')>('server');
+const { INPUT_LIMITS: L, openStore } = await load<typeof import('../dist/store/index.js')>('store');
+
+/** One shape's timings over its repetitions. */
+export interface WorstRequestResult {
+  readonly shape: string;
+  readonly rows: number;
+  readonly bodyBytes: number;
+  readonly medianMs: number;
+  readonly maxMs: number;
+  readonly status: number;
+}
+
+const REPEAT = 5;
+const values = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+
+/** Each shape: a body maker (fresh values per repetition) and the rows it writes. */
+const SHAPES: readonly { shape: string; rows: number; body: (r: string) => unknown }[] = [
+  {
+    shape: `one attestation: 16 x 16 pairs, 256 subjects, 256 predicates`,
+    rows: 1 + 256 + 256 + 16 + 16 + 256,
+    body: (r) => ({
+      subjects: values(`s${r}`, 256),
+      predicates: values(`p${r}`, 256),
+      contexts: values(`c${r}`, 16),
+      actors: values(`a${r}`, 16),
+    }),
+  },
+  {
+    shape: `batch at maxRowsPerBatch (${L.maxRowsPerBatch}): 6 x 1024 rows`,
+    rows: 6 * 1024,
+    body: (r) =>
+      Array.from({ length: 6 }, (_, i) => ({
+        subjects: values(`s${r}-${i}`, 256),
+        predicates: values(`p${r}-${i}`, 256),
+        contexts: values(`c${r}-${i}`, 255),
+        actors: [`a${r}-${i}`],
+      })),
+  },
+  {
+    shape: `batch at maxPairsPerBatch (${L.maxPairsPerBatch}): 16 x 16 x 16 pairs`,
+    rows: 16 * (3 + 32 + 256),
+    body: (r) =>
+      Array.from({ length: 16 }, (_, i) => ({
+        subjects: [`s${r}-${i}`],
+        predicates: ['p'],
+        contexts: values(`c${r}-${i}`, 16),
+        actors: values(`a${r}-${i}`, 16),
+      })),
+  },
+  {
+    shape: `batch at maxValueBytesPerBatch (256 KiB): 64 x 4000-character subjects`,
+    rows: 64 * 6,
+    body: (r) =>
+      Array.from({ length: 64 }, (_, i) => ({
+        subjects: [`${'x'.repeat(3990)}${r}-${i}`],
+        predicates: ['p'],
+        contexts: ['c'],
+        actors: [`a${i}`],
+      })),
+  },
+  {
+    shape: `batch of 15 x 64 KiB attributes`,
+    rows: 15 * 6,
+    body: (r) =>
+      Array.from({ length: 15 }, (_, i) => ({
+        subjects: [`s${r}-${i}`],
+        predicates: ['p'],
+        contexts: ['c'],
+        actors: [`a${i}`],
+        attributes: { blob: 'y'.repeat(L.maxAttributesBytes - 20) },
+      })),
+  },
+  {
+    shape: 'batch of 1000 minimal attestations (default max_batch)',
+    rows: 1000 * 6,
+    body: (r) =>
+      Array.from({ length: 1000 }, (_, i) => ({
+        subjects: [`s${r}-${i}`],
+        predicates: ['p'],
+        contexts: [`c${i % 100}`],
+        actors: [`a${i % 10}`],
+      })),
+  },
+];
+
+/** Puts every shape REPEAT times through a fresh app on a fresh database; returns the timings. */
+export async function measureWorstRequests(workDir: string): Promise<WorstRequestResult[]> {
+  fs.rmSync(workDir, { recursive: true, force: true });
+  fs.mkdirSync(workDir, { recursive: true });
+  const database = path.join(workDir, 'worst.db');
+  const store = openStore(database, { maxPerActorContext: 64, maxBatch: 1000 });
+  const silent = pino({ level: 'silent' });
+  const backups = new BackupJob(
+    { database, backupDir: workDir, intervalSeconds: 0, keep: 1, verify: 'off', timeoutSeconds: 60 },
+    silent,
+  );
+  const app = await buildApp({
+    store,
+    backups,
+    logger: silent,
+    maxBodyBytes: 4 << 20,
+    maxBatch: 1000,
+    token: undefined,
+  });
+  try {
+    const results: WorstRequestResult[] = [];
+    for (const { shape, rows, body } of SHAPES) {
+      const times: number[] = [];
+      let status = 0;
+      let bodyBytes = 0;
+      // One untimed put first: the service that takes the worst request is a warm one.
+      await app.inject({ method: 'POST', url: '/attestations', payload: body('warm') as object });
+      for (let r = 0; r < REPEAT; r++) {
+        const payload = JSON.stringify(body(String(r)));
+        bodyBytes = Buffer.byteLength(payload);
+        const start = performance.now();
+        const response = await app.inject({
+          method: 'POST',
+          url: '/attestations',
+          headers: { 'content-type': 'application/json' },
+          payload,
+        });
+        times.push(performance.now() - start);
+        status = response.statusCode;
+      }
+      times.sort((a, b) => a - b);
+      results.push({
+        shape,
+        rows,
+        bodyBytes,
+        medianMs: times[Math.floor(times.length / 2)] ?? 0,
+        maxMs: times.at(-1) ?? 0,
+        status,
+      });
+    }
+    // A full page: limit 1000 over rows of 64 KiB attributes, cut at maxPageBytes.
+    const times: number[] = [];
+    let bodyBytes = 0;
+    let status = 0;
+    for (let r = 0; r < REPEAT; r++) {
+      const start = performance.now();
+      const response = await app.inject({ url: '/attestations?limit=1000' });
+      times.push(performance.now() - start);
+      bodyBytes = response.rawPayload.length;
+      status = response.statusCode;
+    }
+    times.sort((a, b) => a - b);
+    results.push({
+      shape: 'GET /attestations?limit=1000, a page cut at maxPageBytes',
+      rows: 0,
+      bodyBytes,
+      medianMs: times[Math.floor(times.length / 2)] ?? 0,
+      maxMs: times.at(-1) ?? 0,
+      status,
+    });
+    results.push(await measureEvictions(workDir));
+    return results;
+  } finally {
+    await app.close();
+    store.close();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * enforce_limits' worst case: maxPerActorContext 1, and one accepted attestation whose 256 pairs
+ * each are the only entry of an older 256-pair attestation, so the put also removes 256
+ * attestations (about 131,000 rows). The budget bounds what a put writes, not what it evicts.
+ */
+async function measureEvictions(workDir: string): Promise<WorstRequestResult> {
+  const times: number[] = [];
+  let status = 0;
+  let bodyBytes = 0;
+  for (let r = 0; r < 3; r++) {
+    const database = path.join(workDir, `evict-${r}.db`);
+    const store = openStore(database, { maxPerActorContext: 1, maxBatch: 1000 });
+    const silent = pino({ level: 'silent' });
+    const backups = new BackupJob(
+      { database, backupDir: workDir, intervalSeconds: 0, keep: 1, verify: 'off', timeoutSeconds: 60 },
+      silent,
+    );
+    const app = await buildApp({
+      store,
+      backups,
+      logger: silent,
+      maxBodyBytes: 4 << 20,
+      maxBatch: 1000,
+      token: undefined,
+    });
+    try {
+      for (let k = 0; k < 256; k += 8) {
+        store.put(
+          Array.from({ length: 8 }, (_, j) => ({
+            subjects: [`old-${k + j}`],
+            predicates: ['p'],
+            contexts: [`shared-${k + j}`, ...values(`own-${k + j}`, 255)],
+            actors: ['x'],
+          })),
+        );
+      }
+      const payload = JSON.stringify({
+        subjects: ['new'],
+        predicates: ['p'],
+        contexts: values('shared', 256),
+        actors: ['x'],
+      });
+      bodyBytes = Buffer.byteLength(payload);
+      const start = performance.now();
+      const response = await app.inject({
+        method: 'POST',
+        url: '/attestations',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      times.push(performance.now() - start);
+      status = response.statusCode;
+      if (store.stats().attestations !== 1) throw new Error('the eviction case did not evict all 256');
+    } finally {
+      await app.close();
+      store.close();
+    }
+  }
+  times.sort((a, b) => a - b);
+  return {
+    shape: 'one 256-pair attestation that evicts 256 older 256-pair attestations (max_per_actor_context = 1)',
+    rows: 257 + 256 * 514,
+    bodyBytes,
+    medianMs: times[1] ?? 0,
+    maxMs: times.at(-1) ?? 0,
+    status,
+  };
+}
+
+/** The Markdown table of the results, its worst row first in the heading. */
+export function worstRequestMarkdown(results: readonly WorstRequestResult[]): string {
+  const worst = results.reduce((a, b) => (b.maxMs > a.maxMs ? b : a), results[0] as WorstRequestResult);
+  return [
+    `## Worst accepted request: ${worst.maxMs.toFixed(1)} ms of event-loop time`,
+    '',
+    `Load average while it ran: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(
+        ', ',
+      )} (${os.cpus().length} cores). The most expensive shapes the cost budget accepts (README, "Limits"), each put ${REPEAT} times through the real app (inject: parse, validate, one SQLite transaction, all on the event loop). The slowest is "${worst.shape}".`,
+    '',
+    table(
+      ['request', 'rows written', 'body', 'status', 'median', 'slowest'],
+      results.map((r) => [
+        r.shape,
+        r.rows === 0 ? '-' : String(r.rows),
+        `${(r.bodyBytes / 1024).toFixed(0)} KiB`,
+        String(r.status),
+        `${r.medianMs.toFixed(1)} ms`,
+        `${r.maxMs.toFixed(1)} ms`,
+      ]),
+    ),
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  const results = await measureWorstRequests(path.join(OUT_DIR, 'work-worst-request'));
+  process.stdout.write(`${worstRequestMarkdown(results)}\n`);
+}
