@@ -4,6 +4,39 @@
 export { lineageOfFile } from './backup-lineage.js';
 export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
 export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
+export type {
+  ContinuousRestoreOptions,
+  ContinuousRestoreResult,
+  LineageSummary,
+  ObjectHeader as SegmentHeader,
+  ObjectStore,
+  RestorePlan,
+  RestoreTarget,
+  SealResult,
+  ShipperLogger,
+  ShipperOptions,
+  ShipperPosition,
+  StreamDestination,
+  WalPosition,
+  WalTransaction,
+} from './continuous/index.js';
+export {
+  checkObject,
+  DatabaseChecksum,
+  describeContinuous,
+  FolderStore,
+  fileChecksum,
+  formatChecksum,
+  listLineages,
+  ObjectWriter,
+  pageChecksum,
+  planRestore,
+  readObject,
+  restoreContinuous,
+  scanWal,
+  streamStore,
+  WalShipper,
+} from './continuous/index.js';
 export type { BlockCopyStats } from './copy-request.js';
 export type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
 export type { BackupErrorCode } from './errors.js';

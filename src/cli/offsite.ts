@@ -87,7 +87,7 @@ function uploadLine(destination: Destination, r: UploadResult): string {
 }
 
 /** `ats backups --from URL`: the backups there, each described by its header. */
-export async function listRemote(url: string, json: boolean): Promise<void> {
+export async function listRemote(url: string, json: boolean, extra: object = {}): Promise<void> {
   const destination = openDestination(url);
   const backups = await listRemoteBackups(destination);
   const rows = [];
@@ -106,7 +106,7 @@ export async function listRemote(url: string, json: boolean): Promise<void> {
     });
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify({ from: url, backups: rows }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ from: url, backups: rows, ...extra }, null, 2)}\n`);
     return;
   }
   if (rows.length === 0) {

@@ -3,6 +3,9 @@ import type { DestinationConfig } from './destinations.js';
 /** How a finished backup is checked (the backup engine's `verify` option). */
 export type BackupVerify = 'quick' | 'full' | 'off';
 
+/** One `[[Database.destination]]` (the URL a file:// or s3:// URL). */
+export type Destination = DestinationConfig;
+
 /** Which engine copies a backup (the backup engine's `engine` option). */
 export type BackupEngineChoice = 'auto' | 'block' | 'backup-api';
 
@@ -26,7 +29,7 @@ export interface Config {
     readonly backupTimeoutSeconds: number;
     /** Past this size of the -wal file writes get 503 until checkpoints bring it back under. */
     readonly maxWalBytes: number;
-    /** Off-site destinations each verified periodic backup is uploaded to (`[[Database.destination]]`). */
+    /** Off-site destinations each verified periodic backup is uploaded to (`[[Database.destination]]`); a continuous one gets the WAL shipped. */
     readonly destinations: readonly DestinationConfig[];
   };
   readonly pulse: {

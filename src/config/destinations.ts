@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { ConfigSource } from './config-source.js';
 import { ConfigError } from './errors.js';
 import { nonEmptyString, type Rule, show, wholeNumber } from './rules.js';
@@ -10,7 +11,17 @@ export interface DestinationValues {
   readonly keep?: number;
   readonly keep_days?: number;
   readonly encryption_key_file?: string;
+  readonly continuous?: boolean;
+  readonly sync_interval_seconds?: number;
+  readonly snapshot_interval_seconds?: number;
 }
+
+/** Defaults of a destination's continuous-shipping keys. */
+export const DESTINATION_DEFAULTS = Object.freeze({
+  continuous: false,
+  syncIntervalSeconds: 1,
+  snapshotIntervalSeconds: 86_400,
+});
 
 /** One off-site destination of the database, as the service uses it. */
 export interface DestinationConfig {
@@ -22,6 +33,12 @@ export interface DestinationConfig {
   readonly keepDays: number | undefined;
   /** Absolute path of the key that encrypts uploads; undefined: not encrypted. */
   readonly encryptionKeyFile: string | undefined;
+  /** Ship the WAL continuously to it (point-in-time restore), between snapshots. */
+  readonly continuous: boolean;
+  /** Seconds between continuous uploads (fractions allowed). */
+  readonly syncIntervalSeconds: number;
+  /** Seconds between continuous snapshots; 0: only when needed. */
+  readonly snapshotIntervalSeconds: number;
 }
 
 const KEYS: Record<keyof DestinationValues, Rule<unknown>> = {
@@ -29,6 +46,18 @@ const KEYS: Record<keyof DestinationValues, Rule<unknown>> = {
   keep: wholeNumber(1, 100_000),
   keep_days: wholeNumber(1, 36_500),
   encryption_key_file: nonEmptyString('path'),
+  continuous: (value) =>
+    typeof value === 'boolean'
+      ? { ok: true, value }
+      : { ok: false, problem: `must be true or false (got ${show(value)})` },
+  sync_interval_seconds: (value) => {
+    const n = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof n !== 'number' || Number.isNaN(n) || n <= 0)
+      return { ok: false, problem: `must be a number > 0 (got ${show(value)})` };
+    if (n > 86_400) return { ok: false, problem: `must be a number <= 86400 (got ${show(value)})` };
+    return { ok: true, value: n };
+  },
+  snapshot_interval_seconds: wholeNumber(0, undefined, 2_147_483),
 };
 const SECTION = 'Database.destination';
 
@@ -71,6 +100,14 @@ export function checkDestinations(value: unknown, source: ConfigSource): Destina
         `[[${SECTION}]] url ${url} is given twice (#${earlier + 1} and #${index + 1})`,
       );
     seen.set(url, index);
+    // Continuous segments are not encrypted yet: never ship a WAL in clear to a destination that asks for a key.
+    if (checked.continuous === true && checked.encryption_key_file !== undefined)
+      throw at(
+        source,
+        index,
+        'continuous',
+        `[[${SECTION}]] url ${url}: continuous = true cannot be used with encryption_key_file yet (continuous segments are not encrypted; nothing would be uploaded in clear): remove one of them`,
+      );
     return checked as unknown as DestinationValues;
   });
 }
@@ -82,11 +119,14 @@ export function buildDestinations(
 ): DestinationConfig[] {
   return (values ?? []).map((d) =>
     Object.freeze({
-      url: d.url,
+      url: /^(s3|file):\/\//.test(d.url) ? d.url : pathToFileURL(path.resolve(baseDir, d.url)).href,
       keep: d.keep,
       keepDays: d.keep_days,
       encryptionKeyFile:
         d.encryption_key_file === undefined ? undefined : path.resolve(baseDir, d.encryption_key_file),
+      continuous: d.continuous ?? DESTINATION_DEFAULTS.continuous,
+      syncIntervalSeconds: d.sync_interval_seconds ?? DESTINATION_DEFAULTS.syncIntervalSeconds,
+      snapshotIntervalSeconds: d.snapshot_interval_seconds ?? DESTINATION_DEFAULTS.snapshotIntervalSeconds,
     }),
   );
 }
@@ -149,6 +189,11 @@ function destinationUrl(): Rule<string> {
       return { ok: true, value };
     }
     if (/^file:\/\/\/./.test(value)) return { ok: true, value };
-    return { ok: false, problem: `must be s3://BUCKET/PREFIX or file:///FOLDER (got ${show(value)})` };
+    // A plain folder path (no scheme), resolved against am.toml's folder.
+    if (value !== '' && !value.includes(':')) return { ok: true, value };
+    return {
+      ok: false,
+      problem: `must be s3://BUCKET/PREFIX, file:///FOLDER or a folder path (got ${show(value)})`,
+    };
   };
 }

@@ -1,6 +1,6 @@
 // Public surface of the config: parse `am.toml` purely, load it from disk separately.
 
-export type { BackupVerify, Config } from './config.js';
+export type { BackupVerify, Config, Destination } from './config.js';
 export { DEFAULTS } from './config.js';
 export type { ConfigEnv } from './config-source.js';
 export type { DestinationConfig } from './destinations.js';

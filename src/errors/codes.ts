@@ -68,6 +68,22 @@ export const ERROR_CODES = Object.freeze({
     exit: 1,
     means: 'a destination (S3 server, remote folder) failed or refused, after retries',
   },
+  ATS_BACKUP_FORMAT: {
+    exit: 1,
+    means: 'a continuous-backup object is short, truncated or not an ats object',
+  },
+  ATS_BACKUP_CHECKSUM: {
+    exit: 1,
+    means: "an object's SHA-256, or a rebuilt database's rolling checksum, does not match the primary's",
+  },
+  ATS_BACKUP_GAP: {
+    exit: 1,
+    means: 'the chain from a snapshot to the restore target misses a range of transactions',
+  },
+  ATS_BACKUP_NO_BACKUP: {
+    exit: 1,
+    means: 'no continuous backup at the destination covers the restore target',
+  },
   // http
   ATS_HTTP_INVALID: { exit: 2, status: 400, means: 'the body, query or path does not match the schema' },
   ATS_HTTP_BAD_JSON: {

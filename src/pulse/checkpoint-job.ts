@@ -34,9 +34,12 @@ export interface CheckpointJobOptions extends WalPolicyOptions {
   readonly pinnedBy?: (() => string | undefined) | undefined;
   /**
    * Runs before every checkpoint step, awaited: the seam for a WAL shipper, which must see every
-   * frame before a step can let the log restart over it ("seal, ship, then checkpoint").
+   * frame before a step can let the log restart over it ("seal, ship, then checkpoint"). It
+   * returns false to skip the step (the shipper ran it itself, or it must not run now).
    */
-  readonly beforeCheckpoint?: ((step: CheckpointStep) => Promise<void>) | undefined;
+  readonly beforeCheckpoint?:
+    | ((step: CheckpointStep) => Promise<boolean | undefined> | boolean | undefined)
+    | undefined;
   /** Pause between looks at the WAL (default 20 ms): the cap is checked this often. */
   readonly pollMs?: number | undefined;
   /** Least time between passes while the log is under half the journal_size_limit (default 250 ms). */
@@ -252,7 +255,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       sinceBlockedRestartMs: performance.now() - this.#blockedRestartAt,
       missedTails: this.#missedTails,
     });
-    await this.#options.beforeCheckpoint?.({ mode, walBytes: stat.size });
+    if ((await this.#options.beforeCheckpoint?.({ mode, walBytes: stat.size })) === false) return pollMs;
     let outcome: CheckpointOutcome;
     try {
       outcome =

@@ -30,6 +30,11 @@ export interface AppDeps {
   readonly token: string | undefined;
   /** The off-site uploads, when destinations are configured. */
   readonly offsite?: OffsiteService | undefined;
+  /**
+   * Called after a write request's commit, before its reply is sent (continuous backup stamps the
+   * commit's time here, so a point-in-time restore includes every write acknowledged before it).
+   */
+  readonly afterWrite?: (() => void) | undefined;
   /** Timeouts and the connection cap; HTTP_LIMITS when not given. */
   readonly http?: Partial<HttpLimits> | undefined;
 }
@@ -67,6 +72,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandler(app);
   refuseWhileClosing(app);
   registerAuth(app, deps.token);
+  const afterWrite = deps.afterWrite;
+  if (afterWrite !== undefined)
+    app.addHook('onSend', async (request, _reply, payload) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') afterWrite();
+      return payload;
+    });
   registerMetrics(app, deps.backups, deps.checkpoints, deps.offsite);
   await app.register(healthRoutes(deps.store, deps.checkpoints));
   await app.register(attestationRoutes(deps.store, deps.maxBatch));

@@ -1,10 +1,12 @@
 // [[Database.destination]] in am.toml: each table checked with its own line, paths resolved
 // against the file's folder; mistakes are ConfigErrors naming file:line and the key.
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../dist/config/index.js';
 import { refusal } from '../helpers.js';
 
 const parse = (text: string) => parseConfig(text, '/etc/ats/am.toml', { env: {} });
+const NOT_CONTINUOUS = { continuous: false, syncIntervalSeconds: 1, snapshotIntervalSeconds: 86_400 };
 
 describe('[[Database.destination]]', () => {
   it('reads several destinations, each with its own retention and key, paths against the file', () => {
@@ -13,8 +15,20 @@ describe('[[Database.destination]]', () => {
         '[[Database.destination]]\nurl = "file:///mnt/other/ats"\nkeep_days = 7\nencryption_key_file = "keys/k"\n',
     );
     expect(config.database.destinations).toEqual([
-      { url: 's3://b-1/ats/prod', keep: 24, keepDays: undefined, encryptionKeyFile: undefined },
-      { url: 'file:///mnt/other/ats', keep: undefined, keepDays: 7, encryptionKeyFile: '/etc/ats/keys/k' },
+      {
+        url: 's3://b-1/ats/prod',
+        keep: 24,
+        keepDays: undefined,
+        encryptionKeyFile: undefined,
+        ...NOT_CONTINUOUS,
+      },
+      {
+        url: 'file:///mnt/other/ats',
+        keep: undefined,
+        keepDays: 7,
+        encryptionKeyFile: '/etc/ats/keys/k',
+        ...NOT_CONTINUOUS,
+      },
     ]);
     expect(Object.isFrozen(config.database.destinations[0])).toBe(true);
   });
@@ -30,7 +44,37 @@ describe('[[Database.destination]]', () => {
       'a malformed URL',
       'url = "http://bucket/x"',
       5,
-      /url must be s3:\/\/BUCKET\/PREFIX or file:\/\/\/FOLDER \(got "http:\/\/bucket\/x"\)/,
+      /url must be s3:\/\/BUCKET\/PREFIX, file:\/\/\/FOLDER or a folder path \(got "http:\/\/bucket\/x"\)/,
+    ],
+    [
+      'a misspelled continuous key',
+      'url = "b"\ncontinous = true',
+      6,
+      /unknown key \[\[Database\.destination\]\] continous \(did you mean continuous\?\)/,
+    ],
+    [
+      'continuous as text',
+      'url = "b"\ncontinuous = "yes"',
+      6,
+      /continuous must be true or false \(got "yes"\)/,
+    ],
+    [
+      'sync_interval_seconds 0',
+      'url = "b"\nsync_interval_seconds = 0',
+      6,
+      /sync_interval_seconds must be a number > 0 \(got 0\)/,
+    ],
+    [
+      'a negative snapshot_interval_seconds',
+      'url = "b"\nsnapshot_interval_seconds = -1',
+      6,
+      /snapshot_interval_seconds must be a whole number >= 0/,
+    ],
+    [
+      'a continuous destination with an encryption key (segments are not encrypted yet)',
+      'url = "b"\nencryption_key_file = "k"\ncontinuous = true',
+      7,
+      /continuous = true cannot be used with encryption_key_file yet .*nothing would be uploaded in clear/,
     ],
     ['a bad bucket', 'url = "s3://B/x"', 5, /url has bucket "B", not a valid bucket name/],
     ['no url', 'keep = 3', 4, /#1 has no url/],
@@ -49,6 +93,33 @@ describe('[[Database.destination]]', () => {
     expect(err.message).toMatch(message);
     expect(err.line).toBe(line);
     expect(err.message.startsWith(`/etc/ats/am.toml:${line}: `)).toBe(true);
+  });
+
+  it('reads the continuous keys with their defaults; a folder path becomes a file URL against the file', () => {
+    const config = parse(
+      '[[Database.destination]]\nurl = "offsite"\ncontinuous = true\n\n[[Database.destination]]\nurl = "s3://bucket/ats/prod"\nsync_interval_seconds = 0.5\nsnapshot_interval_seconds = 0\n',
+    );
+    expect(config.database.destinations).toEqual([
+      {
+        url: pathToFileURL('/etc/ats/offsite').href,
+        keep: undefined,
+        keepDays: undefined,
+        encryptionKeyFile: undefined,
+        continuous: true,
+        syncIntervalSeconds: 1,
+        snapshotIntervalSeconds: 86_400,
+      },
+      {
+        url: 's3://bucket/ats/prod',
+        keep: undefined,
+        keepDays: undefined,
+        encryptionKeyFile: undefined,
+        continuous: false,
+        syncIntervalSeconds: 0.5,
+        snapshotIntervalSeconds: 0,
+      },
+    ]);
+    expect(parse('').database.destinations).toEqual([]);
   });
 
   it('refuses a URL given twice, on the line of the second', () => {

@@ -1,8 +1,15 @@
 import Database from 'better-sqlite3';
 import { Command } from 'commander';
-import { generationPath, listGenerations, verifyDatabase } from '../../backup/index.js';
+import {
+  describeContinuous,
+  generationPath,
+  type LineageSummary,
+  listGenerations,
+  verifyDatabase,
+} from '../../backup/index.js';
+import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
-import { listRemote } from '../offsite.js';
+import { isDestinationUrl, listRemote } from '../offsite.js';
 import { formatBytes } from '../progress.js';
 
 /** `ats backups`: the generations on disk, each checked now. */
@@ -10,9 +17,15 @@ export function backupsCommand(): Command {
   return withDatabaseOptions(new Command('backups'))
     .description('list the backup generations with time, size, pages and a quick_check of each')
     .option('--json', 'print the list as JSON on stdout')
-    .option('--from <url>', 'list the remote backups at s3://BUCKET/PREFIX or file:///FOLDER instead')
+    .option(
+      '--from <url>',
+      'list a destination instead: backups at s3://BUCKET/PREFIX or file:///FOLDER, and continuous ranges (a folder)',
+    )
     .action(async (flags: { config?: string; db?: string; json?: boolean; from?: string }) => {
-      if (flags.from !== undefined) return listRemote(flags.from, flags.json === true);
+      if (flags.from !== undefined) {
+        await listFrom(flags.from, flags.json === true);
+        return;
+      }
       const { target, database } = resolveDatabase(flags, 'backups');
       const rows = listGenerations(target).map((g) => {
         const verify = verifyDatabase(g.file, 'quick');
@@ -51,5 +64,44 @@ function pageCount(file: string): number {
     return Number(db.pragma('page_count', { simple: true }));
   } finally {
     db.close();
+  }
+}
+
+/**
+ * `--from`: a folder path is a continuous destination; a file:// URL holds snapshot objects and may
+ * hold continuous lineages too (both are listed); s3:// holds snapshot objects (continuous is folder-only).
+ */
+async function listFrom(url: string, json: boolean): Promise<void> {
+  if (!isDestinationUrl(url)) return listContinuous(url, json);
+  if (url.startsWith('s3://')) return listRemote(url, json);
+  const lineages = await describeContinuous(objectStoreFor(url, '--from'));
+  if (lineages.length === 0) return listRemote(url, json);
+  if (json) return listRemote(url, true, { lineages });
+  await listRemote(url, false);
+  await listContinuous(url, false, lineages);
+}
+
+async function listContinuous(url: string, json: boolean, known?: readonly LineageSummary[]): Promise<void> {
+  const lineages = known ?? (await describeContinuous(objectStoreFor(url, '--from')));
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ from: url, lineages }, null, 2)}\n`);
+    return;
+  }
+  if (lineages.length === 0) {
+    process.stdout.write(`no continuous backup at ${url}\n`);
+    return;
+  }
+  for (const l of lineages) {
+    process.stdout.write(`lineage ${l.lineage} (started ${l.startedAt})\n`);
+    for (const s of l.snapshots)
+      process.stdout.write(`  snapshot  ${l.lineage}/${s.txid}  ${s.at}  ${s.pages} pages\n`);
+    if (l.continuous)
+      process.stdout.write(
+        `  continuous  txid ${l.continuous.fromTxid}..${l.continuous.toTxid}  ${l.continuous.from} .. ${l.continuous.to}\n`,
+      );
+    for (const g of l.gaps) process.stdout.write(`  GAP  transactions ${g} are missing\n`);
+    process.stdout.write(
+      `  restorable  ${l.restorable.from} .. ${l.restorable.to}  (newest position ${l.restorable.newestPosition})\n`,
+    );
   }
 }

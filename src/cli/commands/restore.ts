@@ -2,7 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
-import { BackupError, findRecord, KEY_ENV, resolveBackup, restoreBackup } from '../../backup/index.js';
+import {
+  BackupError,
+  findRecord,
+  KEY_ENV,
+  resolveBackup,
+  restoreBackup,
+  restoreContinuous,
+} from '../../backup/index.js';
+import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { encryptionKey, fetchRemote, isDestinationUrl } from '../offsite.js';
 import { formatBytes, progressReporter } from '../progress.js';
@@ -15,6 +23,8 @@ interface RestoreFlags {
   config?: string;
   db?: string;
   from: string;
+  at?: string;
+  position?: string;
   full?: boolean;
   yes?: boolean;
   id?: string;
@@ -29,15 +39,32 @@ export function restoreCommand(): Command {
     )
     .option(
       '--from <bakN|path|url>',
-      'the backup: a generation (bak1 newest, bak2, ...), a file, or s3://BUCKET/PREFIX (newest there)',
+      'the backup: a generation (bak1 newest, bak2, ...), a file, s3://BUCKET/PREFIX or file:///FOLDER (newest there), or a continuous destination',
       'bak1',
     )
     .option('--id <id>', 'with a remote --from: the backup to restore (as ats backups --from lists it)')
     .option('--encryption-key-file <path>', `the key of encrypted remote backups (or set ${KEY_ENV})`)
+    .option(
+      '--at <time>',
+      'continuous backup: the database as it was at this moment (ISO 8601 with a zone, e.g. 2026-12-02T10:15:30Z)',
+    )
+    .option(
+      '--position <lineage/txid>',
+      'continuous backup: the database at this position, as `ats backups --from` prints it',
+    )
     .option('--full', 'check the backup with integrity_check instead of quick_check')
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .action(async (flags: RestoreFlags) => {
       const { database, target, configFile } = resolveDatabase(flags, 'restore');
+      if (isContinuous(flags)) {
+        if (flags.id !== undefined)
+          throw new UsageError(
+            '--id names a snapshot object; --at / --position a continuous point: give one of them',
+            'ats restore --help',
+          );
+        await restoreFromContinuous(flags, database);
+        return;
+      }
       const remote = isDestinationUrl(flags.from);
       if (flags.id !== undefined && !remote)
         throw new UsageError(
@@ -116,4 +143,74 @@ async function confirm(database: string, from: string): Promise<void> {
   rl.close();
   if (!/^y(es)?$/i.test(answer.trim()))
     throw new UsageError('restore cancelled: nothing was changed', 'ats restore --help');
+}
+
+/** Whether `--from` names a continuous-backup destination (or --at/--position ask for one). */
+function isContinuous(flags: RestoreFlags): boolean {
+  if (flags.at !== undefined || flags.position !== undefined) return true;
+  // A URL without --at / --position names snapshot objects (the newest, or --id); a plain folder
+  // holding lineages/ is a continuous destination (its newest position).
+  if (/^(s3|file):\/\//.test(flags.from)) return false;
+  return fs.existsSync(path.join(path.resolve(flags.from), 'lineages'));
+}
+
+/** `--at`: an ISO 8601 time with a zone, as ms since the epoch. */
+export function parseAt(at: string): number {
+  const ms = Date.parse(at);
+  if (!/(Z|[+-]\d\d:?\d\d)$/i.test(at) || Number.isNaN(ms))
+    throw new UsageError(
+      `--at ${at}: not an ISO 8601 time with a zone`,
+      'ats restore --from <url> --at 2026-12-02T10:15:30Z',
+    );
+  return ms;
+}
+
+/** `--position`: `<lineage>/<txid>`. */
+export function parsePosition(position: string): { lineage: string; txid: bigint } {
+  const m = /^([0-9a-f]{32})\/([1-9][0-9]*)$/.exec(position);
+  if (m === null)
+    throw new UsageError(
+      `--position ${position}: not a position (<lineage: 32 hex digits>/<txid>)`,
+      'ats backups --from <url> prints the positions',
+    );
+  return { lineage: m[1] as string, txid: BigInt(m[2] as string) };
+}
+
+async function restoreFromContinuous(flags: RestoreFlags, database: string): Promise<void> {
+  if (flags.at !== undefined && flags.position !== undefined)
+    throw new UsageError('--at and --position name two targets: give one', 'ats restore --help');
+  if (flags.from === 'bak1')
+    throw new UsageError(
+      '--at and --position need --from <destination url>',
+      'ats restore --from s3://bucket/prefix --at <time>',
+    );
+  const atMs = flags.at === undefined ? undefined : parseAt(flags.at);
+  const position = flags.position === undefined ? undefined : parsePosition(flags.position);
+  const store = objectStoreFor(flags.from, '--from');
+  if (!flags.yes) await confirm(database, flags.from);
+  const lockFile = serviceLockPath(database);
+  const held = holdDatabase(database, 'ats restore');
+  if ('heldBy' in held)
+    throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+  let replaced = false;
+  try {
+    const bar = progressReporter('restore', 'objects');
+    const result = await restoreContinuous({
+      store,
+      database,
+      atMs,
+      position,
+      verify: flags.full ? 'full' : 'quick',
+      onProgress: (done, total) => bar.update('apply', done, total),
+    }).finally(() => bar.stop());
+    replaced = true;
+    process.stdout.write(
+      `restored ${result.database} to position ${result.lineage}/${result.txid} (committed by ${new Date(result.timeMs).toISOString()}; ` +
+        `${result.objects} objects, checksum ${result.checksum} equals the primary's, integrity_check ok)` +
+        `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
+    );
+  } finally {
+    held.lock.release();
+    if (replaced && lockFile !== serviceLockPath(database)) removeLockFile(lockFile);
+  }
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../../pulse/index.js';
 import { BackupJob, CheckpointJob, OffsiteJob, Ticker } from '../../pulse/index.js';
 import { buildApp, closeApp } from '../../server/index.js';
 import { checkStorePath, openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
+import { continuousJobFor } from '../continuous-setup.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
 import { checkBackupDir, checkDatabase, checkDatabasePresent, StartupError } from '../startup-check.js';
@@ -47,17 +48,24 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
         `the WAL holds ${(walAtStart / 2 ** 20).toFixed(0)} MiB from before: WAL recovery and the start-up check take a while`,
       );
     await finishInterruptedRestore(database.path); // under the lock: never while a restore runs
+    // Continuous WAL shipping pins the database before anything else opens it: a connection that
+    // closes last (the start-up check's) would checkpoint frames not shipped yet into the file and
+    // delete the WAL, and the shipper could no longer prove where it left off.
+    const offsite = offsiteJob(database.destinations, log); // before anything opens: a bad key refuses to start
+    const continuous = continuousJobFor(config, log);
+    const exists = (fs.statSync(database.path, { throwIfNoEntry: false })?.size ?? 0) > 0;
+    if (continuous !== undefined && exists) await continuous.start();
     let started = performance.now();
     checkDatabase(database.path, database.backupDir, config.file);
     log.info(
       { event: 'startup_check', ms: Math.round(performance.now() - started) },
       'start-up check passed',
     );
-    const offsite = offsiteJob(database.destinations, log); // before anything opens: a bad key refuses to start
     ensureLineage(database.path); // before the store opens it: lineage is the backup part's table
     started = performance.now();
     const store = openStore(database.path, ats);
     log.info({ event: 'store_open', ms: Math.round(performance.now() - started) }, 'database open');
+    await continuous?.start(); // a new database: only now does it exist (no-op when started above)
     const backups = new BackupJob(
       {
         database: database.path,
@@ -79,10 +87,17 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
         writes: store.writes,
         pinnedBy: () => (backups.running ? 'the running backup' : undefined),
         finalCheckpointMs: FINAL_CHECKPOINT_MS,
+        // Seal, ship, then checkpoint: the shipper seals before every step, and runs the steps that
+        // restart the WAL itself, between its seal and its new pin.
+        beforeCheckpoint: continuous && ((step) => continuous.beforeCheckpoint(step.mode)),
       },
       log,
     );
-    const ticker = new Ticker(pulse.tickerIntervalSeconds * 1000, [backups, checkpoints], log);
+    const ticker = new Ticker(
+      pulse.tickerIntervalSeconds * 1000,
+      [backups, checkpoints, ...(continuous ? [continuous] : [])],
+      log,
+    );
     const app = await buildApp({
       store,
       backups,
@@ -92,6 +107,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       maxBatch: ats.maxBatch,
       token: server.token,
       offsite,
+      afterWrite: continuous && (() => continuous.noteCommit()),
       http: {
         maxConnections: server.maxConnections,
         requestTimeoutMs: server.requestTimeoutSeconds * 1000,
@@ -123,6 +139,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
     });
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
     await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
+    await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
     await backups.stop(); // cancels a running backup (its temporary file is removed): it pins the WAL
     await offsite?.stop(); // an interrupted upload leaves nothing visible remotely
     started = performance.now();

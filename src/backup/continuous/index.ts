@@ -1,0 +1,16 @@
+// Continuous backup: WAL shipping and point-in-time restore (re-exported by the backup index).
+export type { ObjectStore } from './destination.js';
+export { FolderStore } from './destination.js';
+export { DatabaseChecksum, formatChecksum, pageChecksum } from './page-checksum.js';
+export type { ContinuousRestoreOptions, ContinuousRestoreResult } from './restore-continuous.js';
+export { fileChecksum, restoreContinuous } from './restore-continuous.js';
+export type { LineageSummary, PlannedObject, RestorePlan, RestoreTarget } from './restore-plan.js';
+export { describeContinuous, listLineages, planRestore } from './restore-plan.js';
+export type { ObjectHeader, RecordHeader } from './segment-format.js';
+export { checkObject, ObjectWriter, readObject } from './segment-format.js';
+export type { StreamDestination } from './stream-store.js';
+export { streamStore } from './stream-store.js';
+export type { WalHeader, WalPosition, WalScan, WalTransaction } from './wal-file.js';
+export { parseWalHeader, scanWal, walChecksum } from './wal-file.js';
+export type { SealResult, ShipperLogger, ShipperOptions, ShipperPosition } from './wal-shipper.js';
+export { WalShipper } from './wal-shipper.js';

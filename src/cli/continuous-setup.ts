@@ -1,0 +1,37 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FolderStore, type ObjectStore } from '../backup/index.js';
+import type { Config } from '../config/index.js';
+import { ContinuousJob, type Logger } from '../pulse/index.js';
+import { StartupError } from './startup-check.js';
+
+/** The object store a destination URL names (a folder today; s3:// arrives with the S3 destination). */
+export function objectStoreFor(url: string, what: string): ObjectStore {
+  if (url.startsWith('s3://'))
+    throw new StartupError(
+      `${what} ${url}: continuous backup to s3:// is not supported yet (its objects live under lineages/, which the S3 destination does not list); use a folder or file:/// URL`,
+    );
+  return new FolderStore(url.startsWith('file://') ? fileURLToPath(url) : path.resolve(url));
+}
+
+/** The continuous-shipping job of the config's continuous destination, or undefined when it has none. */
+export function continuousJobFor(config: Config, log: Logger): ContinuousJob | undefined {
+  const { database } = config;
+  const continuous = database.destinations.filter((d) => d.continuous);
+  if (continuous.length === 0) return undefined;
+  if (continuous.length > 1)
+    throw new StartupError(
+      `[[Database.destination]]: ${continuous.length} destinations have continuous = true; one continuous destination per database for now`,
+    );
+  const d = continuous[0] as (typeof continuous)[number];
+  return new ContinuousJob(
+    {
+      database: database.path,
+      store: objectStoreFor(d.url, '[[Database.destination]] url'),
+      stagingDir: path.join(database.backupDir, `${path.basename(database.path)}.wal-staging`),
+      syncIntervalMs: d.syncIntervalSeconds * 1000,
+      snapshotIntervalMs: d.snapshotIntervalSeconds * 1000,
+    },
+    log,
+  );
+}

@@ -1,0 +1,150 @@
+import Database from 'better-sqlite3';
+import { type ObjectStore, type ShipperPosition, WalShipper } from '../backup/index.js';
+import type { Logger } from './logger.js';
+import type { PulseJob } from './ticker.js';
+
+/** Settings of continuous WAL shipping to one destination. */
+export interface ContinuousJobOptions {
+  readonly database: string;
+  readonly store: ObjectStore;
+  /** Local folder for sealed objects not yet uploaded. */
+  readonly stagingDir: string;
+  readonly syncIntervalMs: number;
+  readonly snapshotIntervalMs: number;
+}
+
+/**
+ * Ships the WAL to a destination every sync interval (`WalShipper`), and is the checkpoint job's
+ * seal: `beforeCheckpoint(mode)` runs right before every checkpoint step.
+ */
+export class ContinuousJob implements PulseJob {
+  readonly name = 'continuous';
+  readonly shipper: WalShipper;
+  readonly #o: ContinuousJobOptions;
+  readonly #log: Logger;
+  #conn: Database.Database | undefined;
+  #loop: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  #stopping = false;
+  #lastError: string | undefined;
+  #restarts = 0;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: ContinuousJobOptions, log: Logger) {
+    this.#o = options;
+    this.#log = log;
+    this.shipper = new WalShipper({
+      database: options.database,
+      store: options.store,
+      stagingDir: options.stagingDir,
+      snapshotIntervalMs: options.snapshotIntervalMs,
+      log,
+    });
+  }
+
+  /** Before the database takes writes: resume or snapshot (see WalShipper.start). Idempotent. */
+  async start(): Promise<void> {
+    if (this.#conn !== undefined) return;
+    await this.shipper.start();
+    this.#conn = new Database(this.#o.database, { fileMustExist: true, timeout: 0 });
+  }
+
+  /** Where the shipper is; undefined before start. */
+  status(): (ShipperPosition & { lastError: string | undefined; walRestarts: number }) | undefined {
+    const p = this.shipper.position;
+    return p === undefined ? undefined : { ...p, lastError: this.#lastError, walRestarts: this.#restarts };
+  }
+
+  /**
+   * The seal before a checkpoint step (the checkpoint job's beforeCheckpoint); false: skip the
+   * step. A PASSIVE step runs after the seal, bounded by the new pin. A step that restarts the log
+   * (RESTART, TRUNCATE) is run here instead, on this thread's connection, between the seal and the
+   * new pin, so no commit of this process can land between them; then the job's own step is skipped.
+   * Never throws (a failed seal skips the step).
+   */
+  beforeCheckpoint(mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE' = 'PASSIVE'): boolean {
+    try {
+      if (mode === 'PASSIVE') return this.shipper.seal().proceed;
+      const conn = this.#conn;
+      // During a snapshot the pin must stay where the snapshot reads: the restart waits for the next step.
+      if (conn === undefined || this.shipper.snapshotting) return false;
+      const row = this.shipper.sealedRestart(
+        () => (conn.pragma(`wal_checkpoint(${mode})`, { simple: false }) as { busy: number }[])[0],
+      );
+      if (row?.busy === 0) {
+        this.#restarts++;
+        this.#log.info(
+          { event: 'continuous_wal_restart', mode, restarts: this.#restarts },
+          `WAL ${mode} inside the seal`,
+        );
+      }
+      return false;
+    } catch (err) {
+      this.#failed(err);
+      return false;
+    }
+  }
+
+  /** After a write's commit, before its reply: stamps the commit's time (see WalShipper.noteCommit). */
+  noteCommit(): void {
+    try {
+      this.shipper.noteCommit();
+    } catch (err) {
+      this.#failed(err);
+    }
+  }
+
+  tick(): void {
+    if (this.#loop === undefined && !this.#stopping && this.#conn !== undefined) this.#loop = this.#run();
+  }
+
+  /** Ends the loop, then a last seal and upload. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    await this.#loop;
+    try {
+      await this.shipper.stop();
+    } catch (err) {
+      this.#failed(err);
+    }
+    this.#conn?.close();
+    this.#conn = undefined;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        await this.shipper.sync();
+        if (this.#lastError !== undefined) {
+          this.#log.info(
+            { event: 'continuous_recovered', after: this.#lastError },
+            'WAL shipping works again',
+          );
+          this.#lastError = undefined;
+        }
+      } catch (err) {
+        this.#failed(err);
+      }
+      if (this.#stopping) break;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, this.#o.syncIntervalMs);
+      });
+    }
+  }
+
+  #failed(err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (this.#lastError !== reason)
+      this.#log.error({ event: 'continuous_fail', reason }, `WAL shipping failed: ${reason}`);
+    this.#lastError = reason;
+  }
+}
