@@ -17,6 +17,8 @@ export interface WriteControl {
   hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
   refuse(reason: string, kind?: 'wal' | 'disk'): void;
   resume(): void;
+  /** A check the write path runs before every write. */
+  setAdmission?(check: (() => void) | undefined): void;
 }
 
 /** A step one checkpoint is about to take, for `beforeCheckpoint`. */
@@ -132,6 +134,13 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     this.#wal = `${options.database}-wal`;
     this.#log = log;
     this.#runner = new CheckpointRunner(options.database);
+    // The cap is checked at every write too (one stat), not only at each poll: under a loaded
+    // machine's late timers a polled cap alone was overshot by a third.
+    options.writes?.setAdmission?.(() => {
+      if (this.#refusedFor !== undefined) return;
+      this.#walBytes = this.#size();
+      if (this.#walBytes > this.#options.maxWalBytes) this.#applyCap();
+    });
   }
 
   /** The last checkpoint's outcome. */
@@ -173,6 +182,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
    */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#options.writes?.setAdmission?.(undefined);
     clearTimeout(this.#timer);
     this.#wake?.();
     await this.#loop;

@@ -19,6 +19,7 @@ export class WriteGate {
   #held: Promise<void> | undefined;
   #refusal: string | undefined;
   #refusalCode: 'ATS_STORE_WAL_CAP' | 'ATS_STORE_FULL' = 'ATS_STORE_WAL_CAP';
+  #admission: (() => void) | undefined;
 
   constructor(file: string, waitMs = WRITE_WAIT_MS) {
     this.#file = file;
@@ -37,6 +38,7 @@ export class WriteGate {
 
   /** Throws ATS_STORE_WAL_CAP (or ATS_STORE_FULL, for a disk too full) while writes are refused. */
   checkOpen(operation: string): void {
+    this.#admission?.();
     if (this.#refusal !== undefined)
       throw new StoreError(
         this.#refusalCode,
@@ -106,5 +108,13 @@ export class WriteGate {
 
   resume(): void {
     this.#refusal = undefined;
+  }
+
+  /**
+   * A check run before every write (the checkpoint job's WAL cap), so that a cap is enforced at the
+   * write that crosses it rather than at the next poll, however late a loaded machine runs timers.
+   */
+  setAdmission(check: (() => void) | undefined): void {
+    this.#admission = check;
   }
 }
