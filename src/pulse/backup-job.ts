@@ -61,6 +61,9 @@ export interface BackupJobEvents {
  * must not stop backups) and kept on the monotonic clock from then on. A failure is retried after a growing backoff; a backup past
  * its deadline is cancelled.
  */
+/** Date.now()'s resolution: see tick(). */
+const CLOCK_SLACK_MS = 1;
+
 export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob {
   readonly name = 'backup';
   readonly options: BackupJobOptions;
@@ -110,7 +113,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   /** When the ticker will start the next backup (ms since epoch); undefined when periodic backup is off. */
   get nextDueAt(): number | undefined {
     return this.options.intervalSeconds > 0
-      ? Date.now() + (this.#nextDueMono - performance.now())
+      ? Math.ceil(Date.now() + (this.#nextDueMono - performance.now()))
       : undefined;
   }
 
@@ -126,7 +129,9 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
     // `now` is wall-clock (the ticker's Date.now(), or later in tests): only its offset from the
     // present counts, measured against the monotonic due time.
     if (this.options.intervalSeconds === 0 || this.running) return;
-    if (performance.now() + (now - Date.now()) < this.#nextDueMono) return;
+    // Date.now() counts whole milliseconds and performance.now() fractions of one, so the same instant
+    // read through both can differ by up to 1 ms: a tick at exactly nextDueAt must still be due.
+    if (performance.now() + (now - Date.now()) + CLOCK_SLACK_MS < this.#nextDueMono) return;
     this.start();
   }
 
