@@ -55,6 +55,31 @@ describe('ats restore --at / --position and ats backups --from', () => {
     expect(both.code).toBe(2);
   });
 
+  it('--id with --at or --position is refused (exit 2, naming both flags), nothing written', async () => {
+    const out = path.join(dir, 'out.db');
+    const lineage = primary.shipper.position?.lineage as string;
+    for (const target of [
+      ['--at', new Date().toISOString()],
+      ['--position', `${lineage}/2`],
+    ]) {
+      const run = await runCli([
+        'restore',
+        '--db',
+        out,
+        '--from',
+        `file://${remote()}`,
+        '--id',
+        'some-backup',
+        ...target,
+        '--yes',
+      ]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('--id names a snapshot object; --at / --position a continuous point');
+      expect(fs.existsSync(out)).toBe(false);
+      expect(fs.readdirSync(dir).filter((n) => n.startsWith('out'))).toEqual([]);
+    }
+  });
+
   it('a moment before every backup is refused, and nothing is created', async () => {
     const out = path.join(dir, 'out.db');
     const run = await runCli([
