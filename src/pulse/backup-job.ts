@@ -53,6 +53,9 @@ export interface BackupJobEvents {
   failure: [BackupFailure];
 }
 
+/** Date.now()'s resolution: see tick(). */
+const CLOCK_SLACK_MS = 1;
+
 /**
  * The periodic hot backup. Each tick checks whether one is due and starts it in the background;
  * a guard keeps two from overlapping. The due time comes from the recorded creation time of the
@@ -61,9 +64,6 @@ export interface BackupJobEvents {
  * must not stop backups) and kept on the monotonic clock from then on. A failure is retried after a growing backoff; a backup past
  * its deadline is cancelled.
  */
-/** Date.now()'s resolution: see tick(). */
-const CLOCK_SLACK_MS = 1;
-
 export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob {
   readonly name = 'backup';
   readonly options: BackupJobOptions;

