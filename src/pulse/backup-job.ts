@@ -53,9 +53,6 @@ export interface BackupJobEvents {
   failure: [BackupFailure];
 }
 
-/** Date.now()'s resolution: see tick(). */
-const CLOCK_SLACK_MS = 1;
-
 /**
  * The periodic hot backup. Each tick checks whether one is due and starts it in the background;
  * a guard keeps two from overlapping. The due time comes from the recorded creation time of the
@@ -73,7 +70,9 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   readonly #verified = new Map<number, BackupResult['verify']>(); // by inode: rotation keeps inodes
   #running: Promise<void> | undefined;
   /** Due time on the monotonic clock (performance.now()), immune to wall-clock steps. */
-  #nextDueMono: number;
+  #nextDueMono = 0;
+  /** The same due time on the wall clock, whole ms, as `nextDueAt` reports it. */
+  #nextDueWall = 0;
   #failuresInRow = 0;
   #last: BackupResult | undefined;
   #lastFailure: BackupFailure | undefined;
@@ -99,7 +98,17 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       );
       dueAt = now + intervalMs;
     }
-    this.#nextDueMono = performance.now() + (dueAt - now);
+    this.#dueIn(dueAt - now);
+  }
+
+  /**
+   * Sets the next due time `delayMs` from now on both clocks: the monotonic one, which a clock
+   * stepped back cannot delay, and the wall clock, as `nextDueAt` reports it (rounded up), so a tick
+   * at exactly the reported time is due whatever the two clocks read in between.
+   */
+  #dueIn(delayMs: number): void {
+    this.#nextDueMono = performance.now() + delayMs;
+    this.#nextDueWall = Math.ceil(Date.now() + delayMs);
   }
 
   get intervalSeconds(): number {
@@ -112,9 +121,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
 
   /** When the ticker will start the next backup (ms since epoch); undefined when periodic backup is off. */
   get nextDueAt(): number | undefined {
-    return this.options.intervalSeconds > 0
-      ? Math.ceil(Date.now() + (this.#nextDueMono - performance.now()))
-      : undefined;
+    return this.options.intervalSeconds > 0 ? this.#nextDueWall : undefined;
   }
 
   get last(): BackupResult | undefined {
@@ -126,12 +133,13 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   }
 
   tick(now: number): void {
-    // `now` is wall-clock (the ticker's Date.now(), or later in tests): only its offset from the
-    // present counts, measured against the monotonic due time.
+    // `now` is wall-clock (the ticker's Date.now(), or later in tests). Due once it reaches the
+    // reported due time, or once the monotonic due time has passed (a clock stepped back does not
+    // delay a backup; one stepped forward brings it forward). Comparing one instant read through
+    // both clocks instead missed a tick at exactly nextDueAt now and then (Date.now() counts whole
+    // ms, and a thread can be descheduled between two clock reads).
     if (this.options.intervalSeconds === 0 || this.running) return;
-    // Date.now() counts whole milliseconds and performance.now() fractions of one, so the same instant
-    // read through both can differ by up to 1 ms: a tick at exactly nextDueAt must still be due.
-    if (performance.now() + (now - Date.now()) + CLOCK_SLACK_MS < this.#nextDueMono) return;
+    if (now < this.#nextDueWall && performance.now() < this.#nextDueMono) return;
     this.start();
   }
 
@@ -175,7 +183,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       });
       this.#last = result;
       this.#failuresInRow = 0;
-      this.#nextDueMono = performance.now() + intervalSeconds * 1000;
+      this.#dueIn(intervalSeconds * 1000);
       this.#verified.set(fs.statSync(result.file).ino, result.verify);
       for (const warning of result.warnings) this.#log.warn({ event: 'backup_warning', database }, warning);
       for (const r of result.removed)
@@ -218,7 +226,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
       this.#lastFailure = failure;
       this.#failuresInRow++;
       const retryMs = this.#retryDelayMs();
-      this.#nextDueMono = performance.now() + retryMs;
+      this.#dueIn(retryMs);
       this.#log.error(
         { event: 'backup_fail', database, code: failure.code, reason: failure.reason, retryInMs: retryMs },
         'backup failed',
