@@ -39,6 +39,7 @@ export function sustainedReport(
         'loop p99 / max',
         'checkpoints (done/busy/failed)',
         'WAL restarts',
+        'writes held: times, mean',
         '503s',
         'backups',
       ],
@@ -72,6 +73,7 @@ function row(r: SustainedRow, limit: number): string[] {
     r.loop ? `${ms(r.loop.p99Ms)} / ${ms(r.loop.maxMs)}` : '-',
     `PASSIVE ${steps('PASSIVE')}, RESTART ${steps('RESTART')}, TRUNCATE ${steps('TRUNCATE')}`,
     Number.isFinite(r.walRestarts) ? String(r.walRestarts) : '-',
+    r.holds && r.holds.count > 0 ? `${r.holds.count}, ${ms(r.holds.totalMs / r.holds.count)}` : '-',
     String(r.status503 + (r.statusOther ? ` (+${r.statusOther} other)` : '')),
     String(r.backups),
   ];

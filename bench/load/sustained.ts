@@ -58,6 +58,8 @@ export interface SustainedRow {
   readonly loop: Lag | undefined;
   readonly checkpoints: Record<string, number>;
   readonly walRestarts: number;
+  /** Times writes were held for a restart step, and how long in all (absent in older results). */
+  readonly holds?: { readonly count: number; readonly totalMs: number } | undefined;
   readonly status503: number;
   readonly statusOther: number;
   readonly backups: number;
@@ -173,6 +175,10 @@ async function runCase(
       loop: worstLag(lags),
       checkpoints: counters(metrics, 'ats_checkpoints_total'),
       walRestarts: gauge(metrics, 'ats_wal_restarts'),
+      holds: {
+        count: gauge(metrics, 'ats_write_hold_seconds_count'),
+        totalMs: gauge(metrics, 'ats_write_hold_seconds_sum') * 1000,
+      },
       status503: main.status503,
       statusOther: main.statusOther,
       backups,

@@ -9,11 +9,19 @@ import {
 } from './checkpoint-runner.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
-import { nextCheckpoint, RESTART_TAIL_FRAMES, type WalPolicyOptions } from './wal-policy.js';
+import {
+  nextCheckpoint,
+  RESTART_RETRY_MS,
+  RESTART_TAIL_FRAMES,
+  restartAt,
+  type WalPolicyOptions,
+} from './wal-policy.js';
 
 /** What the job needs of the store's write path, declared here (the store's `writes` satisfies it). */
 export interface WriteControl {
   readonly refusal: string | undefined;
+  /** Whether a hold is in force now (false once its time is up, even while its step still runs). */
+  readonly holding: boolean;
   hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
   refuse(reason: string, kind?: 'wal' | 'disk'): void;
   resume(): void;
@@ -73,13 +81,23 @@ export interface CheckpointStatus {
   readonly lastError: string | undefined;
 }
 
-/** Events: 'step' (mode, result) after every checkpoint step. */
+/**
+ * Events: 'step' (mode, result) after every checkpoint step; 'hold' (ms) after every time the job
+ * held new writes (a restart or truncate step), with how long they were held.
+ */
 export interface CheckpointJobEvents {
   step: [CheckpointMode, 'done' | 'busy' | 'failed'];
+  hold: [number];
 }
 
-// Writes wait at most this long for a restart step; past it they meet its lock and retry as ATS_STORE_BUSY.
-const HOLD_MS = 50;
+/**
+ * Writes wait at most this long for a restart step. Its pass takes no lock, so once the time is up
+ * writes simply go on: the pass then cannot copy everything, and the restart is tried again later
+ * with twice the hold (up to MAX_HOLD_MS: a slow disk or a busy machine must not keep the log from
+ * ever restarting); each restart step that finishes in time halves it again, down to HOLD_MS.
+ */
+export const HOLD_MS = 25;
+export const MAX_HOLD_MS = 400;
 // A worker that died this many times in a row is reported failed (it is still retried, with backoff).
 const FAILED_AFTER = 3;
 const POLL_MS = 20;
@@ -116,6 +134,8 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #missedTails = 0;
   #lastPassAt = -Infinity;
   #last: CheckpointOutcome | undefined;
+  #previousBehind: number | undefined;
+  #holdMs = HOLD_MS;
   #walBytes = 0;
   #walPeakBytes = 0;
   #walMtimeMs = -1;
@@ -189,7 +209,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     const deadlineMs = this.#options.finalCheckpointMs ?? 0;
     if (deadlineMs > 0 && this.#size() > 0 && this.#runner.ready) {
       let timer: NodeJS.Timeout | undefined;
-      const final = this.#runner.run('PASSIVE', true).then(
+      const final = this.#runner.run('PASSIVE', 'final').then(
         (o) => {
           this.#last = o;
           return !o.busy && o.checkpointedFrames === o.walFrames;
@@ -260,6 +280,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     const mode = nextCheckpoint(this.#options, {
       walBytes: stat.size,
       last: writes === undefined ? undefined : last,
+      previousBehind: this.#previousBehind,
       refusing: writes?.refusal !== undefined,
       pinned: pinnedBy !== undefined,
       sinceBlockedRestartMs: performance.now() - this.#blockedRestartAt,
@@ -267,21 +288,20 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     });
     if ((await this.#options.beforeCheckpoint?.({ mode, walBytes: stat.size })) === false) return pollMs;
     let outcome: CheckpointOutcome;
+    let expired = false;
     try {
-      outcome =
-        mode === 'PASSIVE' || writes === undefined
-          ? await this.#runner.run(mode)
-          : await writes.hold(HOLD_MS, () => this.#runner.run(mode));
+      if (mode === 'PASSIVE' || writes === undefined) outcome = await this.#runner.run(mode);
+      else ({ outcome, expired } = await this.#held(writes, mode));
     } catch (err) {
       this.#failed(mode, err);
       return pollMs;
     }
-    this.#done(outcome, pinnedBy);
+    this.#previousBehind = last === undefined ? undefined : last.walFrames - last.checkpointedFrames;
+    this.#done(outcome, pinnedBy, expired);
     const restarted = outcome.mode !== 'PASSIVE' && !outcome.busy;
     const logBytes = outcome.walFrames * (outcome.pageSize + 24);
     this.#sprinting =
-      !restarted &&
-      (logBytes >= this.#options.journalSizeLimitBytes / 2 || this.#options.writes?.refusal !== undefined);
+      !restarted && (logBytes >= restartAt(this.#options) || this.#options.writes?.refusal !== undefined);
     // Straight on only while passes gain ground: a pinned WAL (a backup's snapshot) gives none.
     const gained =
       last === undefined ||
@@ -293,7 +313,32 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     return this.#sprinting && gained && behind > 0 && !outcome.busy ? 0 : pollMs;
   }
 
-  #done(outcome: CheckpointOutcome, pinnedBy: string | undefined): void {
+  /**
+   * A step run while new writes are held (HOLD_MS at first, see MAX_HOLD_MS). The restart step is a PASSIVE pass:
+   * with no write in between it copies every frame, and the next commit then starts the log again
+   * (SQLite's walRestartLog) unless a reader still holds a read mark. A pass takes no write lock, so
+   * writes let through when the hold's time is up never wait for it; that pass is then `busy` (it
+   * cannot have copied what they wrote). TRUNCATE runs as SQLite's own, while writes are refused.
+   */
+  async #held(
+    writes: WriteControl,
+    mode: 'RESTART' | 'TRUNCATE',
+  ): Promise<{ outcome: CheckpointOutcome; expired: boolean }> {
+    const started = performance.now();
+    try {
+      return await writes.hold(this.#holdMs, async () => {
+        if (mode === 'TRUNCATE') return { outcome: await this.#runner.run(mode), expired: !writes.holding };
+        const pass = await this.#runner.run('PASSIVE', 'held');
+        const expired = !writes.holding;
+        const busy = pass.busy || expired || pass.checkpointedFrames !== pass.walFrames;
+        return { outcome: { ...pass, mode, busy }, expired };
+      });
+    } finally {
+      this.emit('hold', performance.now() - started);
+    }
+  }
+
+  #done(outcome: CheckpointOutcome, pinnedBy: string | undefined, expired: boolean): void {
     const previous = this.#last;
     this.#last = outcome;
     this.#lastError = undefined;
@@ -309,7 +354,12 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       this.#restarts++;
       this.#restartedAt = performance.now();
     }
-    if (outcome.mode !== 'PASSIVE' && outcome.busy) {
+    if (outcome.mode === 'RESTART')
+      this.#holdMs = expired ? Math.min(2 * this.#holdMs, MAX_HOLD_MS) : Math.max(this.#holdMs / 2, HOLD_MS);
+    if (expired) {
+      // The pass outlived its hold (a slow disk): try again later, writes were not held longer.
+      this.#blockedRestartAt = performance.now() - RESTART_RETRY_MS / 2;
+    } else if (outcome.mode !== 'PASSIVE' && outcome.busy) {
       this.#blockedRestartAt = performance.now();
       const who = pinnedBy ?? 'a reader outside this service (an open read transaction) or another writer';
       if (this.#loggedPin !== who) {

@@ -21,10 +21,17 @@ export interface CheckpointOutcome {
   readonly ms: number;
 }
 
-/** One request to the worker. `final`: the last one, at shutdown (a fault point of its own). */
+/**
+ * Why a checkpoint runs, which names its fault point: `step`, one of the job's loop ('checkpoint');
+ * `held`, the pass of a restart step while writes are held ('held-checkpoint', reached after the
+ * pass); `final`, the last one, at shutdown ('final-checkpoint').
+ */
+export type CheckpointKind = 'step' | 'held' | 'final';
+
+/** One request to the worker. */
 export interface CheckpointRequest {
   readonly mode: CheckpointMode;
-  readonly final: boolean;
+  readonly kind: CheckpointKind;
 }
 
 /** The worker's answer to one request. */
@@ -82,13 +89,13 @@ export class CheckpointRunner {
   }
 
   /** Runs one checkpoint in the worker. Rejects with a CheckpointFailure. */
-  run(mode: CheckpointMode, final = false): Promise<CheckpointOutcome> {
+  run(mode: CheckpointMode, kind: CheckpointKind = 'step'): Promise<CheckpointOutcome> {
     if (this.#stopped) return Promise.reject(new CheckpointFailure('ESTOPPED', 'checkpoint runner stopped'));
     if (this.#pending !== undefined) throw new Error('checkpoint runner: one request at a time');
     const worker = this.#worker ?? this.#spawn();
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
-      const request: CheckpointRequest = { mode, final };
+      const request: CheckpointRequest = { mode, kind };
       worker.postMessage(request);
     });
   }

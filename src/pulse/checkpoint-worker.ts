@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { faultPoint } from '../backup/index.js';
 import type {
+  CheckpointKind,
   CheckpointMode,
   CheckpointOutcome,
   CheckpointReply,
@@ -22,14 +23,15 @@ interface Row {
   checkpointed: number;
 }
 
-function checkpoint(mode: CheckpointMode, final: boolean): CheckpointOutcome {
-  faultPoint(final ? 'final-checkpoint' : 'checkpoint');
+function checkpoint(mode: CheckpointMode, kind: CheckpointKind): CheckpointOutcome {
+  if (kind !== 'held') faultPoint(kind === 'final' ? 'final-checkpoint' : 'checkpoint');
   const started = performance.now();
   const row = (db.pragma(`wal_checkpoint(${mode})`, { simple: false }) as Row[])[0] ?? {
     busy: 1,
     log: -1,
     checkpointed: -1,
   };
+  if (kind === 'held') faultPoint('held-checkpoint');
   return {
     mode,
     busy: row.busy !== 0,
@@ -40,10 +42,10 @@ function checkpoint(mode: CheckpointMode, final: boolean): CheckpointOutcome {
   };
 }
 
-parentPort?.on('message', ({ mode, final }: CheckpointRequest) => {
+parentPort?.on('message', ({ mode, kind }: CheckpointRequest) => {
   let reply: CheckpointReply;
   try {
-    reply = { ok: true, outcome: checkpoint(mode, final) };
+    reply = { ok: true, outcome: checkpoint(mode, kind) };
   } catch (err) {
     reply = {
       ok: false,

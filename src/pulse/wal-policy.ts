@@ -6,9 +6,23 @@ export interface WalPolicyOptions {
   readonly journalSizeLimitBytes: number;
   /** Past this WAL file size writes are refused (backpressure) until it is checkpointed. */
   readonly maxWalBytes: number;
+  /**
+   * The log is restarted once it is this long (default half the journal_size_limit). Each restart
+   * holds writes for one short pass, so a longer log means fewer holds and a bigger file.
+   */
+  readonly restartAtBytes?: number | undefined;
 }
 
-/** Frames a pass may leave behind for the restart step to copy while writes are held (4 MiB). */
+/**
+ * A tail the restart step copies at once: its pass, run while writes are held, is then about two
+ * fsyncs long (256 KiB of pages and the WAL's last frames).
+ */
+export const HELD_TAIL_FRAMES = 64;
+/**
+ * The most a pass may leave behind for the restart step (4 MiB): taken only once passes run back
+ * to back have stopped shrinking the tail (each pass lasts long enough for that many frames to be
+ * written meanwhile), since copying it costs a longer hold.
+ */
 export const RESTART_TAIL_FRAMES = 1024;
 /**
  * When passes keep ending past the tail (large commits, a slow disk: each pass takes long enough
@@ -25,29 +39,44 @@ export interface WalState {
   readonly walBytes: number;
   /** The last checkpoint's outcome, if any. */
   readonly last: CheckpointOutcome | undefined;
+  /** Frames the step before `last` left behind (undefined: none yet). */
+  readonly previousBehind?: number | undefined;
   /** Writes are refused now (the WAL is over its cap). */
   readonly refusing: boolean;
   /** A reader we know of holds an old snapshot (a backup): the WAL cannot restart until it ends. */
   readonly pinned: boolean;
-  /** ms since the last restart step that a reader blocked (Infinity if none). */
+  /** ms since the last restart step that a reader blocked or that outlived its hold (Infinity if none). */
   readonly sinceBlockedRestartMs: number;
   /** Passes in a row, past half the limit, that ended with more than the tail behind. */
   readonly missedTails: number;
 }
 
+/** The log length from which the restart step runs. */
+export function restartAt(options: WalPolicyOptions): number {
+  return options.restartAtBytes ?? options.journalSizeLimitBytes / 2;
+}
+
 /**
  * The checkpoint step to run next. The bulk of the WAL is always copied by PASSIVE passes, which
- * never take the write lock; once a pass has left only a small tail and the log is past half the
- * journal_size_limit, the next step RESTARTs it (writes held meanwhile, a few ms); over the cap it
- * TRUNCATEs instead, because no commit comes to cut the file back while writes are refused.
+ * never take the write lock; past `restartAt` passes run back to back, each leaving a shorter tail
+ * (the next one copies only what was written during it). Once a pass has left a tail of a few
+ * pages, or passes no longer shorten it, the next step RESTARTs the log: one more pass while the
+ * store holds new writes, which copies everything, so the next commit starts the log again. Over
+ * the cap it TRUNCATEs instead, because no commit comes to cut the file back while writes are refused.
  */
 export function nextCheckpoint(options: WalPolicyOptions, state: WalState): CheckpointMode {
   const { last } = state;
   if (last === undefined || state.pinned || state.sinceBlockedRestartMs < RESTART_RETRY_MS) return 'PASSIVE';
+  // After a restart or truncate step, a pass first: it learns the log's new length (a restart step
+  // reports the length it copied, which the next commit has just started again from 0).
+  if (last.mode !== 'PASSIVE') return 'PASSIVE';
   const behind = last.walFrames - last.checkpointedFrames;
   const tail = state.missedTails >= MISSED_TAILS_BEFORE_WIDER ? 4 * RESTART_TAIL_FRAMES : RESTART_TAIL_FRAMES;
   if (last.walFrames < 0 || behind > tail) return 'PASSIVE';
   if (state.refusing) return 'TRUNCATE';
   const logBytes = last.walFrames * (last.pageSize + 24);
-  return logBytes >= options.journalSizeLimitBytes / 2 ? 'RESTART' : 'PASSIVE';
+  if (logBytes < restartAt(options)) return 'PASSIVE';
+  // Converged: the last pass took back less than a quarter of the tail the one before it left.
+  const converged = state.previousBehind !== undefined && 4 * behind > 3 * state.previousBehind;
+  return behind <= HELD_TAIL_FRAMES || converged ? 'RESTART' : 'PASSIVE';
 }

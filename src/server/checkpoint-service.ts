@@ -5,6 +5,8 @@
 export interface CheckpointService {
   status(): CheckpointStatusRecord;
   on(event: 'step', listener: (mode: string, result: 'done' | 'busy' | 'failed') => void): unknown;
+  /** After writes were held for a restart or truncate step, with how long (ms). */
+  on(event: 'hold', listener: (ms: number) => void): unknown;
 }
 
 /** The checkpoint job's state, as far as the server reads it. */

@@ -105,6 +105,13 @@ function registerCheckpointMetrics(registry: Registry, checkpoints: CheckpointSe
   for (const mode of ['PASSIVE', 'RESTART', 'TRUNCATE'])
     for (const result of ['done', 'busy', 'failed']) steps.inc({ mode, result }, 0);
   checkpoints.on('step', (mode, result) => steps.inc({ mode, result }));
+  const holds = new Histogram({
+    name: 'ats_write_hold_seconds',
+    help: 'How long new writes were held while a checkpoint restarted or truncated the WAL',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+    registers: [registry],
+  });
+  checkpoints.on('hold', (ms) => holds.observe(ms / 1000));
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,

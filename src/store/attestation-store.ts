@@ -24,6 +24,8 @@ import { WriteGate } from './write-gate.js';
 export interface WriteControl {
   /** Why writes are refused now (ATS_STORE_WAL_CAP); undefined when they go through. */
   readonly refusal: string | undefined;
+  /** Whether a hold is in force now (false once its time is up, even while its step still runs). */
+  readonly holding: boolean;
   /** Holds new writes while `step` runs, at most `maxMs`; writes waiting meanwhile go on after it. */
   hold<T>(maxMs: number, step: () => Promise<T>): Promise<T>;
   /** Refuses every write naming `reason` until `resume()`: 'wal' ATS_STORE_WAL_CAP, 'disk' ATS_STORE_FULL. */

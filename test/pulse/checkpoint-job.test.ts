@@ -232,3 +232,35 @@ describe('CheckpointJob: a dead worker', () => {
     writer.close();
   });
 });
+
+describe('CheckpointJob: the restart step holds writes for a bounded time only', () => {
+  it('a restart step whose pass outlives its hold lets writes through meanwhile; the restart comes later', async () => {
+    dir = tempDir();
+    const marker = path.join(dir, 'paused');
+    process.env.ATS_FAULT_POINT = 'held-checkpoint@1:pause'; // the first restart step's pass stops after copying
+    process.env.ATS_FAULT_MARKER = marker;
+    store = openStore(path.join(dir, 'ats.db'), { maxPerActorContext: 1_000_000, maxBatch: 1000 });
+    startJob({ database: store.path, writes: store.writes, restartAtBytes: 2 * MiB });
+    let written = 0;
+    while (!fs.existsSync(marker) && written < 100_000) {
+      written += (await store.putAsync(batch(50))).length;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(fs.existsSync(marker)).toBe(true); // the worker is stopped inside the restart step
+    // Writes go through while that step is still unfinished: they waited at most the hold.
+    for (let i = 0; i < 20; i++) written += (await store.putAsync(batch(5))).length;
+    expect(fs.existsSync(marker)).toBe(true);
+    expect(store.writes.holding).toBe(false); // the hold ended on its own time, not the step's
+    expect(job!.status().counts.RESTART).toEqual({ done: 0, busy: 0, failed: 0 });
+    fs.rmSync(marker);
+    // That step could not copy what those writes added: it is busy, and a later one restarts the log.
+    await waitFor(() => job!.status().counts.RESTART.busy === 1, 20_000, 'the late restart step');
+    while (job!.status().restarts === 0 && written < 200_000) {
+      written += (await store.putAsync(batch(50))).length;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(job!.status().restarts).toBeGreaterThan(0);
+    expect(store.stats().attestations).toBe(written);
+    delete process.env.ATS_FAULT_MARKER;
+  });
+});
