@@ -38,6 +38,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
   fs.mkdirSync(path.dirname(database.path), { recursive: true, mode: 0o700 }); // the service lock lives beside the database
   checkDatabasePresent(database.path, database.backupDir, config.file, fresh);
   const held = holdDatabase(database.path, 'ats serve');
+  let onStopSignal: ((signal: NodeJS.Signals) => void) | undefined;
   if ('heldBy' in held)
     throw new StartupError(`database ${database.path} is already in use by another process (${held.heldBy})`);
   try {
@@ -114,6 +115,23 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
         shutdownGraceMs: server.shutdownGraceSeconds * 1000,
       },
     });
+    // From before the first connection: a SIGTERM from then on is a graceful stop. Without a listener
+    // Node leaves the signal's default action in place, which killed a service stopped right after
+    // its 'listening' line (4 of 6 tries) before it reached this point. A second signal during the
+    // shutdown (an impatient supervisor) is logged, not fatal: the shutdown has its own deadlines.
+    let stopping = false;
+    let stopWith: (signal: NodeJS.Signals) => void = () => {};
+    const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+      stopWith = resolve;
+    });
+    onStopSignal = (signal: NodeJS.Signals): void => {
+      if (stopping)
+        log.warn({ event: 'shutdown_signal_again', signal }, `${signal} again: already shutting down`);
+      stopping = true;
+      stopWith(signal);
+    };
+    process.on('SIGINT', onStopSignal);
+    process.on('SIGTERM', onStopSignal);
     const url = await app
       .listen({ host: server.host, port: server.port })
       .catch((err: NodeJS.ErrnoException) => {
@@ -133,10 +151,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
     );
     ticker.start();
 
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const signal = await stopSignal;
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
     await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
     await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
@@ -156,6 +171,10 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       );
     log.info({ event: 'stopped', finalCheckpointMs: Math.round(performance.now() - started) }, 'stopped');
   } finally {
+    if (onStopSignal !== undefined) {
+      process.off('SIGINT', onStopSignal);
+      process.off('SIGTERM', onStopSignal);
+    }
     held.lock.release();
   }
 }
