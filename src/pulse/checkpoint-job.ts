@@ -286,7 +286,13 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       sinceBlockedRestartMs: performance.now() - this.#blockedRestartAt,
       missedTails: this.#missedTails,
     });
-    if ((await this.#options.beforeCheckpoint?.({ mode, walBytes: stat.size })) === false) return pollMs;
+    if ((await this.#options.beforeCheckpoint?.({ mode, walBytes: stat.size })) === false) {
+      // The hook ran a restart step itself (the shipper's sealed restart), or the step must wait. After
+      // a restart a pass comes first, to learn the log's new length; without this note the policy
+      // saw the old length again and ran the shipper's restart at every step.
+      if (mode !== 'PASSIVE' && last !== undefined) this.#last = { ...last, mode };
+      return pollMs;
+    }
     let outcome: CheckpointOutcome;
     let expired = false;
     try {

@@ -70,12 +70,13 @@ export class ContinuousJob implements PulseJob {
       // During a snapshot the pin must stay where the snapshot reads: the restart waits for the next step.
       if (conn === undefined || this.shipper.snapshotting) return false;
       const row = this.shipper.sealedRestart(
-        () => (conn.pragma(`wal_checkpoint(${mode})`, { simple: false }) as { busy: number }[])[0],
+        () =>
+          (conn.pragma(`wal_checkpoint(${mode})`, { simple: false }) as { busy: number; log: number }[])[0],
       );
       if (row?.busy === 0) {
         this.#restarts++;
         this.#log.info(
-          { event: 'continuous_wal_restart', mode, restarts: this.#restarts },
+          { event: 'continuous_wal_restart', mode, restarts: this.#restarts, walFrames: row.log },
           `WAL ${mode} inside the seal`,
         );
       }
