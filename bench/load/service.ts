@@ -22,6 +22,8 @@ export async function startService(opts: {
   db: string;
   configFile: string;
   backupIntervalSeconds: number;
+  /** Another build's CLI (default this one's). */
+  cli?: string | undefined;
 }): Promise<Service> {
   const port = await freePort();
   fs.writeFileSync(
@@ -41,7 +43,7 @@ export async function startService(opts: {
       '',
     ].join('\n'),
   );
-  const child = spawnChild(process.execPath, [CLI, 'serve', '--config', opts.configFile], {
+  const child = spawnChild(process.execPath, [opts.cli ?? CLI, 'serve', '--config', opts.configFile], {
     cwd: path.dirname(opts.configFile),
   });
   await waitHealthy(child, port);

@@ -45,6 +45,7 @@ export function sustainedReport(
       ],
       result.rows.map((r) => row(r, limit)),
     ),
+    ...referenceSentence(result),
     '',
     `![Latency and WAL size over time, per load](${PLOT_FILE.split(path.sep).join('/')})`,
     '',
@@ -153,4 +154,16 @@ function line(points: [number, number][], color: string): string {
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The flat-out throughput of this build against the reference build's, when one ran. */
+function referenceSentence(result: SustainedResult): string[] {
+  const ref = result.rows.find((r) => r.name.endsWith(', reference build'));
+  const ours = ref && result.rows.find((r) => `${r.name}, reference build` === ref.name);
+  if (!ref || !ours || !(ref.requestsPerS > 0)) return [];
+  const ratio = ours.requestsPerS / ref.requestsPerS;
+  return [
+    '',
+    `Flat-out single POSTs: ${ours.requestsPerS.toFixed(0)} req/s against ${ref.requestsPerS.toFixed(0)} req/s for the reference build (\`${result.reference ?? '?'}\`) in the same run: ${(100 * ratio).toFixed(0)} % (target >= 90 %: ${ratio >= 0.9 ? 'met' : 'missed'}).`,
+  ];
 }

@@ -18,6 +18,8 @@ import { eventLoopLag, type Lag, worstLag } from './service-probes.js';
 /** One load of the section. */
 export interface SustainedCase {
   readonly name: string;
+  /** The CLI of another build to run instead of this one (the reference row). */
+  readonly cli?: string | undefined;
   /** Requests/s (open loop); undefined: flat out with `clients`. */
   readonly rate: number | undefined;
   readonly clients: number;
@@ -78,6 +80,8 @@ export interface SustainedResult {
   readonly baselineSeconds: number;
   readonly journalSizeLimitBytes: number;
   readonly rows: readonly SustainedRow[];
+  /** The reference build's CLI, when a row ran it. */
+  readonly reference?: string | undefined;
 }
 
 const JOURNAL_SIZE_LIMIT = 64 << 20;
@@ -93,7 +97,15 @@ export async function runSustained(opts: {
   const baselineSeconds = Math.max(8, Math.round(opts.seconds / 4));
   const pristine = await ensureServiceDataset(path.join(OUT_DIR, 'datasets'), opts.sizeMb);
   const rows: SustainedRow[] = [];
-  for (const c of SUSTAINED_CASES) {
+  // ATS_BENCH_REFERENCE_CLI names an older build (e.g. before the checkpoint policy): its flat-out
+  // single POSTs run right after this build's, the side-by-side throughput the issue's target needs.
+  const reference = process.env.ATS_BENCH_REFERENCE_CLI;
+  const flatOut = SUSTAINED_CASES.find((c) => c.rate === undefined && c.batch === 1);
+  const cases =
+    reference && flatOut
+      ? [...SUSTAINED_CASES, { ...flatOut, name: `${flatOut.name}, reference build`, cli: reference }]
+      : SUSTAINED_CASES;
+  for (const c of cases) {
     const row = await runCase(c, pristine, opts.workDir, opts.seconds, baselineSeconds);
     rows.push(row);
     log(
@@ -106,6 +118,7 @@ export async function runSustained(opts: {
     baselineSeconds,
     journalSizeLimitBytes: JOURNAL_SIZE_LIMIT,
     rows,
+    reference,
   };
 }
 
@@ -124,6 +137,7 @@ async function runCase(
     db,
     configFile: path.join(workDir, 'sustained.toml'),
     backupIntervalSeconds: 10,
+    cli: c.cli,
   });
   const wal = `${db}-wal`;
   const origin = nowMs();
