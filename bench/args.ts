@@ -69,7 +69,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --offsite [--offsite-mb N] [--offsite-reps N]  only the off-site bench: upload/download vs bare
                        SDK calls to a local s3rver, peak RSS, codecs (default 1000 MB, 2 reps)
 Experiments: ATS_BENCH_ENGINE=path/to/backup/index.js runs ours-service on another engine build;
-ATS_BENCH_CLI=path/to/cli/main.js runs ours-cli and the service from another build.`;
+ATS_BENCH_CLI=path/to/cli/main.js runs ours-cli and the service from another build;
+ATS_BENCH_REFERENCE_CLI=path/to/cli/main.js adds that build's flat-out single POSTs to the sustained
+section, beside this build's (the throughput ratio of issue 10's target).`;
 
 /** Parses and validates the command line; throws an Error naming the option and the value. */
 export function parseBenchArgs(argv: readonly string[], allCases: readonly string[]): BenchOptions {
