@@ -8,6 +8,7 @@ export type {
   ContinuousRestoreOptions,
   ContinuousRestoreResult,
   LineageSummary,
+  LogPosition,
   ObjectHeader as SegmentHeader,
   ObjectStore,
   RestorePlan,
@@ -17,6 +18,7 @@ export type {
   ShipperOptions,
   ShipperPosition,
   StreamDestination,
+  UploadWait,
   WalPosition,
   WalTransaction,
 } from './continuous/index.js';

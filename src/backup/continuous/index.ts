@@ -12,5 +12,12 @@ export type { StreamDestination } from './stream-store.js';
 export { streamStore } from './stream-store.js';
 export type { WalHeader, WalPosition, WalScan, WalTransaction } from './wal-file.js';
 export { parseWalHeader, scanWal, walChecksum } from './wal-file.js';
-export type { SealResult, ShipperLogger, ShipperOptions, ShipperPosition } from './wal-shipper.js';
+export type {
+  LogPosition,
+  SealResult,
+  ShipperLogger,
+  ShipperOptions,
+  ShipperPosition,
+  UploadWait,
+} from './wal-shipper.js';
 export { WalShipper } from './wal-shipper.js';
