@@ -1,6 +1,7 @@
 // Continuous backup: WAL shipping and point-in-time restore (re-exported by the backup index).
 export type { ObjectStore } from './destination.js';
 export { FolderStore } from './destination.js';
+export { EncryptingStore, isEncryptedHeader } from './encrypted-store.js';
 export { DatabaseChecksum, formatChecksum, pageChecksum } from './page-checksum.js';
 export type { ContinuousRestoreOptions, ContinuousRestoreResult } from './restore-continuous.js';
 export { fileChecksum, restoreContinuous } from './restore-continuous.js';
