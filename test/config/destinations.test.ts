@@ -38,7 +38,7 @@ describe('[[Database.destination]]', () => {
       '[Database]\npath = "a.db"\n\n[[Database.destination]]\nurl = "remote"\ncontinuous = true\nencryption_key_file = "k"\n',
     );
     expect(config.database.destinations[0]).toMatchObject({
-      url: 'remote',
+      url: 'file:///etc/ats/remote',
       continuous: true,
       encryptionKeyFile: '/etc/ats/k',
     });
