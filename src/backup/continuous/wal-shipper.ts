@@ -139,6 +139,8 @@ export class WalShipper {
   #stagedCount = 0;
   #snapshotAt = 0;
   #snapshotting = false;
+  /** A lineage's first snapshot whose upload failed: uploaded before any segment of the lineage. */
+  #pendingSnapshot: { key: string; file: string; txid: bigint } | undefined;
   #doubt: string | undefined;
   #counts = { snapshots: 0, segments: 0 };
   #uploading: Promise<void> | undefined;
@@ -303,7 +305,7 @@ export class WalShipper {
   /** Uploads staged objects, merged into one object per call. */
   async upload(): Promise<void> {
     while (this.#uploading !== undefined) await this.#uploading;
-    if (this.#staged.length === 0) return;
+    if (this.#staged.length === 0 && this.#pendingSnapshot === undefined) return;
     this.#uploading = this.#uploadStaged().finally(() => {
       this.#uploading = undefined;
     });
@@ -691,6 +693,8 @@ export class WalShipper {
     const id = randomBytes(16).toString('hex');
     for (const file of this.#staged) fs.rmSync(file, { force: true }); // of the old lineage, which ends here
     this.#staged = [];
+    if (this.#pendingSnapshot !== undefined) fs.rmSync(this.#pendingSnapshot.file, { force: true });
+    this.#pendingSnapshot = undefined;
     this.#o.log.info(
       { event: 'continuous_lineage', lineage: id, reason: why },
       `continuous backup: new lineage (${why})`,
@@ -711,7 +715,7 @@ export class WalShipper {
   }
 
   async #periodicSnapshot(): Promise<void> {
-    if (!this.#repin()) return;
+    if (this.#pendingSnapshot !== undefined || !this.#repin()) return; // the lineage's first one goes first
     await this.#snapshot();
   }
 
@@ -758,7 +762,18 @@ export class WalShipper {
         this.#nextTxid = 2n;
       }
       const key = snapshotKey(lineage.dir, txid);
-      await this.#o.store.put(key, file);
+      try {
+        await this.#o.store.put(key, file);
+      } catch (err) {
+        if (fresh) {
+          // A lineage's segments restore nothing without its first snapshot: keep it, and upload
+          // it before them (a crash meanwhile drops it with them: the next start begins anew).
+          const pending = path.join(this.#o.stagingDir, 'pending-snapshot.tmp');
+          fs.renameSync(file, pending);
+          this.#pendingSnapshot = { key, file: pending, txid };
+        }
+        throw err;
+      }
       this.#counts.snapshots++;
       this.#snapshotAt = timeMs;
       if (txid > this.#uploadedTxid && this.#staged.length === 0) this.#advanceUploaded(txid);
@@ -839,6 +854,21 @@ export class WalShipper {
   // ---- uploads ---------------------------------------------------------------------------------
 
   async #uploadStaged(): Promise<void> {
+    const snap = this.#pendingSnapshot;
+    if (snap !== undefined) {
+      await this.#o.store.put(snap.key, snap.file);
+      this.#pendingSnapshot = undefined;
+      fs.rmSync(snap.file, { force: true });
+      this.#counts.snapshots++;
+      this.#o.log.info(
+        { event: 'continuous_snapshot', key: snap.key },
+        'continuous backup: snapshot uploaded',
+      );
+      if (this.#staged.length === 0) {
+        this.#advanceUploaded(snap.txid);
+        return;
+      }
+    }
     const files = [...this.#staged];
     const lineage = this.#lineage as Lineage;
     const merged = files.length === 1 ? (files[0] as string) : this.#merge(files);
