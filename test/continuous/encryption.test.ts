@@ -99,6 +99,10 @@ describe('encrypted continuous destinations through ats serve and ats restore', 
     }
     const keyFile = path.join(dir, 'key');
     const keyId = loadKeyFile(keyFile).keyId;
+    // Listing reads only the headers, which are in clear: no key needed.
+    const list = await runCli(['backups', '--from', remote], { env: { ATS_BACKUP_ENCRYPTION_KEY: '' } });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('newest position');
 
     const out = path.join(dir, 'restored.db');
     const ok = await runCli([
@@ -154,6 +158,21 @@ describe('encrypted continuous destinations through ats serve and ats restore', 
     expect(wrong.stderr).toContain(`encrypted with key id ${keyId}, but the key given (${other}) has id`);
     expect(fs.readFileSync(out).equals(before)).toBe(true);
     expect(files()).toEqual(entries); // no copy kept aside, no temp file left
+  });
+});
+
+describe('a continuous destination whose key file is missing', () => {
+  it('stops ats serve at start (exit 2, naming the file); nothing is shipped in clear', async () => {
+    dir = tempDir('ats-cont-enc-nokey-');
+    const config = writeConfig(
+      dir,
+      '[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n\n' +
+        '[[Database.destination]]\nurl = "remote"\ncontinuous = true\nencryption_key_file = "missing.key"\n\n[Server]\nport = 0\n',
+    );
+    const run = await runCli(['serve', '--config', config], { killAfterMs: 30_000 });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(path.join(dir, 'missing.key'));
+    expect(fs.existsSync(path.join(dir, 'remote'))).toBe(false);
   });
 });
 
