@@ -864,10 +864,8 @@ export class WalShipper {
         { event: 'continuous_snapshot', key: snap.key },
         'continuous backup: snapshot uploaded',
       );
-      if (this.#staged.length === 0) {
-        this.#advanceUploaded(snap.txid);
-        return;
-      }
+      if (snap.txid > this.#uploadedTxid) this.#advanceUploaded(snap.txid); // a first snapshot: txid 1
+      if (this.#staged.length === 0) return;
     }
     const files = [...this.#staged];
     const lineage = this.#lineage as Lineage;
