@@ -86,7 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Closing answers every wait for off-site durability at once (503), so no wait holds the close.
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
-  await app.register(healthRoutes(deps.store, deps.checkpoints));
+  await app.register(healthRoutes(deps.store, deps.checkpoints, deps.continuous));
   await app.register(attestationRoutes(deps.store, deps.maxBatch, deps.continuous, closing.signal));
   await app.register(offsiteRoutes(deps.continuous, closing.signal));
   await app.register(backupRoutes(deps.backups, deps.offsite));

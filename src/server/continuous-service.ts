@@ -17,6 +17,17 @@ export interface ContinuousService {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<OffsiteWaitOutcome>;
+  /** Where shipping is, for /healthz; undefined before it started. */
+  status(): ContinuousStatusRecord | undefined;
+}
+
+/** The shipper's state, as far as the server reads it. */
+export interface ContinuousStatusRecord {
+  readonly lineage: string;
+  /** Last transaction uploaded. */
+  readonly uploadedTxid: bigint;
+  /** Why the last sync failed, while it keeps failing (server log only: it may hold paths). */
+  readonly lastError: string | undefined;
 }
 
 /** A transaction of a lineage, written `<lineage>/<txid>` (as `ats backups` prints and `ats restore --position` takes). */

@@ -166,5 +166,17 @@ export const healthReply = {
     writes: { type: 'string', enum: ['ok', 'paused'] },
     wal: { type: 'object', additionalProperties: true },
     checkpointWorker: { type: 'object', additionalProperties: true },
+    // With a continuous destination: the newest committed and the newest uploaded position.
+    continuous: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['committed', 'uploaded', 'failing'],
+      properties: {
+        committed: position,
+        // null until the lineage's first snapshot is uploaded
+        uploaded: { type: ['string', 'null'], pattern: POSITION_PATTERN },
+        failing: { type: 'boolean' },
+      },
+    },
   },
 } as const;

@@ -5,7 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attestation, runCli, type Service, startService, tempDir, writeConfig } from '../helpers.js';
+import {
+  attestation,
+  runCli,
+  type Service,
+  startService,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers.js';
 
 let dir: string;
 let service: Service | undefined;
@@ -151,10 +159,25 @@ describe('acknowledged only once off-site', () => {
     const position = /position (\S+) is committed/.exec(r.json.message)?.[1] as string;
     expect(position).toMatch(POSITION);
     expect(s.events('offsite_wait_failed').length).toBeGreaterThan(0);
+    // /healthz says shipping is failing (the reason, which may name paths, only in the log).
+    const health = (await (await fetch(`${s.url}/healthz`)).json()) as {
+      status: string;
+      continuous: { committed: string; uploaded: string | null; failing: boolean };
+    };
+    expect(health.status).toBe('degraded');
+    expect(health.continuous.failing).toBe(true);
+    expect(health.continuous.committed).toBe(position);
+    expect(JSON.stringify(health)).not.toContain(dir);
     fs.rmSync(remote);
     fs.renameSync(`${remote}.away`, remote);
     const w = await get(`${s.url}/offsite/wait?position=${position}&timeout_ms=30000`);
     expect(w.status).toBe(200);
+    type Health = { status: string; continuous: { uploaded: string; failing: boolean } };
+    const health2 = async (): Promise<Health> => (await (await fetch(`${s.url}/healthz`)).json()) as Health;
+    await waitFor(async () => !(await health2()).continuous.failing, 10_000, 'the failure to clear');
+    const after = await health2();
+    expect(after.status).toBe('ok');
+    expect(after.continuous.uploaded).toBe(w.json.uploaded);
   });
 
   it('shutdown answers a waiting client (503) and the last upload still ships the write', async () => {
