@@ -1,12 +1,26 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FolderStore, type ObjectStore } from '../backup/index.js';
+import {
+  EncryptingStore,
+  type EncryptionKey,
+  FolderStore,
+  loadKeyFile,
+  type ObjectStore,
+} from '../backup/index.js';
 import type { Config } from '../config/index.js';
 import { ContinuousJob, type Logger } from '../pulse/index.js';
 import { StartupError } from './startup-check.js';
 
-/** The object store a destination URL names (a folder today; s3:// arrives with the S3 destination). */
-export function objectStoreFor(url: string, what: string): ObjectStore {
+/**
+ * The object store a destination URL names (a folder today; s3:// arrives with the S3 destination),
+ * behind the encryption layer: with `key` every object is put encrypted; without, an encrypted
+ * object read back is refused naming the key it needs.
+ */
+export function objectStoreFor(url: string, what: string, key?: EncryptionKey): ObjectStore {
+  return new EncryptingStore(plainStoreFor(url, what), key);
+}
+
+function plainStoreFor(url: string, what: string): ObjectStore {
   if (url.startsWith('s3://'))
     throw new StartupError(
       `${what} ${url}: continuous backup to s3:// is not supported yet (its objects live under lineages/, which the S3 destination does not list); use a folder or file:/// URL`,
@@ -27,7 +41,12 @@ export function continuousJobFor(config: Config, log: Logger): ContinuousJob | u
   return new ContinuousJob(
     {
       database: database.path,
-      store: objectStoreFor(d.url, '[[Database.destination]] url'),
+      // The key was checked at load (a destination that asks for encryption never uploads in clear).
+      store: objectStoreFor(
+        d.url,
+        '[[Database.destination]] url',
+        d.encryptionKeyFile === undefined ? undefined : loadKeyFile(d.encryptionKeyFile),
+      ),
       stagingDir: path.join(database.backupDir, `${path.basename(database.path)}.wal-staging`),
       syncIntervalMs: d.syncIntervalSeconds * 1000,
       snapshotIntervalMs: d.snapshotIntervalSeconds * 1000,
