@@ -112,7 +112,16 @@ export const idParams = {
 export const statsReply = {
   type: 'object',
   additionalProperties: false,
-  required: ['attestations', 'subjects', 'predicates', 'contexts', 'actors', 'databaseBytes', 'walBytes'],
+  required: [
+    'attestations',
+    'subjects',
+    'predicates',
+    'contexts',
+    'actors',
+    'databaseBytes',
+    'walBytes',
+    'evictionBacklog',
+  ],
   properties: {
     attestations: { type: 'integer' },
     subjects: { type: 'integer' },
@@ -121,6 +130,7 @@ export const statsReply = {
     actors: { type: 'integer' },
     databaseBytes: { type: 'integer' },
     walBytes: { type: 'integer' },
+    evictionBacklog: { type: 'integer' },
   },
 } as const;
 
