@@ -275,7 +275,10 @@ export class AttestationWriter {
       const values = parseValues(stored);
       const rows = removalRows(values);
       const first = atLeastOne && budget.rows === 0;
-      if (rows > budget.left && !first) return false;
+      if (rows > budget.left && !first) {
+        budget.left = 0; // the rest waits for a slice: checking more pairs now would cost a walk each
+        return false;
+      }
       this.#removeRow(seq, values);
       budget.left -= rows;
       budget.rows += rows;
