@@ -63,6 +63,13 @@ export interface AttestationStore {
    * at most EVICTION_LIMITS.maxRowsPerTransaction rows, or one attestation larger than that.
    */
   evictBacklog(): EvictionSlice;
+  /**
+   * Stops the background drain of the eviction backlog for good (close() does too): no slice
+   * writes after it returns, and the backlog stays in the database for the next open. A service
+   * calls it when it starts shutting down, so that nothing writes after its last WAL shipping and
+   * checkpoint.
+   */
+  stopEviction(): void;
   /** The store's write gate, for the WAL policy of whoever runs checkpoints. */
   readonly writes: WriteControl;
   /** Newest first (timestamp, then insertion order); filters combine with AND. */
@@ -138,7 +145,10 @@ export function openStore(file: string, limits: StoreLimits, options: StoreOptio
       const eviction: Eviction = writer.evictBacklog(maxEvictRows);
       return { ...eviction, ms: performance.now() - started };
     });
-  const drain = new EvictionDrain(() => gate.run('evict', slice), options.onEviction);
+  const drain: EvictionDrain = new EvictionDrain(
+    () => gate.run('evict', (): EvictionSlice | undefined => (drain.closed ? undefined : slice())),
+    options.onEviction,
+  );
   const writeBatch = (batch: readonly ValidAttestation[]): string[] =>
     run('put', () => {
       gate.checkOpen('put');
@@ -182,6 +192,7 @@ export function openStore(file: string, limits: StoreLimits, options: StoreOptio
     writes: gate,
     query: (q: AttestationQuery) => run('query', () => reader.query(q)),
     page: (q: AttestationQuery) => run('query', () => reader.page(q)),
+    stopEviction: () => drain.close(),
     stats: () => run('stats', () => ({ ...reader.stats(), evictionBacklog: writer.backlogSize() })),
     close(): void {
       drain.close();

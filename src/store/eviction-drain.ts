@@ -40,14 +40,18 @@ export const EVICTION_RETRY_MS = 1000;
  * done exits, and the next open carries on.
  */
 export class EvictionDrain {
-  readonly #slice: () => Promise<EvictionSlice>;
+  readonly #slice: () => Promise<EvictionSlice | undefined>;
   readonly #onEvent: ((event: EvictionEvent) => void) | undefined;
   #pending: NodeJS.Immediate | NodeJS.Timeout | undefined;
   #running = false;
   #closed = false;
   #run = { slices: 0, attestations: 0, rows: 0, maxSliceMs: 0 };
 
-  constructor(slice: () => Promise<EvictionSlice>, onEvent: ((event: EvictionEvent) => void) | undefined) {
+  /** `slice` runs one slice through the write gate; it returns undefined when it finds the drain stopped. */
+  constructor(
+    slice: () => Promise<EvictionSlice | undefined>,
+    onEvent: ((event: EvictionEvent) => void) | undefined,
+  ) {
     this.#slice = slice;
     this.#onEvent = onEvent;
   }
@@ -63,7 +67,12 @@ export class EvictionDrain {
     return this.#running || this.#pending !== undefined;
   }
 
-  /** Stops: no slice starts after this (one already inside its transaction has committed). */
+  /** Whether close() was called: a slice waiting in the write gate checks this before it writes. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops for good: no slice writes after this; what is left stays in the backlog for the next open. */
   close(): void {
     this.#closed = true;
     if (this.#pending !== undefined) {
@@ -77,9 +86,10 @@ export class EvictionDrain {
     this.#pending = undefined;
     if (this.#closed) return;
     this.#running = true;
-    let slice: EvictionSlice;
+    let slice: EvictionSlice | undefined;
     try {
       slice = await this.#slice();
+      if (slice === undefined) return;
     } catch (err) {
       const error =
         err instanceof StoreError

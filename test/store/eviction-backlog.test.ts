@@ -214,6 +214,25 @@ describe('background drain', () => {
     expect(store.stats().attestations).toBe(1);
   });
 
+  it('stopEviction(): no slice writes after it, writes still work, and the backlog waits for the next open', async () => {
+    const file = path.join(dir, 'ats.db');
+    const events: EvictionEvent[] = [];
+    const store = open(1, (e) => events.push(e));
+    seedOld(store, 64);
+    store.put(NEWCOMER); // schedules the first slice
+    store.stopEviction();
+    const rows = indexRows(file);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // many turns of the event loop
+    expect(events).toEqual([]);
+    expect(indexRows(file)).toBe(rows);
+    await store.putAsync({ subjects: ['later'], predicates: ['p'], contexts: ['elsewhere'], actors: ['z'] });
+    expect(store.stats().evictionBacklog).toBeGreaterThan(0);
+    store.close();
+    const again = open(1);
+    await waitFor(() => again.stats().evictionBacklog === 0, 30_000, 'the backlog to drain after reopening');
+    expect(again.stats().attestations).toBe(2);
+  });
+
   it('a backlog left by a closed store is found and drained by the next open', async () => {
     const file = path.join(dir, 'ats.db');
     const first = open(1);

@@ -180,6 +180,8 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       process.once('SIGTERM', resolve);
     });
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
+    // Nothing may commit after the last shipping and checkpoint: an eviction backlog waits for the next start.
+    store.stopEviction();
     await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
     await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
     await backups.stop(); // cancels a running backup (its temporary file is removed): it pins the WAL
