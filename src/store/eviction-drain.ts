@@ -44,6 +44,8 @@ export class EvictionDrain {
   readonly #onEvent: ((event: EvictionEvent) => void) | undefined;
   #pending: NodeJS.Immediate | NodeJS.Timeout | undefined;
   #running = false;
+  // A wake() while a slice runs: the backlog may have grown after the slice looked.
+  #woken = false;
   #closed = false;
   #run = { slices: 0, attestations: 0, rows: 0, maxSliceMs: 0 };
 
@@ -58,13 +60,9 @@ export class EvictionDrain {
 
   /** Schedules a slice soon, unless one is scheduled or running (it reschedules itself while pairs wait). */
   wake(): void {
+    if (this.#running) this.#woken = true;
     if (this.#closed || this.#running || this.#pending !== undefined) return;
     this.#pending = setImmediate(() => void this.#step()).unref();
-  }
-
-  /** Whether a slice is scheduled or running. */
-  get active(): boolean {
-    return this.#running || this.#pending !== undefined;
   }
 
   /** Whether close() was called: a slice waiting in the write gate checks this before it writes. */
@@ -86,6 +84,7 @@ export class EvictionDrain {
     this.#pending = undefined;
     if (this.#closed) return;
     this.#running = true;
+    this.#woken = false;
     let slice: EvictionSlice | undefined;
     try {
       slice = await this.#slice();
@@ -107,9 +106,9 @@ export class EvictionDrain {
     run.attestations += slice.attestations;
     run.rows += slice.rows;
     run.maxSliceMs = Math.max(run.maxSliceMs, slice.ms);
-    if (slice.backlog) this.wake();
+    if (slice.backlog || this.#woken) this.wake();
     this.#onEvent?.({ kind: 'slice', ...slice });
-    if (!slice.backlog) {
+    if (!slice.backlog && !this.#woken) {
       this.#run = { slices: 0, attestations: 0, rows: 0, maxSliceMs: 0 };
       this.#onEvent?.({ kind: 'drained', ...run });
     }
