@@ -264,6 +264,12 @@ async function measureEvictions(workDir: string): Promise<WorstRequestResult[]> 
           );
         }
         const payload = JSON.stringify(batch === 1 ? news[0] : news);
+        // One untimed put first, in a pair of its own, as for the other shapes: a warm service.
+        await app.inject({
+          method: 'POST',
+          url: '/attestations',
+          payload: { subjects: ['warm'], predicates: ['p'], contexts: ['warm'], actors: ['warm'] },
+        });
         bodyBytes = Buffer.byteLength(payload);
         const firstSlice = slices.length;
         const start = performance.now();
@@ -286,7 +292,8 @@ async function measureEvictions(workDir: string): Promise<WorstRequestResult[]> 
         // What the request wrote, plus what it evicted itself: all the eviction less the slices'.
         const written = batch === 1 ? 516 : batch * (1 + 1 + 1 + 16 + 16 + 256);
         requestRows = written + (old * 516 - sliceRows);
-        if (store.stats().attestations !== batch) throw new Error('the eviction case did not evict them all');
+        if (store.stats().attestations !== batch + 1)
+          throw new Error('the eviction case did not evict them all');
       } finally {
         await app.close();
         store.close();
