@@ -111,9 +111,11 @@ export function openStore(file: string, limits: StoreLimits, options: StoreOptio
   const db = openDatabase(absolute);
   let writer: AttestationWriter;
   let reader: AttestationReader;
+  let leftover: boolean;
   try {
     writer = new AttestationWriter(db, maxPerActorContext);
     reader = new AttestationReader(db, absolute);
+    leftover = writer.hasBacklog();
   } catch (err) {
     db.close();
     throw new StoreError('ATS_STORE_OPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
@@ -165,7 +167,7 @@ export function openStore(file: string, limits: StoreLimits, options: StoreOptio
     });
 
   // A backlog left by the last process (a crash, a shutdown mid-drain) is in the database: carry on.
-  if (writer.hasBacklog()) drain.wake();
+  if (leftover) drain.wake();
 
   return Object.freeze({
     path: absolute,
