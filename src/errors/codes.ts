@@ -84,6 +84,11 @@ export const ERROR_CODES = Object.freeze({
     exit: 1,
     means: 'no continuous backup at the destination covers the restore target',
   },
+  ATS_BACKUP_UNEXPECTED: {
+    exit: 1,
+    means:
+      'a periodic backup failed with an error ats does not classify (a bug, or an I/O error outside a step); the log has the reason',
+  },
   // http
   ATS_HTTP_INVALID: { exit: 2, status: 400, means: 'the body, query or path does not match the schema' },
   ATS_HTTP_BAD_JSON: {

@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import {
   type BackupEngine,
-  BackupError,
   type BackupResult,
   backupBase,
   listGenerations,
   runBackup,
   type VerifyMode,
 } from '../backup/index.js';
+import { AtsError } from '../errors/index.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
 
@@ -220,7 +220,9 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
     } catch (err) {
       const failure = {
         at: new Date().toISOString(),
-        code: err instanceof BackupError ? err.code : 'EUNKNOWN',
+        // Anything else (an fs call after the copy, a 'success' listener that throws) is still a
+        // failed backup, with a code from the table rather than none.
+        code: err instanceof AtsError ? err.code : 'ATS_BACKUP_UNEXPECTED',
         reason: err instanceof Error ? err.message : String(err),
       };
       this.#lastFailure = failure;

@@ -144,7 +144,16 @@ export const idParams = {
 export const statsReply = {
   type: 'object',
   additionalProperties: false,
-  required: ['attestations', 'subjects', 'predicates', 'contexts', 'actors', 'databaseBytes', 'walBytes'],
+  required: [
+    'attestations',
+    'subjects',
+    'predicates',
+    'contexts',
+    'actors',
+    'databaseBytes',
+    'walBytes',
+    'evictionBacklog',
+  ],
   properties: {
     attestations: { type: 'integer' },
     subjects: { type: 'integer' },
@@ -153,6 +162,7 @@ export const statsReply = {
     actors: { type: 'integer' },
     databaseBytes: { type: 'integer' },
     walBytes: { type: 'integer' },
+    evictionBacklog: { type: 'integer' },
   },
 } as const;
 

@@ -93,7 +93,7 @@ export class AttestationReader {
 
   readonly query = (q: AttestationQuery): Attestation[] => this.page(q).attestations;
 
-  readonly stats = (): StoreStats => {
+  readonly stats = (): Omit<StoreStats, 'evictionBacklog'> => {
     const counts = new Map(this.#s.counters.all().map((row) => [row.name, row.n]));
     const n = (name: string): number => counts.get(name) ?? 0;
     return {

@@ -8,10 +8,11 @@ import type {
   StoreStats,
 } from './attestation.js';
 import { AttestationReader } from './attestation-reader.js';
-import { AttestationWriter } from './attestation-writer.js';
+import { AttestationWriter, type Eviction } from './attestation-writer.js';
 import { StoreError, storeFailure } from './errors.js';
+import { EvictionDrain, type EvictionEvent, type EvictionSlice } from './eviction-drain.js';
 import { isPlainObject } from './json-value.js';
-import { INPUT_LIMITS } from './limits.js';
+import { EVICTION_LIMITS, INPUT_LIMITS } from './limits.js';
 import { openDatabase } from './open-database.js';
 import { type ValidAttestation, validateBatch } from './validate-input.js';
 import { WriteGate } from './write-gate.js';
@@ -41,9 +42,11 @@ export interface WriteControl {
 export interface AttestationStore {
   /**
    * Writes one attestation or a batch in one transaction and returns their ids, in order; then
-   * keeps the newest `maxPerActorContext` of every (actor, context) pair it touched, in the same
-   * transaction. An attestation older than a full pair's newest is removed at once (its id is
-   * still returned). Nothing is written when any attestation is invalid.
+   * enforces `maxPerActorContext` on every (actor, context) pair it touched: the oldest beyond it
+   * are removed, in the same transaction up to EVICTION_LIMITS.maxRowsPerTransaction rows, the rest
+   * by the background drain of the eviction backlog (recorded in the same transaction). An
+   * attestation older than a full pair's newest is removed too (its id is still returned). Nothing
+   * is written when any attestation is invalid.
    */
   put(input: AttestationInput | AttestationInput[]): string[];
   get(id: string): Attestation | undefined;
@@ -57,6 +60,18 @@ export interface AttestationStore {
   putAsync(input: AttestationInput | AttestationInput[]): Promise<string[]>;
   /** `delete` through the write gate, as `putAsync`. */
   deleteAsync(id: string): Promise<boolean>;
+  /**
+   * One slice of the eviction backlog now (what the background drain runs, through the gate):
+   * at most EVICTION_LIMITS.maxRowsPerTransaction rows, or one attestation larger than that.
+   */
+  evictBacklog(): EvictionSlice;
+  /**
+   * Stops the background drain of the eviction backlog for good (close() does too): no slice
+   * writes after it returns, and the backlog stays in the database for the next open. A service
+   * calls it when it starts shutting down, so that nothing writes after its last WAL shipping and
+   * checkpoint.
+   */
+  stopEviction(): void;
   /** The store's write gate, for the WAL policy of whoever runs checkpoints. */
   readonly writes: WriteControl;
   /** Newest first (timestamp, then insertion order); filters combine with AND. */
@@ -70,12 +85,18 @@ export interface AttestationStore {
   close(): void;
 }
 
+/** Options of openStore beyond the configured limits. */
+export interface StoreOptions {
+  /** Told about each background eviction slice, a drained backlog, and a failed slice (retried). */
+  readonly onEviction?: ((event: EvictionEvent) => void) | undefined;
+}
+
 /**
  * Opens the store at `file`, creating its folder and database on first use and migrating the
  * schema. Throws a StoreError: EINVALID for bad arguments, ESCHEMA for a database from a newer
  * ats, EOPEN when it cannot be opened.
  */
-export function openStore(file: string, limits: StoreLimits): AttestationStore {
+export function openStore(file: string, limits: StoreLimits, options: StoreOptions = {}): AttestationStore {
   if (typeof file !== 'string' || file.trim() === '')
     throw new StoreError(
       'ATS_STORE_INVALID',
@@ -92,9 +113,11 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
   const db = openDatabase(absolute);
   let writer: AttestationWriter;
   let reader: AttestationReader;
+  let leftover: boolean;
   try {
     writer = new AttestationWriter(db, maxPerActorContext);
     reader = new AttestationReader(db, absolute);
+    leftover = writer.hasBacklog();
   } catch (err) {
     db.close();
     throw new StoreError('ATS_STORE_OPEN', `open ${absolute}: ${(err as Error).message}`, { cause: err });
@@ -118,10 +141,22 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
     return id;
   };
 
+  const maxEvictRows = EVICTION_LIMITS.maxRowsPerTransaction;
+  const slice = (): EvictionSlice =>
+    run('evict', () => {
+      gate.checkOpen('evict');
+      const started = performance.now();
+      const eviction: Eviction = writer.evictBacklog(maxEvictRows);
+      return { ...eviction, ms: performance.now() - started };
+    });
+  const drain: EvictionDrain = new EvictionDrain(
+    () => gate.run('evict', (): EvictionSlice | undefined => (drain.closed ? undefined : slice())),
+    options.onEviction,
+  );
   const writeBatch = (batch: readonly ValidAttestation[]): string[] =>
     run('put', () => {
       gate.checkOpen('put');
-      writer.put(batch);
+      if (writer.put(batch, maxEvictRows).backlog) drain.wake();
       return batch.map((a) => a.id);
     });
   const put = (input: AttestationInput | AttestationInput[]): string[] =>
@@ -132,6 +167,9 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
       gate.checkOpen('delete');
       return writer.delete(id);
     });
+
+  // A backlog left by the last process (a crash, a shutdown mid-drain) is in the database: carry on.
+  if (leftover) drain.wake();
 
   return Object.freeze({
     path: absolute,
@@ -150,11 +188,18 @@ export function openStore(file: string, limits: StoreLimits): AttestationStore {
       return gate.run('put', () => writeBatch(batch));
     },
     deleteAsync: (id: string) => gate.run('delete', () => remove(id)),
+    evictBacklog(): EvictionSlice {
+      const result = slice();
+      if (result.backlog) drain.wake();
+      return result;
+    },
     writes: gate,
     query: (q: AttestationQuery) => run('query', () => reader.query(q)),
     page: (q: AttestationQuery) => run('query', () => reader.page(q)),
-    stats: () => run('stats', () => reader.stats()),
+    stopEviction: () => drain.close(),
+    stats: () => run('stats', () => ({ ...reader.stats(), evictionBacklog: writer.backlogSize() })),
     close(): void {
+      drain.close();
       if (db.open) db.close();
     },
   });

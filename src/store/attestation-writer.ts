@@ -4,6 +4,28 @@ import { StoreError } from './errors.js';
 import type { ValidAttestation } from './validate-input.js';
 
 type Counter = 'attestations' | Kind;
+/** An (actor, context) pair, as term ids. */
+type Pair = readonly [actor: number, context: number];
+/** What a transaction may still evict, and what it has. */
+interface Budget {
+  left: number;
+  attestations: number;
+  rows: number;
+}
+/** An attestation's timestamp and distinct values, as stored. */
+type ParsedValues = { readonly ts: number } & Record<Kind, ReadonlySet<string>>;
+
+/** What one write transaction evicted, and whether pairs wait in the backlog after it. */
+export interface Eviction {
+  readonly attestations: number;
+  /** Rows removed: one per attestation, one per distinct value, one per (actor, context) pair. */
+  readonly rows: number;
+  readonly backlog: boolean;
+}
+
+// The cheapest attestation: its row, one value of each kind, one pair.
+const MIN_REMOVAL_ROWS = 1 + KINDS.length + 1;
+const BACKLOG_PAIRS_PER_SLICE = 256;
 interface TermRef {
   term: number;
   refs: number;
@@ -61,12 +83,28 @@ export class AttestationWriter {
       deletePair: db.prepare<[number, number, number, number]>(
         'DELETE FROM actor_contexts WHERE actor = ? AND context = ? AND ts = ? AND attestation = ?',
       ),
-      // Walks the pair's entries newest first and returns those past the limit: at most a batch more.
-      excess: db
-        .prepare<[number, number, number], number>(
-          'SELECT attestation FROM actor_contexts WHERE actor = ? AND context = ? ORDER BY ts DESC, attestation DESC LIMIT -1 OFFSET ?',
+      pairSize: db
+        .prepare<[number, number], number>(
+          'SELECT count(*) FROM actor_contexts WHERE actor = ? AND context = ?',
         )
         .pluck(),
+      // The pair's oldest entries (timestamp, then insertion order): the first to go past the limit.
+      oldest: db
+        .prepare<[number, number, number], number>(
+          'SELECT attestation FROM actor_contexts WHERE actor = ? AND context = ? ORDER BY ts, attestation LIMIT ?',
+        )
+        .pluck(),
+      addBacklog: db.prepare<[number, number]>(
+        'INSERT INTO eviction_backlog (actor, context) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      ),
+      backlogPairs: db.prepare<[number], { actor: number; context: number }>(
+        'SELECT actor, context FROM eviction_backlog LIMIT ?',
+      ),
+      dropBacklog: db.prepare<[number, number]>(
+        'DELETE FROM eviction_backlog WHERE actor = ? AND context = ?',
+      ),
+      backlogLeft: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM eviction_backlog)').pluck(),
+      backlogSize: db.prepare<[], number>('SELECT count(*) FROM eviction_backlog').pluck(),
       bump: db.prepare<[number, string]>('UPDATE counters SET n = n + ? WHERE name = ?'),
     };
     this.#tx = db.transaction((fn: () => void) => {
@@ -75,16 +113,60 @@ export class AttestationWriter {
     });
   }
 
-  /** Inserts a validated batch and enforces the limits of every pair it touched, in one transaction. */
-  readonly put = (batch: readonly ValidAttestation[]): void => {
+  /**
+   * Inserts a validated batch and enforces the limits of the pairs it touched, in one transaction,
+   * evicting at most `maxEvictRows` rows: the pairs it could not finish go to the eviction backlog
+   * (same transaction), for `evictBacklog` to finish.
+   */
+  readonly put = (batch: readonly ValidAttestation[], maxEvictRows: number): Eviction => {
+    let eviction: Eviction = { attestations: 0, rows: 0, backlog: false };
     this.#transaction(() => {
-      const touched = new Map<string, readonly [number, number]>();
+      const touched = new Map<string, Pair>();
       batch.forEach((attestation, index) => {
         this.#insert(attestation, index, touched);
       });
-      for (const [actor, context] of touched.values()) this.#enforceLimit(actor, context);
+      const budget = { left: maxEvictRows, attestations: 0, rows: 0 };
+      let backlog = false;
+      for (const pair of touched.values()) {
+        // Once the budget is spent, the remaining pairs are only recorded: checking them costs a walk each.
+        if (budget.left <= 0 || !this.#enforceLimit(pair, budget, false)) {
+          this.#s.addBacklog.run(pair[0], pair[1]);
+          backlog = true;
+        }
+      }
+      eviction = { attestations: budget.attestations, rows: budget.rows, backlog };
     });
+    return eviction;
   };
+
+  /**
+   * One slice of the eviction backlog, in one transaction: evicts the oldest excess of backlog pairs,
+   * at most `maxEvictRows` rows (or a single attestation larger than that), and drops each pair
+   * that is back within the limit. `backlog` says whether pairs are left.
+   */
+  readonly evictBacklog = (maxEvictRows: number): Eviction => {
+    let eviction: Eviction = { attestations: 0, rows: 0, backlog: false };
+    this.#transaction(() => {
+      const budget = { left: maxEvictRows, attestations: 0, rows: 0 };
+      // Checking a pair costs a walk of its entries even when nothing goes: a bounded number per slice.
+      for (const { actor, context } of this.#s.backlogPairs.all(BACKLOG_PAIRS_PER_SLICE)) {
+        if (budget.left <= 0 || !this.#enforceLimit([actor, context], budget, true)) break;
+        this.#s.dropBacklog.run(actor, context);
+      }
+      eviction = {
+        attestations: budget.attestations,
+        rows: budget.rows,
+        backlog: this.#s.backlogLeft.get() === 1,
+      };
+    });
+    return eviction;
+  };
+
+  /** Whether any pair waits in the eviction backlog. */
+  readonly hasBacklog = (): boolean => this.#s.backlogLeft.get() === 1;
+
+  /** Pairs waiting in the eviction backlog. */
+  readonly backlogSize = (): number => this.#s.backlogSize.get() ?? 0;
 
   /** Deletes the attestation with this id; false when there is none. */
   readonly delete = (id: string): boolean => {
@@ -102,7 +184,7 @@ export class AttestationWriter {
     this.#tx.immediate(fn);
   }
 
-  #insert(a: ValidAttestation, index: number, touched: Map<string, readonly [number, number]>): void {
+  #insert(a: ValidAttestation, index: number, touched: Map<string, Pair>): void {
     if (this.#s.idExists.get(a.id) !== undefined) {
       throw new StoreError(
         'ATS_STORE_INVALID',
@@ -149,10 +231,15 @@ export class AttestationWriter {
   #remove(seq: number): boolean {
     const row = this.#s.storedValues.get(seq);
     if (row === undefined) return false;
+    this.#removeRow(seq, parseValues(row));
+    return true;
+  }
+
+  #removeRow(seq: number, row: ParsedValues): void {
     const terms = {} as Record<Kind, number[]>;
     KINDS.forEach((kind, k) => {
       terms[kind] = [];
-      for (const value of new Set(JSON.parse(row[kind]) as string[])) {
+      for (const value of row[kind]) {
         const ref = this.#s.dropTerm.get(k, value);
         if (ref === undefined) continue; // nothing indexed for it: nothing to remove
         this.#s.deleteEntry[kind].run(ref.term, row.ts, seq);
@@ -168,14 +255,58 @@ export class AttestationWriter {
     }
     this.#s.deleteRow.run(seq);
     this.#count('attestations', -1);
-    return true;
   }
 
-  #enforceLimit(actor: number, context: number): void {
-    for (const seq of this.#s.excess.all(actor, context, this.#maxPerActorContext)) this.#remove(seq);
+  /**
+   * Removes the pair's oldest entries past the limit while `budget` allows; true when the pair is
+   * within the limit afterwards. With `atLeastOne`, the first removal may exceed the budget (progress
+   * for an attestation larger than a slice); without, the budget is never exceeded.
+   */
+  #enforceLimit([actor, context]: Pair, budget: Budget, atLeastOne: boolean): boolean {
+    const excess = this.#s.pairSize.get(actor, context)! - this.#maxPerActorContext;
+    if (excess <= 0) return true;
+    // Each removal is at least MIN_REMOVAL_ROWS rows, so the budget cannot take more than this many.
+    const take = Math.min(excess, Math.floor(budget.left / MIN_REMOVAL_ROWS) + 1);
+    let removed = 0;
+    for (const seq of this.#s.oldest.all(actor, context, take)) {
+      const stored = this.#s.storedValues.get(seq);
+      if (stored === undefined)
+        throw new Error(`pair entry ${actor}:${context} names a missing attestation ${seq}`);
+      const values = parseValues(stored);
+      const rows = removalRows(values);
+      const first = atLeastOne && budget.rows === 0;
+      if (rows > budget.left && !first) {
+        budget.left = 0; // the rest waits for a slice: checking more pairs now would cost a walk each
+        return false;
+      }
+      this.#removeRow(seq, values);
+      budget.left -= rows;
+      budget.rows += rows;
+      budget.attestations++;
+      removed++;
+    }
+    return removed === excess;
   }
 
   #count(name: Counter, delta: number): void {
     this.#deltas.set(name, (this.#deltas.get(name) ?? 0) + delta);
   }
+}
+
+function parseValues(row: StoredValues): ParsedValues {
+  const values = {} as Record<Kind, ReadonlySet<string>>;
+  for (const kind of KINDS) values[kind] = new Set(JSON.parse(row[kind]) as string[]);
+  return { ts: row.ts, ...values };
+}
+
+/** The rows removing an attestation deletes, counted as the input budget counts what a put writes. */
+function removalRows(v: ParsedValues): number {
+  return (
+    1 +
+    v.subjects.size +
+    v.predicates.size +
+    v.contexts.size +
+    v.actors.size +
+    v.actors.size * v.contexts.size
+  );
 }

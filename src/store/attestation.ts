@@ -56,6 +56,8 @@ export interface StoreStats {
   /** Size on disk of the database file and of its write-ahead log. */
   databaseBytes: number;
   walBytes: number;
+  /** (actor, context) pairs waiting for the background drain to remove their excess. */
+  evictionBacklog: number;
 }
 
 /** Limits the store enforces (from `[ATS]` in am.toml). */

@@ -43,3 +43,15 @@ export const QUERY_LIMITS = Object.freeze({
   /** Bytes of stored text one page returns, at most (a page holds at least one attestation). */
   maxPageBytes: 1_048_576,
 });
+
+/**
+ * How much enforce_limits may remove in one write transaction. A put evicts at most this many rows
+ * (an attestation, its value-index and pair-index entries) along with its own writes; what is left
+ * waits in the eviction backlog, which the store drains in slices of the same size off the request
+ * path. A slice removes at least one attestation, so one stored before the input budget existed
+ * (larger than this) still goes, alone in its slice.
+ */
+export const EVICTION_LIMITS = Object.freeze({
+  /** Rows removed per transaction, at most: one per attestation, one per distinct value, one per pair. */
+  maxRowsPerTransaction: 2048,
+});

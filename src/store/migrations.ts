@@ -67,6 +67,21 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
       INSERT INTO counters (name, n) VALUES ('attestations', 0), ${KINDS.map((k) => `('${k}', 0)`).join(', ')};
     `,
   },
+  {
+    version: 2,
+    name: 'eviction backlog',
+    sql: `
+      -- (actor, context) pairs that may hold more than max_per_actor_context: a write evicts a bounded
+      -- number of rows and records the pairs it did not finish here, in its own transaction, so the
+      -- backlog survives a crash; the store drains it in bounded slices. A pair is removed from it
+      -- once it holds no excess.
+      CREATE TABLE eviction_backlog (
+        actor INTEGER NOT NULL,
+        context INTEGER NOT NULL,
+        PRIMARY KEY (actor, context)
+      ) WITHOUT ROWID;
+    `,
+  },
 ]);
 
 /** The schema version this code writes. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../dist/errors/index.js';
 import { type BackupFailure, BackupJob } from '../../dist/pulse/index.js';
 import { integrity, makeDatabase, tempDir, waitFor } from '../helpers.js';
 
@@ -127,5 +128,29 @@ describe('BackupJob', () => {
     expect(failures.map((f) => f.code)).toEqual(['ATS_BACKUP_CANCELLED']);
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp') || /\.bak\d$/.test(f))).toEqual([]);
     expect(job.start()).toBe(false); // stopped for good
+  });
+
+  it('a failure that is not an AtsError is recorded and logged with a code from the table, not EUNKNOWN', async () => {
+    dir = tempDir();
+    const database = path.join(dir, 'a.db');
+    makeDatabase(database, 0.1);
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const job = new BackupJob(
+      { database, backupDir: dir, intervalSeconds: 3600, keep: 2, verify: 'quick', timeoutSeconds: 60 },
+      log,
+    );
+    const failures: BackupFailure[] = [];
+    job.on('failure', (f) => failures.push(f));
+    // What serve hangs on 'success' (the off-site enqueue) runs inside the job's try: a plain Error there.
+    job.on('success', () => {
+      throw new TypeError('a success listener broke');
+    });
+    expect(job.start()).toBe(true);
+    await waitFor(() => failures.length === 1, 10_000, 'the failure');
+    expect(failures[0]).toMatchObject({ code: 'ATS_BACKUP_UNEXPECTED', reason: 'a success listener broke' });
+    expect(ERROR_CODES).toHaveProperty(failures[0]!.code);
+    expect(lines.find((l) => l.event === 'backup_fail')).toMatchObject({ code: 'ATS_BACKUP_UNEXPECTED' });
+    await job.stop();
   });
 });

@@ -6,7 +6,7 @@ import { type Config, type DestinationConfig, loadConfig } from '../../config/in
 import type { Logger } from '../../pulse/index.js';
 import { BackupJob, CheckpointJob, OffsiteJob, Ticker } from '../../pulse/index.js';
 import { buildApp, closeApp } from '../../server/index.js';
-import { checkStorePath, openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
+import { checkStorePath, type EvictionEvent, openStore, WAL_SIZE_LIMIT_BYTES } from '../../store/index.js';
 import { continuousJobFor } from '../continuous-setup.js';
 import { createLogger } from '../logger.js';
 import { holdDatabase } from '../service-lock.js';
@@ -27,6 +27,42 @@ export function serveCommand(): Command {
 const FINAL_CHECKPOINT_MS = 10_000;
 // A WAL larger than this at start is worth a line saying why the start takes time.
 const LARGE_WAL_BYTES = 64 << 20;
+
+/**
+ * The store's eviction drain in the log: one line when a backlog is drained; a failed slice (it is
+ * retried every second) once per run of failures with the same code, so a long WAL-cap pause is one line.
+ */
+function logEviction(log: Logger): (event: EvictionEvent) => void {
+  let failing: string | undefined;
+  return (event) => {
+    if (event.kind === 'failed') {
+      if (failing === event.error.code) return;
+      failing = event.error.code;
+      log.warn(
+        {
+          event: 'eviction_retry',
+          code: event.error.code,
+          reason: event.error.message,
+          retryInMs: event.retryInMs,
+        },
+        'an eviction slice failed; retrying until it succeeds',
+      );
+      return;
+    }
+    failing = undefined;
+    if (event.kind === 'drained')
+      log.info(
+        {
+          event: 'eviction_drained',
+          slices: event.slices,
+          attestations: event.attestations,
+          rows: event.rows,
+          maxSliceMs: Math.round(event.maxSliceMs * 10) / 10,
+        },
+        `eviction backlog drained: ${event.attestations} attestations past max_per_actor_context removed in ${event.slices} slices`,
+      );
+  };
+}
 
 async function serve(config: Config, fresh: boolean): Promise<void> {
   const { database, server, pulse, ats } = config;
@@ -64,8 +100,14 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
     );
     ensureLineage(database.path); // before the store opens it: lineage is the backup part's table
     started = performance.now();
-    const store = openStore(database.path, ats);
-    log.info({ event: 'store_open', ms: Math.round(performance.now() - started) }, 'database open');
+    const store = openStore(database.path, ats, { onEviction: logEviction(log) });
+    const { evictionBacklog } = store.stats();
+    log.info(
+      { event: 'store_open', ms: Math.round(performance.now() - started), evictionBacklog },
+      evictionBacklog > 0
+        ? `database open; ${evictionBacklog} (actor, context) pairs wait for eviction from before, draining`
+        : 'database open',
+    );
     await continuous?.start(); // a new database: only now does it exist (no-op when started above)
     const backups = new BackupJob(
       {
@@ -154,6 +196,8 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
 
     const signal = await stopSignal;
     log.info({ event: 'shutdown', signal, backupRunning: backups.running }, 'shutting down');
+    // Nothing may commit after the last shipping and checkpoint: an eviction backlog waits for the next start.
+    store.stopEviction();
     await closeApp(app, server.shutdownGraceSeconds * 1000); // bounded: stalled clients cannot hold it open
     await continuous?.stop(); // every committed transaction sealed and uploaded before the last checkpoint
     await backups.stop(); // cancels a running backup (its temporary file is removed): it pins the WAL
