@@ -54,8 +54,8 @@ export async function backupApiCopy(
   }
   hooks.progress({ phase: 'copy', pagesDone: pages, pagesTotal: pages });
   faultPoint('copy-done');
-  const bytes = finishFile(req.tmp);
-  const copyMs = Math.round(performance.now() - lockedAt);
+  const { bytes, checksum, checksumMs, durableAt } = await finishFile(req.tmp);
+  const copyMs = Math.round(durableAt - lockedAt);
   hooks.progress({ phase: 'verify', pagesDone: pages, pagesTotal: pages });
   const verify = verifyDatabase(req.tmp, req.verify);
   faultPoint('verified');
@@ -68,6 +68,8 @@ export async function backupApiCopy(
     journalMode,
     busyRetries,
     copyMs,
+    checksum,
+    checksumMs,
     holdMs,
     block: undefined,
     verify,

@@ -52,6 +52,10 @@ export interface CopyResult {
   readonly busyRetries: number;
   /** Until the copy is durable and self-contained (fsynced, marked rollback-journal), verification excluded. */
   readonly copyMs: number;
+  /** sha256 of the finished copy (hex), read back from it while it was fsynced. */
+  readonly checksum: string;
+  /** How long hashing the copy took; it runs beside the fsync, so only what outlasts the fsync adds to the backup. */
+  readonly checksumMs: number;
   /** How long the source snapshot (and, in rollback-journal mode, its read lock) was held. */
   readonly holdMs: number;
   /** Block engine only: what it saw while it held the snapshot. */

@@ -164,8 +164,8 @@ export async function blockCopy(
     hooks.progress({ phase: 'copy', pagesDone: nPage, pagesTotal: nPage });
     faultPoint('copy-step');
     faultPoint('copy-done');
-    const bytes = finishFile(req.tmp);
-    const copyMs = Math.round(performance.now() - lockedAt);
+    const { bytes, checksum, checksumMs, durableAt } = await finishFile(req.tmp);
+    const copyMs = Math.round(durableAt - lockedAt);
     hooks.progress({ phase: 'verify', pagesDone: nPage, pagesTotal: nPage });
     const verify = verifyDatabase(req.tmp, req.verify);
     faultPoint('verified');
@@ -179,6 +179,8 @@ export async function blockCopy(
         journalMode: pinned.journalMode,
         busyRetries: pinned.busyRetries,
         copyMs,
+        checksum,
+        checksumMs,
         holdMs,
         block,
         verify,
