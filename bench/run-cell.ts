@@ -188,6 +188,9 @@ function summarize(runs: readonly ContenderRun[]): Pick<CellResult, 'status' | '
     },
     runs: runs.map((r) => ({
       copyMs: r.copyMs,
+      engineCopyMs: r.engineCopyMs,
+      holdMs: r.holdMs,
+      bulkMs: r.bulkMs,
       verifyMs: r.verifyMs,
       wallMs: r.wallMs,
       finished: r.finished,
