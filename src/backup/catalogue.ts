@@ -122,23 +122,40 @@ export async function addRecord(base: string, file: string, record: BackupRecord
   await installFile(tmp, recordsPath(base), undefined, { syncFolder: false });
 }
 
+/** A file's sha256 and how long hashing it took. */
+export interface FileHash {
+  /** sha256, hex. */
+  readonly checksum: string;
+  /** From the call to the digest, the hashing thread's start included. */
+  readonly ms: number;
+}
+
 /**
  * sha256 of a file, hex. Hashed in a worker thread: at a few hundred MiB/s a large backup would
  * otherwise hold the host's event loop (the service's requests) for seconds in total.
  */
-export function checksumOf(file: string): Promise<string> {
+export async function checksumOf(file: string): Promise<string> {
+  return (await hashFile(file)).checksum;
+}
+
+/**
+ * {@link checksumOf} with its duration. The hashing thread runs by itself, so the calling thread
+ * may do other work meanwhile (the copy verifies the backup while it is hashed).
+ */
+export function hashFile(file: string): Promise<FileHash> {
+  const startedAt = performance.timeOrigin + performance.now();
   return new Promise((resolve, reject) => {
     const worker = new Worker(CHECKSUM_WORKER, { eval: true, workerData: file });
-    let digest: string | undefined;
+    let hash: FileHash | undefined;
     let failure: Error | undefined;
-    worker.on('message', (m: { digest?: string; error?: string }) => {
-      if (m.digest !== undefined) digest = m.digest;
+    worker.on('message', (m: { digest?: string; endedAt?: number; error?: string }) => {
+      if (m.digest !== undefined) hash = { checksum: m.digest, ms: Math.round((m.endedAt ?? 0) - startedAt) };
       else failure = new Error(m.error);
     });
     worker.on('error', (err) => (failure = err));
     worker.on('exit', () =>
-      digest !== undefined
-        ? resolve(digest)
+      hash !== undefined
+        ? resolve(hash)
         : reject(new BackupError('ATS_BACKUP_COPY', 'checksum', file, failure?.message ?? 'worker exited')),
     );
   });
@@ -152,7 +169,9 @@ const hash = createHash('sha256');
 fs.createReadStream(workerData, { highWaterMark: 1 << 20 })
   .on('data', (chunk) => hash.update(chunk))
   .on('error', (err) => parentPort.postMessage({ error: err.message }))
-  .on('end', () => parentPort.postMessage({ digest: hash.digest('hex') }));
+  .on('end', () =>
+    parentPort.postMessage({ digest: hash.digest('hex'), endedAt: performance.timeOrigin + performance.now() }),
+  );
 `;
 
 /**

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { type FileHash, hashFile } from './catalogue.js';
 import { BackupError, reasonOf } from './errors.js';
 
 /** Opens the engine's own read-only connection; it reads nothing until the first statement. */
@@ -41,28 +41,27 @@ export function explainWriteError(err: unknown, tmp: string): string {
   );
 }
 
-/** What {@link finishFile} produced: the finished copy's size, its sha256, and when it became durable. */
+/** What {@link finishFile} produced. */
 export interface FinishedFile {
   readonly bytes: number;
-  /** sha256 of the finished file as read back from it, hex. */
-  readonly checksum: string;
-  /** `performance.now()` when its fsync completed. */
+  /** `performance.now()` when its fsync returned: the copy is durable and self-contained. */
   readonly durableAt: number;
-  /** How long hashing it took (it runs while the fsync does). */
-  readonly checksumMs: number;
+  /**
+   * sha256 of the finished file (for the catalogue), hashed by another thread that started once
+   * every write to the copy was done: it runs beside the fsync and the verification.
+   */
+  readonly hash: Promise<FileHash>;
 }
-
-const HASH_CHUNK_BYTES = 4 << 20;
 
 /**
  * Marks the copy as a rollback-journal database, so it is one self-contained file that opens
- * without `-wal`/`-shm`, fsyncs it, and hashes it (sha256, for the catalogue) while the fsync runs:
- * every write to the copy is done by then, so the hash is of its exact final bytes, read back from
- * the file while they are still in the page cache instead of in a second pass after verification.
+ * without `-wal`/`-shm`, starts hashing it, and fsyncs it. Nothing writes the copy after this
+ * (verification opens it read-only), so the hash is of its exact final bytes, read back while they
+ * are still in the page cache and alongside the fsync and the verification, instead of in a pass
+ * of its own after them.
  */
-export async function finishFile(tmp: string): Promise<FinishedFile> {
+export function finishFile(tmp: string): FinishedFile {
   let fd: number | undefined;
-  let synced: Promise<void> | undefined;
   try {
     fd = fs.openSync(tmp, 'r+');
     const header = Buffer.alloc(100);
@@ -72,37 +71,14 @@ export async function finishFile(tmp: string): Promise<FinishedFile> {
       header[19] = 1; // file format read version
       fs.writeSync(fd, header, 18, 2, 18);
     }
-    const bytes = fs.fstatSync(fd).size;
-    let durableAt: number | undefined;
-    const syncFd = fd;
-    // In the thread pool, while this thread hashes; the yields below let its completion be timed.
-    synced = new Promise<void>((resolve, reject) =>
-      fs.fsync(syncFd, (err) => {
-        durableAt = performance.now();
-        if (err) reject(err);
-        else resolve();
-      }),
-    );
-    synced.catch(() => {}); // awaited below; this keeps an early failure from being "unhandled"
-    const hashStarted = performance.now();
-    const hash = createHash('sha256');
-    const chunk = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
-    let hashed = 0;
-    while (hashed < bytes) {
-      const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, bytes - hashed), hashed);
-      if (n === 0) break;
-      hash.update(chunk.subarray(0, n));
-      hashed += n;
-      if (durableAt === undefined) await new Promise((resolve) => setImmediate(resolve));
-    }
-    const checksumMs = Math.round(performance.now() - hashStarted);
-    await synced;
-    if (hashed !== bytes) throw new Error(`the file ended at byte ${hashed} of ${bytes} while it was hashed`);
-    return { bytes, checksum: hash.digest('hex'), durableAt: durableAt as number, checksumMs };
+    const hash = hashFile(tmp);
+    hash.catch(() => {}); // awaited by the engine after verification; this keeps a failure meanwhile from being "unhandled"
+    fs.fsyncSync(fd);
+    const durableAt = performance.now();
+    return { bytes: fs.fstatSync(fd).size, durableAt, hash };
   } catch (err) {
     throw new BackupError('ATS_BACKUP_COPY', 'fsync', tmp, reasonOf(err), { cause: err });
   } finally {
-    await synced?.catch(() => {}); // never close the descriptor under a pending fsync
     if (fd !== undefined) fs.closeSync(fd);
   }
 }

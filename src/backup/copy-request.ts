@@ -52,9 +52,9 @@ export interface CopyResult {
   readonly busyRetries: number;
   /** Until the copy is durable and self-contained (fsynced, marked rollback-journal), verification excluded. */
   readonly copyMs: number;
-  /** sha256 of the finished copy (hex), read back from it while it was fsynced. */
+  /** sha256 of the finished copy (hex), read back from it by another thread once every write to it was done. */
   readonly checksum: string;
-  /** How long hashing the copy took; it runs beside the fsync, so only what outlasts the fsync adds to the backup. */
+  /** How long hashing the copy took; it runs beside the fsync and the verification, so only what outlasts both adds to the backup. */
   readonly checksumMs: number;
   /** How long the source snapshot (and, in rollback-journal mode, its read lock) was held. */
   readonly holdMs: number;

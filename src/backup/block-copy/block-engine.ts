@@ -164,10 +164,11 @@ export async function blockCopy(
     hooks.progress({ phase: 'copy', pagesDone: nPage, pagesTotal: nPage });
     faultPoint('copy-step');
     faultPoint('copy-done');
-    const { bytes, checksum, checksumMs, durableAt } = await finishFile(req.tmp);
+    const { bytes, durableAt, hash } = finishFile(req.tmp);
     const copyMs = Math.round(durableAt - lockedAt);
     hooks.progress({ phase: 'verify', pagesDone: nPage, pagesTotal: nPage });
     const verify = verifyDatabase(req.tmp, req.verify);
+    const { checksum, ms: checksumMs } = await hash;
     faultPoint('verified');
     return {
       result: {
