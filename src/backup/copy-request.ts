@@ -15,7 +15,10 @@ export interface CopyRequest {
   readonly stepPages: number;
   /** Which engine copies: 'auto' tries the block copy and falls back to the backup API. */
   readonly engine: BackupEngine;
-  /** Block engine: memory the snapshot's WAL pages may take before the backup API copies instead. Default 256 MiB. */
+  /**
+   * Block engine: memory the snapshot's WAL pages may take; pages past it are written over the copy
+   * straight from the WAL before the snapshot is released (a longer hold instead). Default 32 MiB.
+   */
   readonly maxOverlayBytes?: number;
 }
 
@@ -27,8 +30,12 @@ export interface BlockCopyStats {
   readonly pinTries: number;
   /** WAL frames of the snapshot (0 in rollback-journal mode). */
   readonly walFrames: number;
+  /** Every frame of the snapshot was already in the database file when it was pinned: the file alone is the snapshot, no overlay. */
+  readonly fileAlone: boolean;
   /** Pages written over the bulk copy from those frames. */
   readonly overlayPages: number;
+  /** Of those, pages past the memory budget, written from the WAL while the snapshot was held. */
+  readonly streamedPages: number;
   /** True when the pin landed on read mark 0 (every frame already in the file), false when on a WAL mark, undefined when unknown. */
   readonly markZero: boolean | undefined;
   /** The WAL was reset (new salts) while the snapshot was held (the pin was then on read mark 0). */
