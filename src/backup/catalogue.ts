@@ -140,12 +140,17 @@ export async function checksumOf(file: string): Promise<string> {
 
 /**
  * {@link checksumOf} with its duration. The hashing thread runs by itself, so the calling thread
- * may do other work meanwhile (the copy verifies the backup while it is hashed).
+ * may do other work meanwhile (the copy verifies the backup while it is hashed). `background`:
+ * the thread lowers its own priority (nice 10, Linux, best effort), so that beside a backup the
+ * host's threads and its writers go first and the hash takes what CPU is left.
  */
-export function hashFile(file: string): Promise<FileHash> {
+export function hashFile(file: string, opts: { background?: boolean } = {}): Promise<FileHash> {
   const startedAt = performance.timeOrigin + performance.now();
   return new Promise((resolve, reject) => {
-    const worker = new Worker(CHECKSUM_WORKER, { eval: true, workerData: file });
+    const worker = new Worker(CHECKSUM_WORKER, {
+      eval: true,
+      workerData: { file, nice: opts.background ? 10 : 0 },
+    });
     let hash: FileHash | undefined;
     let failure: Error | undefined;
     worker.on('message', (m: { digest?: string; endedAt?: number; error?: string }) => {
@@ -166,9 +171,15 @@ const CHECKSUM_WORKER = `
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
+if (workerData.nice) {
+  try {
+    // This thread only: /proc/thread-self names its thread id, which setpriority() takes on Linux.
+    require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+  } catch {}
+}
 let fd;
 try {
-  fd = fs.openSync(workerData, 'r');
+  fd = fs.openSync(workerData.file, 'r');
   const hash = createHash('sha256');
   const chunk = Buffer.allocUnsafe(4 << 20);
   for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));

@@ -71,7 +71,7 @@ export function finishFile(tmp: string): FinishedFile {
       header[19] = 1; // file format read version
       fs.writeSync(fd, header, 18, 2, 18);
     }
-    const hash = hashFile(tmp);
+    const hash = hashFile(tmp, { background: true });
     hash.catch(() => {}); // awaited by the engine after verification; this keeps a failure meanwhile from being "unhandled"
     fs.fsyncSync(fd);
     const durableAt = performance.now();
