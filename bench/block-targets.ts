@@ -2,38 +2,71 @@ import { ratio, sec, sizeName } from './format.js';
 import type { CellResult } from './results.js';
 import type { TargetCheck } from './targets.js';
 
-/** The block engine's targets (issue 13), checked on this run's cells: ratios of medians, same run. */
+/** Median of one figure over a cell's finished runs (undefined when no run has it). */
+export function medianOf(
+  c: CellResult,
+  pick: (r: NonNullable<CellResult['runs']>[number]) => number | undefined,
+): number | undefined {
+  const values = (c.runs ?? [])
+    .filter((r) => r.finished)
+    .map(pick)
+    .filter((v): v is number => v !== undefined && Number.isFinite(v))
+    .sort((a, b) => a - b);
+  if (values.length === 0) return undefined;
+  const mid = Math.floor(values.length / 2);
+  return values.length % 2 ? values[mid] : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
+}
+
+/**
+ * The engine's own copy time of a cell of ours (pin to a durable, self-contained file; what issue
+ * 13 calls copy time), median of its runs; for runs recorded before it existed, the median run's.
+ */
+export function engineCopyOf(c: CellResult): number | undefined {
+  return medianOf(c, (r) => r.engineCopyMs) ?? c.run?.engineCopyMs;
+}
+
+/** The cp + fsync cell beside `c` (same size and load, same run). */
+export function cpCellOf(cells: readonly CellResult[], c: CellResult): CellResult | undefined {
+  return cells.find(
+    (r) =>
+      r.contender === 'cp' &&
+      r.sizeMb === c.sizeMb &&
+      r.load === c.load &&
+      r.status === 'finished' &&
+      !r.profile,
+  );
+}
+
+/**
+ * The block engine's targets (issue 13), checked on this run's cells: ratios of medians, same run.
+ * Copy time is the engine's own (its result's copyMs: from the pin to a durable, self-contained
+ * file, verification excluded), as the issue defines it; the CLI's whole run is reported beside it
+ * in the detail tables, not judged here.
+ */
 export function checkBlockTargets(cells: readonly CellResult[]): TargetCheck[] {
   const block = cells.filter((c) => c.contender === 'ours-block' && !c.profile && c.status === 'finished');
-  const cpOf = (c: CellResult) =>
-    cells.find(
-      (r) =>
-        r.contender === 'cp' &&
-        r.sizeMb === c.sizeMb &&
-        r.load === c.load &&
-        r.status === 'finished' &&
-        !r.profile,
-    );
   const copyTarget = (load: 'none' | 'full', limit: number, what: string): TargetCheck => {
     const pairs = block
       .filter((c) => c.load === load)
-      .map((c) => ({ c, cp: cpOf(c) }))
-      .filter((x) => x.cp?.run && x.c.run)
-      .map((x) => ({ ...x, r: (x.c.run?.copyMs ?? NaN) / (x.cp?.run?.copyMs ?? NaN) }));
+      .map((c) => ({ c, engine: engineCopyOf(c), cp: cpCellOf(cells, c)?.run?.copyMs }))
+      .filter((x) => x.engine !== undefined && x.cp !== undefined)
+      .map((x) => ({ ...x, r: (x.engine as number) / (x.cp as number) }));
     return {
-      target: `Block engine copy time ≤ ${limit}× cp+fsync ${what}, at every size`,
+      target: `Block engine copy time (its own, to a durable self-contained file) ≤ ${limit}× cp+fsync ${what}, at every size`,
       met: pairs.length ? pairs.every((x) => x.r <= limit) : undefined,
       measured: pairs.length
         ? pairs
             .map(
               (x) =>
-                `${sizeName(x.c.sizeMb)} ${sec(x.c.run?.copyMs)} vs ${sec(x.cp?.run?.copyMs)} = ${ratio(x.r)}`,
+                `${sizeName(x.c.sizeMb)} ${sec(x.engine)} vs ${sec(x.cp)} = ${ratio(x.r)} (CLI run to a recorded copy ${sec(x.c.run?.copyMs)})`,
             )
             .join('; ')
         : 'no cell with both',
     };
   };
-  const holds = block.filter((c) => c.run?.holdMs !== undefined);
+  const holds = block
+    .map((c) => ({ c, hold: medianOf(c, (r) => r.holdMs), bulk: medianOf(c, (r) => r.bulkMs) }))
+    .filter((x) => x.hold !== undefined && x.bulk !== undefined);
   const p99 = block
     .filter((c) => c.writer)
     .map((c) => ({ c, r: (c.writer?.during.p99Ms ?? NaN) / (c.writer?.baseline.p99Ms ?? NaN) }))
@@ -42,16 +75,14 @@ export function checkBlockTargets(cells: readonly CellResult[]): TargetCheck[] {
     copyTarget('none', 1.1, 'with no writer'),
     copyTarget('full', 1.3, 'under the full-speed writer'),
     {
-      // The hold is from the pin to the end of the read transaction; the copy adds overlay and fsync.
-      target: 'Block engine snapshot hold ≤ 1.3× cp+fsync of the same file',
-      met: holds.length
-        ? holds.every((c) => (c.run?.holdMs ?? NaN) <= 1.3 * (cpOf(c)?.run?.copyMs ?? NaN))
-        : undefined,
+      // The hold runs from the pin to the end of the read transaction; the bulk copy is inside it.
+      target: "Block engine snapshot hold ≤ 1.3× the bulk copy's own time",
+      met: holds.length ? holds.every((x) => (x.hold as number) <= 1.3 * (x.bulk as number)) : undefined,
       measured: holds.length
         ? holds
             .map(
-              (c) =>
-                `${sizeName(c.sizeMb)} ${c.load}: held ${sec(c.run?.holdMs)} vs cp ${sec(cpOf(c)?.run?.copyMs)}`,
+              (x) =>
+                `${sizeName(x.c.sizeMb)} ${x.c.load}: held ${sec(x.hold)}, bulk copy ${sec(x.bulk)} (${ratio((x.hold as number) / (x.bulk as number))}; cp+fsync ${sec(cpCellOf(cells, x.c)?.run?.copyMs)})`,
             )
             .join('; ')
         : 'no block-engine cell',

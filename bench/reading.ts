@@ -1,3 +1,4 @@
+import { cpCellOf, engineCopyOf, medianOf } from './block-targets.js';
 import { int, loadName, mb, ms, ratio, sec, sizeName } from './format.js';
 import type { RunRecord } from './report.js';
 import type { CellResult } from './results.js';
@@ -57,6 +58,25 @@ export function readingOf(run: RunRecord): string[] {
         `- **How long, ${sizeName(d.sizeMb)}:** our engine reaches a durable copy in ${sec(ours.run.copyMs)} (then ${sec(ours.run.verifyMs)} of quick_check) against ${sec(cp.run.copyMs)} for cp+fsync: ${ratio(ours.run.copyMs / cp.run.copyMs)}${vac?.run ? `; VACUUM INTO takes ${sec(vac.run.copyMs)} and blocks its thread throughout (event loop max ${ms(vac.run.eventLoop?.maxMs)})` : ''}.`,
       );
     }
+  }
+
+  for (const d of run.datasets) {
+    const parts = (['none', 'full'] as const).flatMap((load) => {
+      const c = cells.find(
+        (x) =>
+          x.sizeMb === d.sizeMb && x.load === load && x.contender === 'ours-block' && x.status === 'finished',
+      );
+      const engine = c ? engineCopyOf(c) : undefined;
+      const cp = c ? cpCellOf(cells, c)?.run?.copyMs : undefined;
+      if (!c || engine === undefined || cp === undefined) return [];
+      return [
+        `${loadName(load, opts)}: ${sec(engine)} against ${sec(cp)} for cp+fsync (${ratio(engine / cp)}), snapshot held ${sec(medianOf(c, (r) => r.holdMs))} of which the bulk copy ${sec(medianOf(c, (r) => r.bulkMs))}; the whole CLI run ${sec(medianOf(c, (r) => r.wallMs))} with its quick_check`,
+      ];
+    });
+    if (parts.length)
+      lines.push(
+        `- **The block engine's own copy time, ${sizeName(d.sizeMb)}** (pin to a durable, self-contained file, the catalogue's sha256 hashed beside the fsync): ${parts.join('; ')}.`,
+      );
   }
 
   const slowCopy = run.datasets

@@ -41,7 +41,15 @@ export interface CellResult {
   readonly run?: Omit<ContenderRun, 'output'> | undefined;
   /** Every run of the cell: short backups are repeated back to back to cover the minimum window. */
   readonly runs?:
-    | readonly { copyMs: number; verifyMs?: number | undefined; wallMs: number; finished: boolean }[]
+    | readonly {
+        copyMs: number;
+        engineCopyMs?: number | undefined;
+        holdMs?: number | undefined;
+        bulkMs?: number | undefined;
+        verifyMs?: number | undefined;
+        wallMs: number;
+        finished: boolean;
+      }[]
     | undefined;
   readonly check?: CopyCheck | undefined;
   readonly writer?: WriterFigures | undefined;

@@ -30,6 +30,16 @@ export interface ContenderRun {
   readonly holdMs?: number | undefined;
   /** ats engines: which engine ran (and on fallback why), from their result. */
   readonly engine?: string | undefined;
+  /**
+   * ats engines: the engine's own copy time from their result (pin to a durable, self-contained
+   * file; verification, the process and worker start, the catalogue and rotation excluded): what
+   * issue 13's targets judge. `copyMs` stays the whole run's time up to verification.
+   */
+  readonly engineCopyMs?: number | undefined;
+  /** Block engine: the child's bulk copy of the file (inside the hold). */
+  readonly bulkMs?: number | undefined;
+  /** ats engines: hashing the copy for the catalogue (beside the fsync). */
+  readonly checksumMs?: number | undefined;
   /** The contender's own verification of its copy, when it has one. */
   readonly verifyMs?: number | undefined;
   /** Wall time of the whole run as a user sees it (process start to exit, verification included). */

@@ -15,6 +15,12 @@ export interface JobOutcome {
   readonly restarts?: number | undefined;
   readonly busyRetries?: number | undefined;
   readonly output?: string | undefined;
+  /** ats engines: see {@link ContenderRun}. */
+  readonly holdMs?: number | undefined;
+  readonly engine?: string | undefined;
+  readonly engineCopyMs?: number | undefined;
+  readonly bulkMs?: number | undefined;
+  readonly checksumMs?: number | undefined;
   /** True when the job fsynced its copy itself; otherwise the host does, after the copy. */
   readonly durable?: boolean | undefined;
 }

@@ -9,6 +9,10 @@ interface CliResult {
   readonly file: string;
   readonly durationMs: number;
   readonly holdMs?: number;
+  /** The engine's own: pin to a durable, self-contained copy. */
+  readonly copyMs?: number;
+  readonly checksumMs?: number;
+  readonly block?: { readonly bulkMs?: number };
   readonly engine?: string;
   readonly fallbackReason?: string;
   readonly busyRetries: number;
@@ -20,7 +24,7 @@ export function oursCliWith(engine: 'backup-api' | 'block', id: string, label: s
   return {
     id,
     label,
-    description: `\`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --engine ${engine} --json\`, a new process per backup; times are its own (durationMs without verify), wall time includes Node start-up.`,
+    description: `\`node dist/cli/main.js backup --db DB --out DIR --keep 1 --verify quick --engine ${engine} --json\`, a new process per backup; copy = its own durationMs without verify (worker start, the catalogue and rotation included); engine copy = its result's copyMs (pin to a durable, self-contained file); wall time = process start to exit, verification included.`,
     unavailable: () => (fs.existsSync(CLI) ? undefined : `${CLI} not built`),
     run: (ctx) => runCli(ctx, engine),
   };
@@ -61,6 +65,9 @@ async function runCli(ctx: RunContext, engine: string): Promise<ContenderRun> {
       endedAt: run.endedAt,
       copyMs: result.durationMs - result.verify.ms,
       holdMs: result.holdMs,
+      engineCopyMs: result.copyMs,
+      bulkMs: result.block?.bulkMs,
+      checksumMs: result.checksumMs,
       engine: result.fallbackReason ? `${result.engine} (${result.fallbackReason})` : result.engine,
       verifyMs: result.verify.ms,
       wallMs,

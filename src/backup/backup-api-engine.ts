@@ -54,10 +54,11 @@ export async function backupApiCopy(
   }
   hooks.progress({ phase: 'copy', pagesDone: pages, pagesTotal: pages });
   faultPoint('copy-done');
-  const bytes = finishFile(req.tmp);
-  const copyMs = Math.round(performance.now() - lockedAt);
+  const { bytes, durableAt, hash } = finishFile(req.tmp);
+  const copyMs = Math.round(durableAt - lockedAt);
   hooks.progress({ phase: 'verify', pagesDone: pages, pagesTotal: pages });
   const verify = verifyDatabase(req.tmp, req.verify);
+  const { checksum, ms: checksumMs } = await hash;
   faultPoint('verified');
   return {
     engine: 'backup-api',
@@ -68,6 +69,8 @@ export async function backupApiCopy(
     journalMode,
     busyRetries,
     copyMs,
+    checksum,
+    checksumMs,
     holdMs,
     block: undefined,
     verify,

@@ -122,37 +122,73 @@ export async function addRecord(base: string, file: string, record: BackupRecord
   await installFile(tmp, recordsPath(base), undefined, { syncFolder: false });
 }
 
+/** A file's sha256 and how long hashing it took. */
+export interface FileHash {
+  /** sha256, hex. */
+  readonly checksum: string;
+  /** From the call to the digest, the hashing thread's start included. */
+  readonly ms: number;
+}
+
 /**
  * sha256 of a file, hex. Hashed in a worker thread: at a few hundred MiB/s a large backup would
  * otherwise hold the host's event loop (the service's requests) for seconds in total.
  */
-export function checksumOf(file: string): Promise<string> {
+export async function checksumOf(file: string): Promise<string> {
+  return (await hashFile(file)).checksum;
+}
+
+/**
+ * {@link checksumOf} with its duration. The hashing thread runs by itself, so the calling thread
+ * may do other work meanwhile (the copy verifies the backup while it is hashed). `background`:
+ * the thread lowers its own priority (nice 10, Linux, best effort), so that beside a backup the
+ * host's threads and its writers go first and the hash takes what CPU is left.
+ */
+export function hashFile(file: string, opts: { background?: boolean } = {}): Promise<FileHash> {
+  const startedAt = performance.timeOrigin + performance.now();
   return new Promise((resolve, reject) => {
-    const worker = new Worker(CHECKSUM_WORKER, { eval: true, workerData: file });
-    let digest: string | undefined;
+    const worker = new Worker(CHECKSUM_WORKER, {
+      eval: true,
+      workerData: { file, nice: opts.background ? 10 : 0 },
+    });
+    let hash: FileHash | undefined;
     let failure: Error | undefined;
-    worker.on('message', (m: { digest?: string; error?: string }) => {
-      if (m.digest !== undefined) digest = m.digest;
+    worker.on('message', (m: { digest?: string; endedAt?: number; error?: string }) => {
+      if (m.digest !== undefined) hash = { checksum: m.digest, ms: Math.round((m.endedAt ?? 0) - startedAt) };
       else failure = new Error(m.error);
     });
     worker.on('error', (err) => (failure = err));
     worker.on('exit', () =>
-      digest !== undefined
-        ? resolve(digest)
+      hash !== undefined
+        ? resolve(hash)
         : reject(new BackupError('ATS_BACKUP_COPY', 'checksum', file, failure?.message ?? 'worker exited')),
     );
   });
 }
 
+// Synchronous reads: this thread does nothing else, and Node's shared thread pool stays free for the host.
 const CHECKSUM_WORKER = `
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
-const hash = createHash('sha256');
-fs.createReadStream(workerData, { highWaterMark: 1 << 20 })
-  .on('data', (chunk) => hash.update(chunk))
-  .on('error', (err) => parentPort.postMessage({ error: err.message }))
-  .on('end', () => parentPort.postMessage({ digest: hash.digest('hex') }));
+if (workerData.nice) {
+  try {
+    // This thread only: /proc/thread-self names its thread id, which setpriority() takes on Linux.
+    require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+  } catch {}
+}
+let fd;
+try {
+  fd = fs.openSync(workerData.file, 'r');
+  const hash = createHash('sha256');
+  const chunk = Buffer.allocUnsafe(4 << 20);
+  for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+  parentPort.postMessage({ digest: hash.digest('hex'), endedAt: performance.timeOrigin + performance.now() });
+} catch (err) {
+  parentPort.postMessage({ error: err.message });
+} finally {
+  if (fd !== undefined) fs.closeSync(fd);
+}
 `;
 
 /**

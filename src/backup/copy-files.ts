@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { type FileHash, hashFile } from './catalogue.js';
 import { BackupError, reasonOf } from './errors.js';
 
 /** Opens the engine's own read-only connection; it reads nothing until the first statement. */
@@ -40,11 +41,26 @@ export function explainWriteError(err: unknown, tmp: string): string {
   );
 }
 
+/** What {@link finishFile} produced. */
+export interface FinishedFile {
+  readonly bytes: number;
+  /** `performance.now()` when its fsync returned: the copy is durable and self-contained. */
+  readonly durableAt: number;
+  /**
+   * sha256 of the finished file (for the catalogue), hashed by another thread that started once
+   * every write to the copy was done: it runs beside the fsync and the verification.
+   */
+  readonly hash: Promise<FileHash>;
+}
+
 /**
  * Marks the copy as a rollback-journal database, so it is one self-contained file that opens
- * without `-wal`/`-shm`, then fsyncs it. Returns its size.
+ * without `-wal`/`-shm`, starts hashing it, and fsyncs it. Nothing writes the copy after this
+ * (verification opens it read-only), so the hash is of its exact final bytes, read back while they
+ * are still in the page cache and alongside the fsync and the verification, instead of in a pass
+ * of its own after them.
  */
-export function finishFile(tmp: string): number {
+export function finishFile(tmp: string): FinishedFile {
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'r+');
@@ -55,8 +71,11 @@ export function finishFile(tmp: string): number {
       header[19] = 1; // file format read version
       fs.writeSync(fd, header, 18, 2, 18);
     }
+    const hash = hashFile(tmp, { background: true });
+    hash.catch(() => {}); // awaited by the engine after verification; this keeps a failure meanwhile from being "unhandled"
     fs.fsyncSync(fd);
-    return fs.fstatSync(fd).size;
+    const durableAt = performance.now();
+    return { bytes: fs.fstatSync(fd).size, durableAt, hash };
   } catch (err) {
     throw new BackupError('ATS_BACKUP_COPY', 'fsync', tmp, reasonOf(err), { cause: err });
   } finally {

@@ -15,7 +15,10 @@ export interface CopyRequest {
   readonly stepPages: number;
   /** Which engine copies: 'auto' tries the block copy and falls back to the backup API. */
   readonly engine: BackupEngine;
-  /** Block engine: memory the snapshot's WAL pages may take before the backup API copies instead. Default 256 MiB. */
+  /**
+   * Block engine: memory the snapshot's WAL pages may take; pages past it are written over the copy
+   * straight from the WAL before the snapshot is released (a longer hold instead). Default 32 MiB.
+   */
   readonly maxOverlayBytes?: number;
 }
 
@@ -27,8 +30,12 @@ export interface BlockCopyStats {
   readonly pinTries: number;
   /** WAL frames of the snapshot (0 in rollback-journal mode). */
   readonly walFrames: number;
+  /** Every frame of the snapshot was already in the database file when it was pinned: the file alone is the snapshot, no overlay. */
+  readonly fileAlone: boolean;
   /** Pages written over the bulk copy from those frames. */
   readonly overlayPages: number;
+  /** Of those, pages past the memory budget, written from the WAL while the snapshot was held. */
+  readonly streamedPages: number;
   /** True when the pin landed on read mark 0 (every frame already in the file), false when on a WAL mark, undefined when unknown. */
   readonly markZero: boolean | undefined;
   /** The WAL was reset (new salts) while the snapshot was held (the pin was then on read mark 0). */
@@ -52,6 +59,10 @@ export interface CopyResult {
   readonly busyRetries: number;
   /** Until the copy is durable and self-contained (fsynced, marked rollback-journal), verification excluded. */
   readonly copyMs: number;
+  /** sha256 of the finished copy (hex), read back from it by another thread once every write to it was done. */
+  readonly checksum: string;
+  /** How long hashing the copy took; it runs beside the fsync and the verification, so only what outlasts both adds to the backup. */
+  readonly checksumMs: number;
   /** How long the source snapshot (and, in rollback-journal mode, its read lock) was held. */
   readonly holdMs: number;
   /** Block engine only: what it saw while it held the snapshot. */

@@ -1,13 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { acquireBackupLock } from './backup-lock.js';
-import {
-  addRecord,
-  type BackupRecord,
-  checksumOf,
-  generationPath,
-  requireSameDatabase,
-} from './catalogue.js';
+import { addRecord, type BackupRecord, generationPath, requireSameDatabase } from './catalogue.js';
 import { copyInWorker } from './copy-in-worker.js';
 import type { CopyResult } from './copy-request.js';
 import { BackupError, reasonOf } from './errors.js';
@@ -156,6 +150,6 @@ async function recordFor(
     pages: copy.pages,
     pageSize: copy.pageSize,
     bytes: copy.bytes,
-    checksum: await checksumOf(tmp),
+    checksum: copy.checksum, // hashed from the finished copy as it was fsynced (nothing writes it since)
   });
 }

@@ -9,7 +9,7 @@ import { beginSnapshot } from '../pin-snapshot.js';
 import { verifyDatabase } from '../verify.js';
 import { type BulkCopy, startBulkCopy } from './bulk-copy.js';
 import { keptDescriptor } from './shm-registry.js';
-import { readSnapshotFrames } from './wal-frames.js';
+import { readSnapshotFrames, walWasReset, writeStreamedPages } from './wal-frames.js';
 import {
   readShm,
   type ShmRead,
@@ -18,8 +18,11 @@ import {
   type WalIndexHeader,
 } from './wal-index.js';
 
-/** The snapshot's WAL pages are kept in memory until the overlay; past this the backup API copies. */
-const MAX_OVERLAY_BYTES = 256 << 20;
+/**
+ * The snapshot's WAL pages are kept in memory until the overlay, after the hold; pages past this
+ * are written over the copy straight from the WAL before the hold ends (a longer hold, no memory).
+ */
+const MAX_OVERLAY_BYTES = 32 << 20;
 const POLL_MS = 25;
 
 /** The block copy's result, or why the backup-API engine must copy instead (nothing is held then). */
@@ -108,6 +111,7 @@ export async function blockCopy(
   }
   let holdMs: number | undefined;
   let pages: ReadonlyMap<number, Buffer> = new Map();
+  let streamed: readonly (readonly [number, number])[] = [];
   let walFrames = 0;
   let walReset = false;
   let checkpointDuringCopy = false;
@@ -131,17 +135,36 @@ export async function blockCopy(
         (afterCopy.ckpt.nBackfill > ckptBefore.nBackfill ||
           afterCopy.ckpt.nBackfillAttempted > ckptBefore.nBackfillAttempted);
     }
+    // Every frame of the snapshot was in the database file by the time the read transaction
+    // began (nBackfill = mxFrame): then the file alone is the snapshot, and no overlay is needed.
+    // On read mark 0 no checkpoint may write the file (backfilling needs read lock 0 exclusively,
+    // wal.c walCheckpoint); on a mark >= 1 a checkpoint writes only frames up to that mark's
+    // value <= mxFrame, all of them already in the file. Otherwise (nBackfill < mxFrame once the
+    // transaction had begun) the pin cannot be on mark 0 (walTryBeginRead takes it only when
+    // nBackfill = mxFrame), so frames 1..mxFrame cannot change while it is held.
+    const markZero = markZeroOf(h1, h2);
+    const fileAlone = header !== undefined && header.mxFrame > 0 && markZero !== false;
     if (frames && !frames.ok) {
-      if (!frames.reset) {
+      // A reset is impossible while a read mark >= 1 is held, so the pin was on mark 0.
+      if (frames.reset) walReset = true;
+      if (!frames.reset && !fileAlone) {
         await abandon(copy, req.tmp);
         return { fallback: `the snapshot's WAL did not validate: ${frames.reason}` };
       }
-      // A reset is impossible while a read mark >= 1 is held, so the pin was on mark 0, where
-      // no checkpoint may write the database file: the file alone is the snapshot.
-      walReset = true;
     } else if (frames) {
-      pages = frames.pages;
       walFrames = frames.frames;
+      if (!fileAlone) {
+        pages = frames.pages;
+        streamed = frames.streamed;
+      }
+    }
+    if (streamed.length > 0 && header && !testing.skipOverlay) {
+      // Pages past the memory budget, from the WAL before the hold ends (mark >= 1: see above).
+      const why = streamPages(req, header, streamed);
+      if (why !== undefined) {
+        await abandon(copy, req.tmp);
+        return { fallback: `the snapshot's WAL pages past the memory budget could not be streamed: ${why}` };
+      }
     }
     await testing.whileHeld?.();
     const atRelease = header && shmFd !== undefined ? readShm(shmFd) : undefined;
@@ -150,12 +173,13 @@ export async function blockCopy(
     holdMs = Math.round(performance.now() - lockedAt);
     if (testing.skipOverlay) pages = new Map();
     overlay(req, pages, pageSize, nPage);
-    const markZero = markZeroOf(h1, h2);
     const block: BlockCopyStats = {
       tool: copy.tool,
       pinTries: pinned.pinTries,
       walFrames,
-      overlayPages: pages.size,
+      fileAlone,
+      overlayPages: testing.skipOverlay ? 0 : pages.size + streamed.length,
+      streamedPages: testing.skipOverlay ? 0 : streamed.length,
       markZero,
       walReset,
       checkpointDuringCopy,
@@ -164,10 +188,11 @@ export async function blockCopy(
     hooks.progress({ phase: 'copy', pagesDone: nPage, pagesTotal: nPage });
     faultPoint('copy-step');
     faultPoint('copy-done');
-    const bytes = finishFile(req.tmp);
-    const copyMs = Math.round(performance.now() - lockedAt);
+    const { bytes, durableAt, hash } = finishFile(req.tmp);
+    const copyMs = Math.round(durableAt - lockedAt);
     hooks.progress({ phase: 'verify', pagesDone: nPage, pagesTotal: nPage });
     const verify = verifyDatabase(req.tmp, req.verify);
+    const { checksum, ms: checksumMs } = await hash;
     faultPoint('verified');
     return {
       result: {
@@ -179,6 +204,8 @@ export async function blockCopy(
         journalMode: pinned.journalMode,
         busyRetries: pinned.busyRetries,
         copyMs,
+        checksum,
+        checksumMs,
         holdMs,
         block,
         verify,
@@ -280,6 +307,30 @@ async function abandon(copy: BulkCopy, tmp: string): Promise<void> {
   copy.stop();
   await copy.done.catch(() => {});
   fs.truncateSync(tmp, 0);
+}
+
+/** Writes the snapshot's pages past the memory budget over the copy from the WAL (while the snapshot is held). */
+function streamPages(
+  req: CopyRequest,
+  header: WalIndexHeader,
+  streamed: readonly (readonly [number, number])[],
+): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(req.tmp, 'r+');
+    const why = writeStreamedPages(`${req.source}-wal`, header, streamed, fd);
+    // Belt and braces: a WAL reset since the pin would mean the frames read may be another generation's.
+    return (
+      why ??
+      (walWasReset(`${req.source}-wal`, header) ? 'the WAL was reset under the held snapshot' : undefined)
+    );
+  } catch (err) {
+    throw new BackupError('ATS_BACKUP_COPY', 'copy', req.tmp, explainWriteError(err, req.tmp), {
+      cause: err,
+    });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /** Writes the snapshot's WAL pages over the copy (in page order) and cuts it to the snapshot's size. */

@@ -10,8 +10,14 @@ const CHUNK_BYTES = 4 << 20;
 export type SnapshotFrames =
   | {
       readonly ok: true;
-      /** The newest version of each page <= nPage among frames 1..mxFrame. */
+      /** The newest version of each page <= nPage among frames 1..mxFrame, as far as the memory budget allows. */
       readonly pages: ReadonlyMap<number, Buffer>;
+      /**
+       * The other pages <= nPage with a frame: [page number, its newest frame], in page order. Their
+       * content is to be read from the WAL while the snapshot is still held (frames 1..mxFrame
+       * cannot change while a read mark >= 1 is held).
+       */
+      readonly streamed: readonly (readonly [number, number])[];
       readonly frames: number;
     }
   | {
@@ -27,11 +33,13 @@ export type SnapshotFrames =
  * page size, salts and checksum; every frame's salts; the cumulative checksum chain ending at
  * exactly the header's checksum for frame mxFrame, which must be a commit frame of nPage pages.
  * The `-wal` carries no locks, so opening and closing it is safe. `maxBytes` bounds the memory the
- * kept pages may take.
+ * kept pages may take: a page first seen past it is listed in `streamed` instead (by its newest
+ * frame), and a page once kept is always kept at its newest version.
  */
 export function readSnapshotFrames(wal: string, header: WalIndexHeader, maxBytes: number): SnapshotFrames {
   const pages = new Map<number, Buffer>();
-  if (header.mxFrame === 0) return { ok: true, pages, frames: 0 };
+  const newest = new Map<number, number>(); // page -> its newest frame, for pages not kept in memory
+  if (header.mxFrame === 0) return { ok: true, pages, streamed: [], frames: 0 };
   const fail = (reason: string): SnapshotFrames => ({ ok: false, reset: walWasReset(wal, header), reason });
   let fd: number;
   try {
@@ -74,14 +82,9 @@ export function readSnapshotFrames(wal: string, header: WalIndexHeader, maxBytes
           return fail(`frame ${n} fails its checksum`);
         }
         if (pgno <= header.nPage) {
-          if (!pages.has(pgno) && (pages.size + 1) * header.pageSize > maxBytes) {
-            return {
-              ok: false,
-              reset: false,
-              reason: `the snapshot's WAL holds more than ${Math.round(maxBytes / 1048576)} MiB of distinct pages`,
-            };
-          }
-          pages.set(pgno, Buffer.from(frame.subarray(FRAME_HEADER_BYTES)));
+          if (pages.has(pgno) || (pages.size + 1) * header.pageSize <= maxBytes) {
+            pages.set(pgno, Buffer.from(frame.subarray(FRAME_HEADER_BYTES)));
+          } else newest.set(pgno, n);
         }
         if (n === header.mxFrame) {
           const commitSize = frame.readUInt32BE(4);
@@ -96,7 +99,8 @@ export function readSnapshotFrames(wal: string, header: WalIndexHeader, maxBytes
         }
       }
     }
-    return { ok: true, pages, frames: header.mxFrame };
+    const streamed = [...newest.entries()].sort((a, b) => a[0] - b[0]);
+    return { ok: true, pages, streamed, frames: header.mxFrame };
   } finally {
     fs.closeSync(fd);
   }
@@ -121,5 +125,35 @@ export function walWasReset(wal: string, header: WalIndexHeader): boolean {
     return (err as NodeJS.ErrnoException).code === 'ENOENT'; // a deleted WAL was reset too
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Writes the `streamed` pages of a validated snapshot from the `-wal` into the copy `fd`, each from
+ * its newest frame. Call only while the snapshot is held on a read mark >= 1, when frames
+ * 1..mxFrame cannot change; each frame's page number and salts are checked again all the same.
+ * Returns why it stopped, or undefined when every page was written.
+ */
+export function writeStreamedPages(
+  wal: string,
+  header: WalIndexHeader,
+  streamed: readonly (readonly [number, number])[],
+  fd: number,
+): string | undefined {
+  if (streamed.length === 0) return undefined;
+  const frameBytes = FRAME_HEADER_BYTES + header.pageSize;
+  const frame = Buffer.allocUnsafeSlow(frameBytes);
+  const walFd = fs.openSync(wal, 'r');
+  try {
+    for (const [pgno, n] of streamed) {
+      const got = fs.readSync(walFd, frame, 0, frameBytes, WAL_HEADER_BYTES + (n - 1) * frameBytes);
+      if (got < frameBytes) return `the WAL ends before frame ${n}`;
+      if (frame.readUInt32BE(0) !== pgno || !frame.subarray(8, 16).equals(header.salt))
+        return `frame ${n} changed under the held snapshot`;
+      fs.writeSync(fd, frame, FRAME_HEADER_BYTES, header.pageSize, (pgno - 1) * header.pageSize);
+    }
+    return undefined;
+  } finally {
+    fs.closeSync(walFd);
   }
 }
