@@ -21,8 +21,12 @@ import {
 // object-stream.ts writes and reads (the zstd stream may be split into frames differently; the
 // format does not depend on where).
 
-/** Receives output; `chunk` is the caller's to keep (it is never written again). */
-export type Emit = (chunk: Buffer) => void;
+/**
+ * Receives output: pieces to be written in order. They are the receiver's to keep (never written
+ * again), and each owns its whole ArrayBuffer unless it is small, so they can be moved to another
+ * thread without a copy.
+ */
+export type Emit = (chunks: Buffer[]) => void;
 
 /** Turns a plaintext, pushed in pieces, into an object's frames, end frame and trailer. */
 export class FrameEncoder {
@@ -35,6 +39,8 @@ export class FrameEncoder {
   #filled = 0;
   /** A full frame held back: only when more follows is it known not to be the last. */
   #held: Buffer | undefined;
+  /** Frame buffers free again (encrypted: a frame's plaintext is not sent, only its ciphertext). */
+  readonly #spare: Buffer[] = [];
 
   /** `headerBytes` as written at the object's start (encrypted chunks are bound to them). */
   constructor(
@@ -87,13 +93,13 @@ export class FrameEncoder {
     const tail = Buffer.allocUnsafeSlow(4 + TRAILER_BYTES);
     tail.writeUInt32BE(0); // end frame
     encodeTrailer(bytes, sha256).copy(tail, 4);
-    this.#emit(tail);
+    this.#emit([tail]);
   }
 
   #rotate(): void {
     if (this.#held) this.#send(this.#held, false);
     this.#held = this.#frame;
-    this.#frame = newFrame();
+    this.#frame = this.#spare.pop() ?? newFrame();
     this.#filled = 0;
   }
 
@@ -102,14 +108,14 @@ export class FrameEncoder {
     const index = this.#index++;
     if (!this.#cipher) {
       frame.writeUInt32BE(frame.length - 4);
-      this.#emit(frame);
+      this.#emit([frame]);
       return;
     }
-    const sealed = this.#cipher.seal(index, last, frame.subarray(4));
-    const out = Buffer.allocUnsafeSlow(4 + sealed.length);
-    out.writeUInt32BE(sealed.length);
-    sealed.copy(out, 4);
-    this.#emit(out);
+    const parts = this.#cipher.sealParts(index, last, frame.subarray(4));
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(parts.reduce((n, p) => n + p.length, 0));
+    this.#emit([length, ...parts]);
+    this.#spare.push(Buffer.from(frame.buffer, 0, frame.buffer.byteLength));
   }
 }
 
@@ -137,6 +143,7 @@ export class FrameDecoder {
   readonly #key: EncryptionKey | undefined;
   readonly #sink: PlainSink;
   readonly #onHeader: (header: ObjectHeader) => void;
+  readonly #release: (done: Buffer) => void;
   readonly #queue = new ByteQueue();
   readonly #dctx = new zstd.DCtx();
   readonly #hash = crypto.createHash('sha256');
@@ -158,17 +165,20 @@ export class FrameDecoder {
     key: EncryptionKey | undefined,
     sink: PlainSink,
     onHeader: (header: ObjectHeader) => void = () => {},
+    release: (done: Buffer) => void = () => {},
   ) {
     this.#where = where;
     this.#key = key;
     this.#sink = sink;
     this.#onHeader = onHeader;
+    this.#release = release;
   }
 
   get plainBytes(): number {
     return this.#plain;
   }
 
+  /** Reads `bytes`, which are copied as needed: the caller may reuse them once this returns. */
   push(bytes: Buffer): void {
     this.#received += bytes.length;
     this.#queue.push(bytes);
@@ -219,7 +229,7 @@ export class FrameDecoder {
           if (q.length < OBJECT_MAGIC.length) return;
           const magic = q.take(OBJECT_MAGIC.length);
           if (!magic.equals(OBJECT_MAGIC)) throw bad(where, 'it does not start like an ats backup object');
-          this.#headerBytes.push(magic);
+          this.#headerBytes.push(Buffer.from(magic));
           this.#stage = 'header-length';
           break;
         }
@@ -229,7 +239,7 @@ export class FrameDecoder {
           this.#headerLength = bytes.readUInt32BE();
           if (this.#headerLength > MAX_HEADER_BYTES)
             throw bad(where, `its header claims ${this.#headerLength} bytes`);
-          this.#headerBytes.push(bytes);
+          this.#headerBytes.push(Buffer.from(bytes));
           this.#stage = 'header';
           break;
         }
@@ -263,7 +273,11 @@ export class FrameDecoder {
           const payload = q.take(this.#frameLength);
           const next = q.take(4).readUInt32BE();
           const last = next === 0;
-          this.#decompress(this.#cipher ? this.#cipher.open(this.#index, last, payload, where) : payload);
+          if (this.#cipher) {
+            const plain = this.#cipher.open(this.#index, last, payload, where);
+            this.#decompress(plain);
+            this.#release(plain);
+          } else this.#decompress(payload);
           this.#index++;
           this.#frameLength = next;
           if (last) this.#stage = 'trailer';
@@ -322,42 +336,39 @@ export class FrameDecoder {
   }
 }
 
-/** Exact reads over pushed pieces; a read is joined only when it spans pieces. */
+/**
+ * Exact reads over pushed pieces, kept in one buffer of its own (so the pieces can be given back
+ * at once). A view that `take` returns is valid until the next `push`.
+ */
 class ByteQueue {
-  #chunks: Buffer[] = [];
-  #length = 0;
+  #buffer = Buffer.allocUnsafeSlow(0);
+  #start = 0;
+  #end = 0;
 
   get length(): number {
-    return this.#length;
+    return this.#end - this.#start;
   }
 
   push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.#length += chunk.length;
+    const length = this.length;
+    if (this.#end + chunk.length > this.#buffer.length) {
+      if (length + chunk.length <= this.#buffer.length) this.#buffer.copyWithin(0, this.#start, this.#end);
+      else {
+        const bigger = Buffer.allocUnsafeSlow(Math.max(length + chunk.length, 2 * this.#buffer.length));
+        this.#buffer.copy(bigger, 0, this.#start, this.#end);
+        this.#buffer = bigger;
+      }
+      this.#start = 0;
+      this.#end = length;
+    }
+    chunk.copy(this.#buffer, this.#end);
+    this.#end += chunk.length;
   }
 
   /** Exactly `n` bytes (the caller checked `length`). */
   take(n: number): Buffer {
-    const first = this.#chunks[0] as Buffer;
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let filled = 0;
-      while (filled < n) {
-        const chunk = this.#chunks[0] as Buffer;
-        const use = Math.min(chunk.length, n - filled);
-        chunk.copy(out, filled, 0, use);
-        filled += use;
-        if (use === chunk.length) this.#chunks.shift();
-        else this.#chunks[0] = chunk.subarray(use);
-      }
-    }
-    this.#length -= n;
+    const out = this.#buffer.subarray(this.#start, this.#start + n);
+    this.#start += n;
     return out;
   }
 }

@@ -122,7 +122,9 @@ export function encodeObjectInWorker(
   worker.on('message', (m: ObjectWorkerMessage) => {
     if (body.destroyed) return;
     if (m.type === 'data') {
-      if (body.push(Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength))) credit(1);
+      let room = true;
+      for (const c of m.chunks) room = body.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      if (room) credit(1);
       else owed++;
     } else if (m.type === 'end') {
       ended = true;
@@ -172,6 +174,7 @@ export async function decodeObjectInWorker(
   let result: ObjectHeader | undefined;
   let total = 0;
   let inFlight = 0;
+  const pool: ArrayBuffer[] = []; // batches the worker gave back
   let waiters: (() => void)[] = [];
   const wake = (): void => {
     const all = waiters;
@@ -182,6 +185,7 @@ export async function decodeObjectInWorker(
   worker.on('message', (m: ObjectWorkerMessage) => {
     if (m.type === 'ack') {
       inFlight--;
+      for (const b of m.buffers) if (b.byteLength === BATCH_BYTES && pool.length < WINDOW) pool.push(b);
       options.onProgress?.(m.plainBytes, total);
     } else if (m.type === 'header') total = m.header.bytes;
     else if (m.type === 'done') result = m.header;
@@ -203,12 +207,16 @@ export async function decodeObjectInWorker(
   const cancelled = (): BackupError =>
     new BackupError('ATS_BACKUP_CANCELLED', 'download', where, 'cancelled');
   try {
-    let batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    const nextBatch = (): Buffer => {
+      const reused = pool.pop();
+      return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH_BYTES);
+    };
+    let batch = nextBatch();
     let filled = 0;
     const flush = async (): Promise<void> => {
       send({ type: 'data', chunk: batch.subarray(0, filled) }, [batch.buffer as ArrayBuffer]);
       inFlight++;
-      batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+      batch = nextBatch();
       filled = 0;
       while (inFlight >= WINDOW && failure === undefined) await changed();
       if (failure) throw failure;

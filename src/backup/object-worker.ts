@@ -53,10 +53,11 @@ export interface ErrorData {
 /** What the worker posts. */
 export type ObjectWorkerMessage =
   | { readonly type: 'facts'; readonly facts: PlainFacts }
-  | { readonly type: 'data'; readonly chunk: Uint8Array }
+  | { readonly type: 'data'; readonly chunks: Uint8Array[] }
   | { readonly type: 'end' }
   | { readonly type: 'header'; readonly header: ObjectHeader }
-  | { readonly type: 'ack'; readonly plainBytes: number }
+  /** A message of the host's was read; `buffers` are given back (the host's batches among them). */
+  | { readonly type: 'ack'; readonly plainBytes: number; readonly buffers: ArrayBuffer[] }
   | { readonly type: 'done'; readonly header: ObjectHeader }
   | { readonly type: 'error'; readonly error: ErrorData };
 
@@ -106,23 +107,33 @@ function facts(fd: number): PlainFacts {
   return { bytes, sha256: hash.digest('hex'), pageSize, pageCount };
 }
 
+/** `chunk`, or a copy of it when it shares its ArrayBuffer (a pool slice) and so cannot be moved. */
+function ownMemory(chunk: Buffer): Buffer {
+  if (chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength) return chunk;
+  const copy = Buffer.allocUnsafeSlow(chunk.length);
+  chunk.copy(copy);
+  return copy;
+}
+
 function encode(d: Extract<ObjectWorkerData, { task: 'encode' }>): void {
   const control = new Int32Array(d.control);
   const cancelled = (): BackupError => new BackupError('ATS_BACKUP_CANCELLED', 'upload', d.file, 'cancelled');
   let sent = 0;
-  const emit = (chunk: Buffer): void => {
+  const emit = (chunks: Buffer[]): void => {
     for (;;) {
       if (Atomics.load(control, 0) !== 0) throw cancelled();
       const taken = Atomics.load(control, 1);
       if (sent - taken < d.window) break;
       Atomics.wait(control, 1, taken, 1_000);
     }
-    // Moved, not copied: every chunk the encoder emits owns its memory.
-    post({ type: 'data', chunk }, [chunk.buffer as ArrayBuffer]);
+    // Moved, not copied (bar a few small pieces): the host's collector frees them, not this
+    // thread's, which makes too little garbage of its own to run often.
+    const movable = chunks.map(ownMemory);
+    post({ type: 'data', chunks: movable }, [...new Set(movable.map((c) => c.buffer as ArrayBuffer))]);
     sent++;
   };
   const header = d.header;
-  emit(Buffer.from(d.headerBytes));
+  emit([Buffer.from(d.headerBytes)]);
   const encoder = new FrameEncoder(Buffer.from(d.headerBytes), header, keyOf(d.key), d.level, emit);
   // When the header's checksum came from the catalogue rather than a pass over this descriptor,
   // the bytes are hashed on the way and checked before the last frame: a mismatch fails the upload.
@@ -167,14 +178,27 @@ function decode(d: Extract<ObjectWorkerData, { task: 'decode' }>): void {
           while (done < chunk.length)
             done += fs.writeSync(fd, chunk, done, chunk.length - done, offset + done);
         };
-  const decoder = new FrameDecoder(d.where, keyOf(d.key), write, (header) =>
-    post({ type: 'header', header }),
+  let done: ArrayBuffer[] = [];
+  const decoder = new FrameDecoder(
+    d.where,
+    keyOf(d.key),
+    write,
+    (header) => post({ type: 'header', header }),
+    (buffer) => {
+      if (buffer.byteOffset === 0 && buffer.length === buffer.buffer.byteLength)
+        done.push(buffer.buffer as ArrayBuffer);
+    },
   );
   port?.on('message', (message: ObjectHostMessage) => {
     try {
       if (message.type === 'data') {
-        decoder.push(Buffer.from(message.chunk.buffer, message.chunk.byteOffset, message.chunk.byteLength));
-        post({ type: 'ack', plainBytes: decoder.plainBytes });
+        const chunk = message.chunk;
+        decoder.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        // The batch goes back for reuse, and decrypted frames go to be freed by the host's
+        // collector: this thread makes too little garbage of its own to collect often.
+        const buffers = [chunk.buffer as ArrayBuffer, ...done];
+        done = [];
+        post({ type: 'ack', plainBytes: decoder.plainBytes, buffers }, buffers);
       } else {
         post({ type: 'done', header: decoder.end() });
         port.close();
