@@ -24,7 +24,7 @@ const WORKER_URL = new URL('./object-worker.js', import.meta.url);
 /** Chunks (of about 1 MiB) that may be on their way between the threads, each way. */
 const WINDOW = 4;
 /** Bytes per message from the network to a decode worker. */
-const BATCH_BYTES = 1 << 20;
+const BATCH_BYTES = 256 * 1024;
 
 function keyData(key: EncryptionKey | undefined): KeyData | undefined {
   return key && { key: new Uint8Array(key.key), keyId: key.keyId, from: key.from };

@@ -17,6 +17,7 @@ import {
   openDestination,
   uploadBackup,
 } from '../../../dist/backup/index.js';
+import { decodeObjectInWorker } from '../../../dist/backup/object-in-worker.js';
 import { decodeObject, encodeObject, plainFacts } from '../../../dist/backup/object-stream.js';
 import { countRows, makeDatabase, rejection, removeDir, tempDir } from '../../helpers.js';
 import { type S3Server, startS3Server } from './s3-server.js';
@@ -181,7 +182,8 @@ describe('worker pipeline, failures', () => {
         bytes = Buffer.concat(await (await d.open(plain.name ?? '')).toArray());
       }
       const damaged = Buffer.from(bytes);
-      damaged[Math.floor(damaged.length / 2)] ^= 0x5a; // inside a frame's payload
+      const at = Math.floor(damaged.length / 2); // inside a frame's payload
+      damaged.writeUInt8((damaged.readUInt8(at) ^ 0x5a) & 0xff, at);
       const name = `20261207T000001.000Z-worker-test-damaged${label === 'plain' ? '1' : '2'}.atsb`;
       await d.put(name, Readable.from([damaged]));
       const threadsBefore = threads();
@@ -195,6 +197,13 @@ describe('worker pipeline, failures', () => {
         label === 'encrypted' ? /fails authentication/ : /does not decompress|SHA-256|bytes its header gives/,
       );
       expect(fs.existsSync(out)).toBe(false);
+      expect(threads()).toBe(threadsBefore);
+      // Straight at the worker's host side: it settles only once the worker has exited.
+      await rejection(
+        decodeObjectInWorker(Readable.from([damaged]), { where: name, key: damagedKey }),
+        BackupError,
+        'ATS_BACKUP_OBJECT',
+      );
       expect(threads()).toBe(threadsBefore);
     }
   });
