@@ -31,6 +31,10 @@ export interface OffsiteChildResult {
   readonly storedBytes?: number;
   readonly name?: string;
   readonly verifyMs?: number;
+  /** CPU time of the whole process (every thread) during the work, user + system. */
+  readonly cpuMs?: number;
+  /** Time the main thread's event loop was busy during the work (the rest it was free to serve). */
+  readonly loopBusyMs?: number;
   /** RSS when the measured work started, and the peak during it. */
   readonly rssStartKb: number | undefined;
   readonly rssPeakKb: number | undefined;
@@ -62,6 +66,8 @@ async function main(): Promise<void> {
   const known = op === 'upload' ? await facts(s.file) : undefined;
   resetPeakRss();
   const rssStartKb = statusKb('self', 'VmRSS');
+  const cpuStart = process.cpuUsage();
+  const loopStart = performance.eventLoopUtilization();
   const started = performance.now();
   let extra: Partial<OffsiteChildResult> = {};
   if (op === 'bare-put') {
@@ -90,9 +96,13 @@ async function main(): Promise<void> {
     extra = { verifyMs: r.verify.ms };
   } else throw new Error(`unknown op ${op}`);
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
+  const loop = performance.eventLoopUtilization(loopStart);
   const result: OffsiteChildResult = {
     ms,
     bytes,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    loopBusyMs: loop.active,
     rssStartKb,
     rssPeakKb: statusKb('self', 'VmHWM'),
     ...extra,

@@ -79,9 +79,19 @@ export class ChunkCipher {
   }
 
   seal(index: number, last: boolean, plaintext: Buffer): Buffer {
+    return Buffer.concat(this.sealParts(index, last, plaintext));
+  }
+
+  /**
+   * {@link seal}'s output in pieces whose concatenation it is (no copy): the ciphertext, which
+   * has the plaintext's length, then the 16-byte tag.
+   */
+  sealParts(index: number, last: boolean, plaintext: Buffer): Buffer[] {
     const cipher = crypto.createCipheriv('aes-256-gcm', this.#dataKey, this.#nonce(index));
     cipher.setAAD(this.#aad(index, last));
-    return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const body = cipher.update(plaintext);
+    const tail = cipher.final(); // empty for GCM
+    return tail.length > 0 ? [body, tail, cipher.getAuthTag()] : [body, cipher.getAuthTag()];
   }
 
   /** The plaintext of a chunk; throws when it was altered, moved or is not the last one it claims to be. */
@@ -97,7 +107,9 @@ export class ChunkCipher {
     decipher.setAAD(this.#aad(index, last));
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+      const body = decipher.update(sealed.subarray(0, sealed.length - 16));
+      const tail = decipher.final(); // empty for GCM: the body is returned as it is, not copied
+      return tail.length > 0 ? Buffer.concat([body, tail]) : body;
     } catch {
       throw new BackupError(
         'ATS_BACKUP_OBJECT',

@@ -4,6 +4,7 @@ import { Readable, Transform, type TransformCallback, Writable } from 'node:stre
 import { pipeline } from 'node:stream/promises';
 import { CompressStream, DecompressStream } from 'zstd-napi';
 import { BackupError } from './errors.js';
+import { requireKey } from './object-codec.js';
 import { ChunkCipher, type EncryptionKey } from './object-crypto.js';
 import {
   bad,
@@ -289,23 +290,4 @@ export async function decodeObject(
       `its content's SHA-256 ${digest.slice(0, 16)}... differs from its header's ${header.sha256.slice(0, 16)}...`,
     );
   return header;
-}
-
-function requireKey(header: ObjectHeader, key: EncryptionKey | undefined, where: string): EncryptionKey {
-  const wanted = header.encryption?.keyId ?? '';
-  if (key === undefined)
-    throw new BackupError(
-      'ATS_BACKUP_KEY',
-      'decrypt backup object',
-      where,
-      `it is encrypted (key id ${wanted}): give its key (--encryption-key-file or ATS_BACKUP_ENCRYPTION_KEY)`,
-    );
-  if (key.keyId !== wanted)
-    throw new BackupError(
-      'ATS_BACKUP_KEY',
-      'decrypt backup object',
-      where,
-      `it is encrypted with key id ${wanted}, but the key from ${key.from} has id ${key.keyId}`,
-    );
-  return key;
 }

@@ -2,11 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Destination, RemoteEntry } from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
-import { fileSink } from './file-sink.js';
 import { fsyncDir } from './install.js';
 import type { EncryptionKey } from './object-crypto.js';
 import { MAX_HEADER_BYTES, type ObjectHeader } from './object-format.js';
-import { decodeObject, readHeader } from './object-stream.js';
+import { decodeObjectInWorker } from './object-in-worker.js';
+import { readHeader } from './object-stream.js';
 import { type BackupName, nameOfId, parseBackupName } from './remote-names.js';
 import { takeLease } from './restore-lease.js';
 import { type VerifyOutcome, verifyDatabase } from './verify.js';
@@ -108,11 +108,12 @@ export async function downloadBackup(options: DownloadOptions): Promise<Download
       throw new BackupError('ATS_BACKUP_DEST', 'create', file, reasonOf(err), { cause: err });
     });
     const body = await destination.open(name, {}, options.signal);
-    const header = await decodeObject(body, {
+    const header = await decodeObjectInWorker(body, {
       where,
       key: options.key,
-      output: fileSink(handle),
+      output: handle,
       onProgress: options.onProgress,
+      signal: options.signal,
     });
     await handle.sync();
     await handle.close();

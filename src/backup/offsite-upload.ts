@@ -7,7 +7,8 @@ import { BackupError, reasonOf } from './errors.js';
 import type { EncryptionKey } from './object-crypto.js';
 import { ChunkCipher } from './object-crypto.js';
 import type { ObjectHeader } from './object-format.js';
-import { DEFAULT_ZSTD_LEVEL, encodeObject, type PlainFacts, plainFacts } from './object-stream.js';
+import { encodeObjectInWorker, plainFactsInWorker } from './object-in-worker.js';
+import { DEFAULT_ZSTD_LEVEL, type PlainFacts } from './object-stream.js';
 import { backupName, parseBackupName } from './remote-names.js';
 import { applyRetention, type RetentionOutcome, type RetentionPolicy } from './retention.js';
 
@@ -64,7 +65,7 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
     throw new BackupError('ATS_BACKUP_SOURCE', 'open backup', options.file, reasonOf(err), { cause: err });
   });
   try {
-    const plain = options.known ?? (await plainFacts(handle));
+    const plain = options.known ?? (await plainFactsInWorker(handle, options.file));
     if (options.skipIfSha256 === plain.sha256)
       return Object.freeze({
         name: undefined,
@@ -103,15 +104,23 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
         done(null, chunk);
       },
     });
-    const body = encodeObject(
+    const encoded = encodeObjectInWorker(
       handle,
+      options.file,
       header,
       options.key,
       options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
       options.known !== undefined,
     );
-    body.on('error', (err) => counter.destroy(err));
-    const stored = await destination.put(name, body.pipe(counter), options.signal);
+    encoded.body.on('error', (err) => counter.destroy(err));
+    let stored: Awaited<ReturnType<Destination['put']>>;
+    try {
+      stored = await destination.put(name, encoded.body.pipe(counter), options.signal);
+    } finally {
+      // The worker reads through this handle's descriptor: it must be gone before the handle closes.
+      encoded.body.destroy();
+      await encoded.exited;
+    }
     if (stored.bytes !== sent) {
       await destination.remove([name]).catch(() => {});
       throw new BackupError(

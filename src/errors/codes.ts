@@ -50,7 +50,7 @@ export const ERROR_CODES = Object.freeze({
   ATS_BACKUP_VERIFY: { exit: 1, means: 'the copy (or the backup) failed its integrity check' },
   ATS_BACKUP_ROTATE: { exit: 1, means: 'a rename or fsync during rotation failed' },
   ATS_BACKUP_CANCELLED: { exit: 1, means: 'cancelled by a signal or the deadline' },
-  ATS_BACKUP_WORKER: { exit: 1, means: 'the copy worker crashed' },
+  ATS_BACKUP_WORKER: { exit: 1, means: 'a backup worker thread (snapshot copy or off-site codec) crashed' },
   ATS_BACKUP_LINEAGE: {
     exit: 1,
     means: 'the backups there belong to another database: rotation will not replace them',
