@@ -9,13 +9,7 @@ import {
 } from './checkpoint-runner.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
-import {
-  nextCheckpoint,
-  RESTART_RETRY_MS,
-  RESTART_TAIL_FRAMES,
-  restartAt,
-  type WalPolicyOptions,
-} from './wal-policy.js';
+import { nextCheckpoint, RESTART_TAIL_FRAMES, restartAt, type WalPolicyOptions } from './wal-policy.js';
 
 /** What the job needs of the store's write path, declared here (the store's `writes` satisfies it). */
 export interface WriteControl {
@@ -91,13 +85,10 @@ export interface CheckpointJobEvents {
 }
 
 /**
- * Writes wait at most this long for a restart step. Its pass takes no lock, so once the time is up
- * writes simply go on: the pass then cannot copy everything, and the restart is tried again later
- * with twice the hold (up to MAX_HOLD_MS: a slow disk or a busy machine must not keep the log from
- * ever restarting); each restart step that finishes in time halves it again, down to HOLD_MS.
+ * Writes wait at most this long on the gate for a restart step; past it they meet the step's write
+ * lock as ATS_STORE_BUSY, and the gate retries them as soon as the step ends.
  */
-export const HOLD_MS = 25;
-export const MAX_HOLD_MS = 400;
+export const HOLD_MS = 50;
 // A worker that died this many times in a row is reported failed (it is still retried, with backoff).
 const FAILED_AFTER = 3;
 const POLL_MS = 20;
@@ -135,7 +126,6 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #lastPassAt = -Infinity;
   #last: CheckpointOutcome | undefined;
   #previousBehind: number | undefined;
-  #holdMs = HOLD_MS;
   #walBytes = 0;
   #walPeakBytes = 0;
   #walMtimeMs = -1;
@@ -294,16 +284,15 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       return pollMs;
     }
     let outcome: CheckpointOutcome;
-    let expired = false;
     try {
       if (mode === 'PASSIVE' || writes === undefined) outcome = await this.#runner.run(mode);
-      else ({ outcome, expired } = await this.#held(writes, mode));
+      else outcome = await this.#held(writes, mode);
     } catch (err) {
       this.#failed(mode, err);
       return pollMs;
     }
     this.#previousBehind = last === undefined ? undefined : last.walFrames - last.checkpointedFrames;
-    this.#done(outcome, pinnedBy, expired);
+    this.#done(outcome, pinnedBy);
     const restarted = outcome.mode !== 'PASSIVE' && !outcome.busy;
     const logBytes = outcome.walFrames * (outcome.pageSize + 24);
     this.#sprinting =
@@ -320,31 +309,20 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   }
 
   /**
-   * A step run while new writes are held (HOLD_MS at first, see MAX_HOLD_MS). The restart step is a PASSIVE pass:
-   * with no write in between it copies every frame, and the next commit then starts the log again
-   * (SQLite's walRestartLog) unless a reader still holds a read mark. A pass takes no write lock, so
-   * writes let through when the hold's time is up never wait for it; that pass is then `busy` (it
-   * cannot have copied what they wrote). TRUNCATE runs as SQLite's own, while writes are refused.
+   * A RESTART or TRUNCATE step, run by SQLite in the worker while new writes are held (HOLD_MS): no
+   * write is in progress then (they are synchronous), so it gets the write lock at once, copies the
+   * tail and makes the next commit start the log again.
    */
-  async #held(
-    writes: WriteControl,
-    mode: 'RESTART' | 'TRUNCATE',
-  ): Promise<{ outcome: CheckpointOutcome; expired: boolean }> {
+  async #held(writes: WriteControl, mode: 'RESTART' | 'TRUNCATE'): Promise<CheckpointOutcome> {
     const started = performance.now();
     try {
-      return await writes.hold(this.#holdMs, async () => {
-        if (mode === 'TRUNCATE') return { outcome: await this.#runner.run(mode), expired: !writes.holding };
-        const pass = await this.#runner.run('PASSIVE', 'held');
-        const expired = !writes.holding;
-        const busy = pass.busy || expired || pass.checkpointedFrames !== pass.walFrames;
-        return { outcome: { ...pass, mode, busy }, expired };
-      });
+      return await writes.hold(HOLD_MS, () => this.#runner.run(mode, 'held'));
     } finally {
       this.emit('hold', performance.now() - started);
     }
   }
 
-  #done(outcome: CheckpointOutcome, pinnedBy: string | undefined, expired: boolean): void {
+  #done(outcome: CheckpointOutcome, pinnedBy: string | undefined): void {
     const previous = this.#last;
     this.#last = outcome;
     this.#lastError = undefined;
@@ -360,12 +338,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       this.#restarts++;
       this.#restartedAt = performance.now();
     }
-    if (outcome.mode === 'RESTART')
-      this.#holdMs = expired ? Math.min(2 * this.#holdMs, MAX_HOLD_MS) : Math.max(this.#holdMs / 2, HOLD_MS);
-    if (expired) {
-      // The pass outlived its hold (a slow disk): try again later, writes were not held longer.
-      this.#blockedRestartAt = performance.now() - RESTART_RETRY_MS / 2;
-    } else if (outcome.mode !== 'PASSIVE' && outcome.busy) {
+    if (outcome.mode !== 'PASSIVE' && outcome.busy) {
       this.#blockedRestartAt = performance.now();
       const who = pinnedBy ?? 'a reader outside this service (an open read transaction) or another writer';
       if (this.#loggedPin !== who) {

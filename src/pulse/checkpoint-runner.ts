@@ -23,8 +23,8 @@ export interface CheckpointOutcome {
 
 /**
  * Why a checkpoint runs, which names its fault point: `step`, one of the job's loop ('checkpoint');
- * `held`, the pass of a restart step while writes are held ('held-checkpoint', reached after the
- * pass); `final`, the last one, at shutdown ('final-checkpoint').
+ * `held`, a restart or truncate step while writes are held ('held-checkpoint', reached
+ * after the checkpoint); `final`, the last one, at shutdown ('final-checkpoint').
  */
 export type CheckpointKind = 'step' | 'held' | 'final';
 

@@ -17,6 +17,8 @@ export class WriteGate {
   readonly #file: string;
   readonly #waitMs: number;
   #held: Promise<void> | undefined;
+  /** While a held step runs (past its hold too): settles when it ends. */
+  #stepRunning: Promise<unknown> | undefined;
   #refusal: string | undefined;
   #refusalCode: 'ATS_STORE_WAL_CAP' | 'ATS_STORE_FULL' = 'ATS_STORE_WAL_CAP';
   #admission: (() => void) | undefined;
@@ -68,7 +70,8 @@ export class WriteGate {
             `${operation} ${this.#file}: another connection held the write lock for ${this.#waitMs} ms; retry later`,
             { cause: err },
           );
-        await sleep(Math.min(2 ** attempt, 20, left));
+        // The lock is most likely a held step's that outlived its hold: go again the moment it ends.
+        await Promise.race([sleep(Math.min(2 ** attempt, 20, left)), this.#stepRunning].filter(Boolean));
       }
     }
   }
@@ -88,9 +91,12 @@ export class WriteGate {
       if (this.#held === held) this.#held = undefined;
       release();
     }, maxMs);
+    const running = step();
+    this.#stepRunning = running.catch(() => undefined);
     try {
-      return await step();
+      return await running;
     } finally {
+      this.#stepRunning = undefined;
       clearTimeout(timer);
       if (this.#held === held) this.#held = undefined;
       release();
