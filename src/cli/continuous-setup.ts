@@ -1,16 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FolderStore, type ObjectStore } from '../backup/index.js';
+import { FolderStore, type ObjectStore, openDestination, streamStore } from '../backup/index.js';
 import type { Config } from '../config/index.js';
 import { ContinuousJob, type Logger } from '../pulse/index.js';
 import { StartupError } from './startup-check.js';
 
-/** The object store a destination URL names (a folder today; s3:// arrives with the S3 destination). */
-export function objectStoreFor(url: string, what: string): ObjectStore {
-  if (url.startsWith('s3://'))
-    throw new StartupError(
-      `${what} ${url}: continuous backup to s3:// is not supported yet (its objects live under lineages/, which the S3 destination does not list); use a folder or file:/// URL`,
-    );
+/** The object store a destination URL names: s3://BUCKET/PREFIX, file:///FOLDER or a folder path. */
+export function objectStoreFor(url: string): ObjectStore {
+  if (url.startsWith('s3://')) return streamStore(openDestination(url));
   return new FolderStore(url.startsWith('file://') ? fileURLToPath(url) : path.resolve(url));
 }
 
@@ -27,7 +24,7 @@ export function continuousJobFor(config: Config, log: Logger): ContinuousJob | u
   return new ContinuousJob(
     {
       database: database.path,
-      store: objectStoreFor(d.url, '[[Database.destination]] url'),
+      store: objectStoreFor(d.url),
       stagingDir: path.join(database.backupDir, `${path.basename(database.path)}.wal-staging`),
       syncIntervalMs: d.syncIntervalSeconds * 1000,
       snapshotIntervalMs: d.snapshotIntervalSeconds * 1000,
