@@ -7,6 +7,7 @@ export { backupBase, findRecord, generationPath, listGenerations, resolveBackup 
 export type {
   ContinuousRestoreOptions,
   ContinuousRestoreResult,
+  ContinuousRetentionOutcome,
   LineageSummary,
   ObjectHeader as SegmentHeader,
   ObjectStore,
@@ -21,6 +22,7 @@ export type {
   WalTransaction,
 } from './continuous/index.js';
 export {
+  applyContinuousRetention,
   checkObject,
   DatabaseChecksum,
   describeContinuous,
@@ -32,9 +34,11 @@ export {
   pageChecksum,
   planRestore,
   readObject,
+  readStoreLeases,
   restoreContinuous,
   scanWal,
   streamStore,
+  takeStoreLease,
   WalShipper,
 } from './continuous/index.js';
 export type { BlockCopyStats } from './copy-request.js';

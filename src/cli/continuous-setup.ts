@@ -28,6 +28,7 @@ export function continuousJobFor(config: Config, log: Logger): ContinuousJob | u
       stagingDir: path.join(database.backupDir, `${path.basename(database.path)}.wal-staging`),
       syncIntervalMs: d.syncIntervalSeconds * 1000,
       snapshotIntervalMs: d.snapshotIntervalSeconds * 1000,
+      retention: { keep: d.keep, keepDays: d.keepDays },
     },
     log,
   );

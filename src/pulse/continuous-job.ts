@@ -1,5 +1,11 @@
 import Database from 'better-sqlite3';
-import { type ObjectStore, type ShipperPosition, WalShipper } from '../backup/index.js';
+import {
+  applyContinuousRetention,
+  type ObjectStore,
+  type RetentionPolicy,
+  type ShipperPosition,
+  WalShipper,
+} from '../backup/index.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
 
@@ -11,7 +17,12 @@ export interface ContinuousJobOptions {
   readonly stagingDir: string;
   readonly syncIntervalMs: number;
   readonly snapshotIntervalMs: number;
+  /** Which snapshots (and the segments after them) to keep; applied after each new snapshot. Undefined: keep everything. */
+  readonly retention?: RetentionPolicy | undefined;
 }
+
+/** A failed retention pass is tried again after this long (a LIST each time: not every sync interval). */
+const RETENTION_RETRY_MS = 60_000;
 
 /**
  * Ships the WAL to a destination every sync interval (`WalShipper`), and is the checkpoint job's
@@ -30,6 +41,8 @@ export class ContinuousJob implements PulseJob {
   #lastError: string | undefined;
   #restarts = 0;
   #stopped: Promise<void> | undefined;
+  #retainedAfter = 0;
+  #retentionRetryAt: number | undefined;
 
   constructor(options: ContinuousJobOptions, log: Logger) {
     this.#o = options;
@@ -123,6 +136,7 @@ export class ContinuousJob implements PulseJob {
     while (!this.#stopping) {
       try {
         await this.shipper.sync();
+        await this.#retain();
         if (this.#lastError !== undefined) {
           this.#log.info(
             { event: 'continuous_recovered', after: this.#lastError },
@@ -138,6 +152,41 @@ export class ContinuousJob implements PulseJob {
         this.#wake = resolve;
         this.#timer = setTimeout(resolve, this.#o.syncIntervalMs);
       });
+    }
+  }
+
+  /**
+   * Retention after each new snapshot (only then can the window move: no LIST in steady state),
+   * and again after a failed pass (its removals are idempotent).
+   */
+  async #retain(): Promise<void> {
+    const policy = this.#o.retention;
+    const snapshots = this.shipper.position?.snapshots ?? 0;
+    if (policy === undefined) return;
+    const due =
+      snapshots !== this.#retainedAfter ||
+      (this.#retentionRetryAt !== undefined && Date.now() >= this.#retentionRetryAt);
+    if (!due) return;
+    this.#retainedAfter = snapshots;
+    try {
+      const out = await applyContinuousRetention(this.#o.store, policy);
+      this.#retentionRetryAt = undefined;
+      if (out.removed.length > 0 || out.held.length > 0)
+        this.#log.info(
+          {
+            event: 'continuous_retention',
+            removed: out.removed.length,
+            held: out.held.length,
+            oldestKept: out.oldestKept?.key ?? null,
+          },
+          `continuous backup retention: ${out.removed.length} objects removed, ${out.held.length} held by a restore`,
+        );
+    } catch (err) {
+      this.#retentionRetryAt = Date.now() + RETENTION_RETRY_MS;
+      this.#log.warn(
+        { event: 'continuous_retention_fail', reason: err instanceof Error ? err.message : String(err) },
+        'continuous backup retention failed; it is tried again later',
+      );
     }
   }
 

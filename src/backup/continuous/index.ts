@@ -6,8 +6,11 @@ export type { ContinuousRestoreOptions, ContinuousRestoreResult } from './restor
 export { fileChecksum, restoreContinuous } from './restore-continuous.js';
 export type { LineageSummary, PlannedObject, RestorePlan, RestoreTarget } from './restore-plan.js';
 export { describeContinuous, listLineages, planRestore } from './restore-plan.js';
+export type { ContinuousRetentionOutcome } from './retention.js';
+export { applyContinuousRetention } from './retention.js';
 export type { ObjectHeader, RecordHeader } from './segment-format.js';
 export { checkObject, ObjectWriter, readObject } from './segment-format.js';
+export { readStoreLeases, takeStoreLease } from './store-lease.js';
 export type { StreamDestination } from './stream-store.js';
 export { streamStore } from './stream-store.js';
 export type { WalHeader, WalPosition, WalScan, WalTransaction } from './wal-file.js';
