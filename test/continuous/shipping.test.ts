@@ -69,6 +69,29 @@ describe('WAL shipping and restore', () => {
     expect(primary.folder.requests.put).toBe(after.put + 1);
   });
 
+  it('an idle database takes no periodic snapshot either: one more once something changed, then none', async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    primary = new Primary(dir, { snapshotIntervalMs: 1000, now: () => clock });
+    primary.write(3);
+    await primary.shipper.start(); // the lineage's snapshot
+    const idle = { ...primary.folder.requests };
+    for (let i = 0; i < 5; i++) {
+      clock += 5000; // every sync is past the snapshot interval
+      await primary.shipper.sync();
+    }
+    expect(primary.folder.requests).toEqual(idle);
+    primary.write(1);
+    clock += 5000;
+    await primary.shipper.sync(); // the segment, and a snapshot (the chain grew since the last one)
+    expect(primary.folder.requests.put).toBe(idle.put + 2);
+    const after = { ...primary.folder.requests };
+    for (let i = 0; i < 5; i++) {
+      clock += 5000;
+      await primary.shipper.sync();
+    }
+    expect(primary.folder.requests).toEqual(after);
+  });
+
   it('several seals between two syncs are uploaded as one object', async () => {
     primary = new Primary(dir);
     await primary.shipper.start();
