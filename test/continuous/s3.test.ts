@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDestination } from '../../dist/backup/index.js';
 import { type FaultProxy, startFaultProxy } from '../backup/destinations/fault-proxy.js';
 import { type S3Server, s3Env, startS3Server } from '../backup/destinations/s3-server.js';
 import {
@@ -186,4 +187,37 @@ describe('continuous shipping to S3 through ats serve', () => {
     expect(pos.stdout).toContain(`to position ${lineage.restorable.newestPosition}`);
     expect(allRows(posDb)).toEqual(allRows(newest));
   }, 120_000);
+
+  it('retention in ats serve: keep = 2 leaves two snapshots and the chain after the older one; the newest restores', async () => {
+    const url = `s3://${server.bucket}/cont/kept`;
+    const env = s3Env(server.endpoint);
+    const sub = path.join(dir, 'kept');
+    fs.mkdirSync(sub);
+    const config = writeConfig(
+      sub,
+      `[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n\n[[Database.destination]]\nurl = "${url}"\ncontinuous = true\nkeep = 2\nsync_interval_seconds = 0.2\nsnapshot_interval_seconds = 1\n\n[Pulse]\nticker_interval_seconds = 0.1\n\n[Server]\nport = 0\n`,
+    );
+    const writes: Write[] = [];
+    service = await startService(config, { env });
+    await writeFor(service.url, 4500, writes);
+    const svc = service;
+    await waitFor(() => svc.events('continuous_retention').length > 0, 20_000, 'a retention pass');
+    await new Promise((r) => setTimeout(r, 1000)); // the last upload, and the retention after it
+    expect(await service.stop('SIGTERM')).toBe(0);
+    service = undefined;
+    const names = (await openDestination(url, { env }).listPrefix('lineages/')).map((e) => e.name);
+    expect(names.filter((n) => n.endsWith('.snap'))).toHaveLength(2);
+    const removed = svc.events('continuous_retention').reduce((n, e) => n + Number(e.removed), 0);
+    expect(removed).toBeGreaterThan(0);
+    const listed = await runCli(['backups', '--from', url, '--json'], { env });
+    const { lineages } = JSON.parse(listed.stdout) as {
+      lineages: { snapshots: unknown[]; gaps: string[] }[];
+    };
+    expect(lineages.map((l) => [l.snapshots.length, l.gaps])).toEqual([[2, []]]);
+    const newest = path.join(sub, 'newest.db');
+    const cli = await runCli(['restore', '--db', newest, '--from', url, '--yes'], { env });
+    expect(cli.code).toBe(0);
+    expect(allRows(newest)).toEqual(allRows(path.join(sub, 'data', 'ats.db')));
+    expect(writes.filter((w) => w.ack !== undefined && !valuesIn(newest).has(w.i))).toEqual([]);
+  }, 90_000);
 });
