@@ -4,6 +4,7 @@ import { BackupError, reasonOf } from '../errors.js';
 import { type RestoreResult, restoreBackup } from '../restore.js';
 import { verifyDatabase } from '../verify.js';
 import type { ObjectStore } from './destination.js';
+import { LINEAGES } from './object-names.js';
 import { formatChecksum, pageChecksum } from './page-checksum.js';
 import { planRestore, type RestorePlan, type RestoreTarget } from './restore-plan.js';
 import { type ObjectHeader, readObject } from './segment-format.js';
@@ -70,29 +71,27 @@ const PLAN_TRIES = 3;
 /**
  * Plans the restore and leases what it reads, so retention leaves it alone while it runs
  * (design note, sequence 6). Retention that ran between the plan and the lease may have removed
- * part of the plan: planned again under the lease, the plan must hold only leased objects, or it
- * is leased anew. Returns the plan and the lease's release.
+ * part of the plan: listed again under the lease (objects are immutable, so a key still there is
+ * the object planned), a plan with a key gone is made again and leased anew. Returns the plan and
+ * the lease's release.
  */
 async function planAndLease(
   store: ObjectStore,
   target: RestoreTarget,
   scratch: string,
 ): Promise<{ plan: RestorePlan; release: () => Promise<void> }> {
-  const keysOf = (p: RestorePlan): string[] => [p.snapshot.key, ...p.segments.map((s) => s.key)];
-  let plan = await planRestore(store, target);
   for (let i = 0; i < PLAN_TRIES; i++) {
-    const holds = keysOf(plan);
+    const plan = await planRestore(store, target);
+    const holds = [plan.snapshot.key, ...plan.segments.map((s) => s.key)];
     const release = await takeStoreLease(store, holds, scratch);
-    let again: RestorePlan;
     try {
-      again = await planRestore(store, target);
+      const there = new Set(await store.list(LINEAGES));
+      if (holds.every((key) => there.has(key))) return { plan, release };
     } catch (err) {
       await release().catch(() => undefined);
       throw err;
     }
-    if (keysOf(again).every((key) => holds.includes(key))) return { plan: again, release };
     await release().catch(() => undefined);
-    plan = again;
   }
   throw new BackupError(
     'ATS_BACKUP_BUSY',
