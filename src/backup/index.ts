@@ -5,6 +5,8 @@ export { lineageOfFile } from './backup-lineage.js';
 export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
 export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
 export type {
+  CompactionOutcome,
+  CompactionPolicy,
   ContinuousRestoreOptions,
   ContinuousRestoreResult,
   ContinuousRetentionOutcome,
@@ -23,7 +25,9 @@ export type {
 } from './continuous/index.js';
 export {
   applyContinuousRetention,
+  COMPACTION_DEFAULTS,
   checkObject,
+  compactSegments,
   DatabaseChecksum,
   describeContinuous,
   FolderStore,

@@ -1,6 +1,10 @@
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
   applyContinuousRetention,
+  COMPACTION_DEFAULTS,
+  type CompactionPolicy,
+  compactSegments,
   type ObjectStore,
   type RetentionPolicy,
   type ShipperPosition,
@@ -19,6 +23,8 @@ export interface ContinuousJobOptions {
   readonly snapshotIntervalMs: number;
   /** Which snapshots (and the segments after them) to keep; applied after each new snapshot. Undefined: keep everything. */
   readonly retention?: RetentionPolicy | undefined;
+  /** How segments are merged (default COMPACTION_DEFAULTS); false: never. */
+  readonly compaction?: CompactionPolicy | false | undefined;
 }
 
 /** A failed retention pass is tried again after this long (a LIST each time: not every sync interval). */
@@ -43,6 +49,9 @@ export class ContinuousJob implements PulseJob {
   #stopped: Promise<void> | undefined;
   #retainedAfter = 0;
   #retentionRetryAt: number | undefined;
+  #compactedAfter = 0;
+  #compactionRetryAt: number | undefined;
+  #maintenance: Promise<void> | undefined;
 
   constructor(options: ContinuousJobOptions, log: Logger) {
     this.#o = options;
@@ -123,6 +132,7 @@ export class ContinuousJob implements PulseJob {
     clearTimeout(this.#timer);
     this.#wake?.();
     await this.#loop;
+    await this.#maintenance;
     try {
       await this.shipper.stop();
     } catch (err) {
@@ -136,7 +146,7 @@ export class ContinuousJob implements PulseJob {
     while (!this.#stopping) {
       try {
         await this.shipper.sync();
-        await this.#retain();
+        this.#maintain();
         if (this.#lastError !== undefined) {
           this.#log.info(
             { event: 'continuous_recovered', after: this.#lastError },
@@ -152,6 +162,53 @@ export class ContinuousJob implements PulseJob {
         this.#wake = resolve;
         this.#timer = setTimeout(resolve, this.#o.syncIntervalMs);
       });
+    }
+  }
+
+  /**
+   * Retention, then compaction, in the background (the next sync does not wait for their LISTs and
+   * downloads), one pass at a time.
+   */
+  #maintain(): void {
+    if (this.#maintenance !== undefined) return;
+    this.#maintenance = (async () => {
+      await this.#retain();
+      await this.#compact();
+    })().finally(() => {
+      this.#maintenance = undefined;
+    });
+  }
+
+  /** Compaction once enough segments were uploaded since the last pass (none when idle). */
+  async #compact(): Promise<void> {
+    const policy = this.#o.compaction ?? COMPACTION_DEFAULTS;
+    if (policy === false) return;
+    const segments = this.shipper.position?.segments ?? 0;
+    const due =
+      segments - this.#compactedAfter >= policy.minSegments ||
+      (this.#compactionRetryAt !== undefined && Date.now() >= this.#compactionRetryAt);
+    if (!due) return;
+    this.#compactedAfter = segments;
+    try {
+      const scratch = `${this.#o.stagingDir.replace(/[\\/]+$/, '')}-compact`;
+      const out = await compactSegments(this.#o.store, path.resolve(scratch), policy);
+      this.#compactionRetryAt = undefined;
+      if (out.merged.length > 0 || out.removed.length > 0)
+        this.#log.info(
+          {
+            event: 'continuous_compaction',
+            merged: out.merged.length,
+            removed: out.removed.length,
+            held: out.held.length,
+          },
+          `continuous backup compaction: ${out.removed.length} segments merged or removed into ${out.merged.length} objects`,
+        );
+    } catch (err) {
+      this.#compactionRetryAt = Date.now() + RETENTION_RETRY_MS;
+      this.#log.warn(
+        { event: 'continuous_compaction_fail', reason: err instanceof Error ? err.message : String(err) },
+        'continuous backup compaction failed; it is tried again later',
+      );
     }
   }
 

@@ -1,4 +1,6 @@
 // Continuous backup: WAL shipping and point-in-time restore (re-exported by the backup index).
+export type { CompactionOutcome, CompactionPolicy } from './compaction.js';
+export { COMPACTION_DEFAULTS, compactSegments } from './compaction.js';
 export type { ObjectStore } from './destination.js';
 export { FolderStore } from './destination.js';
 export { DatabaseChecksum, formatChecksum, pageChecksum } from './page-checksum.js';
