@@ -95,6 +95,43 @@ describe('compaction of segments', () => {
     });
   }, 60_000);
 
+  it('merges by tiers: a merged object is merged again only with its peers, not at every pass', async () => {
+    const p = new Primary(dir, { now: () => clock });
+    primary = p;
+    await p.shipper.start();
+    const idsAt: number[][] = [[], p.ids()];
+    const ship = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        p.write(1);
+        await p.shipper.sync();
+        idsAt.push(p.ids());
+      }
+    };
+    const compact = async (): Promise<string[]> =>
+      (
+        await compactSegments(p.store, path.join(dir, 'scratch'), { minSegments: 4, maxTxids: 1000 })
+      ).merged.map(range);
+    await ship(4);
+    expect(await compact()).toEqual(['2-5']);
+    await ship(4);
+    expect(await compact()).toEqual(['6-9']); // not 2-9: 2-5 is of the next tier already
+    await ship(4);
+    expect(await compact()).toEqual(['10-13']);
+    await ship(4);
+    expect(await compact()).toEqual(['14-17']); // the pass works from its listing: three of tier 1 then
+    await ship(2);
+    expect(await compact()).toEqual(['2-17']); // four of the next tier
+    expect(segmentsOf(path.join(dir, 'remote')).map(range)).toEqual(['2-17', '18-18', '19-19']);
+    const lineage = p.shipper.position?.lineage as string;
+    for (const txid of [5, 6, 17, 19])
+      expect(await restoreIds(p.store, BigInt(txid), lineage)).toEqual(idsAt[txid]);
+    await rejection(
+      compactSegments(p.store, path.join(dir, 'scratch'), { minSegments: 1, maxTxids: 10 }),
+      BackupError,
+      'ATS_BACKUP_INVALID',
+    );
+  }, 60_000);
+
   it('never merges across a snapshot', async () => {
     const { p } = await shipped(30, 12_000); // a snapshot every 12 syncs
     const snaps = objectKeys(path.join(dir, 'remote'))
