@@ -22,6 +22,12 @@ export interface ObjectStore {
   list(prefix: string): Promise<string[]>;
   /** Removes objects; keys already gone are not an error, so a retried removal succeeds. */
   remove(keys: readonly string[]): Promise<void>;
+  /**
+   * The same place with no transforming layer (an encrypting store gives its inner store): restore
+   * leases are small plain JSON objects that every retention, issue 14's too, must be able to read.
+   * Undefined: this store is plain.
+   */
+  readonly plain?: ObjectStore;
 }
 
 /** A local (or mounted) folder as an object store: each key a file, written temp + fsync + rename. */

@@ -17,14 +17,15 @@ export async function takeStoreLease(
   scratch: string,
   now = Date.now(),
 ): Promise<() => Promise<void>> {
+  const plain = store.plain ?? store;
   const lease = newLease(holds, now);
   fs.writeFileSync(scratch, JSON.stringify(lease), { flag: 'w', mode: 0o600 });
   try {
-    await store.put(lease.name, scratch);
+    await plain.put(lease.name, scratch);
   } finally {
     fs.rmSync(scratch, { force: true });
   }
-  return () => store.remove([lease.name]);
+  return () => plain.remove([lease.name]);
 }
 
 /** The leases among `keys` (a listing of the store): live ones, and the keys of expired ones. */
@@ -37,7 +38,7 @@ export async function readStoreLeases(
   const expired: string[] = [];
   for (const key of keys) {
     if (key.includes('/') || !key.endsWith(LEASE_SUFFIX)) continue;
-    const text = (await store.head(key, LEASE_MAX_BYTES)).toString('utf8');
+    const text = (await (store.plain ?? store).head(key, LEASE_MAX_BYTES)).toString('utf8');
     const state = leaseState(key, text, now);
     if (state === 'expired') expired.push(key);
     else live.push(state);
