@@ -100,14 +100,6 @@ export function checkDestinations(value: unknown, source: ConfigSource): Destina
         `[[${SECTION}]] url ${url} is given twice (#${earlier + 1} and #${index + 1})`,
       );
     seen.set(url, index);
-    // Continuous segments are not encrypted yet: never ship a WAL in clear to a destination that asks for a key.
-    if (checked.continuous === true && checked.encryption_key_file !== undefined)
-      throw at(
-        source,
-        index,
-        'continuous',
-        `[[${SECTION}]] url ${url}: continuous = true cannot be used with encryption_key_file yet (continuous segments are not encrypted; nothing would be uploaded in clear): remove one of them`,
-      );
     return checked as unknown as DestinationValues;
   });
 }

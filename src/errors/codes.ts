@@ -100,6 +100,22 @@ export const ERROR_CODES = Object.freeze({
   ATS_HTTP_HEADERS_TOO_LARGE: { exit: 2, status: 431, means: 'the request headers are over 16 KiB' },
   ATS_HTTP_UNSUPPORTED_MEDIA_TYPE: { exit: 2, status: 415, means: 'a body that is not application/json' },
   ATS_HTTP_UNAVAILABLE: { exit: 1, status: 503, means: 'the service is shutting down' },
+  ATS_HTTP_OFFSITE_TIMEOUT: {
+    exit: 1,
+    status: 504,
+    means: "the write is committed here but was not confirmed off-site within the wait's timeout",
+  },
+  ATS_HTTP_OFFSITE_FAILED: {
+    exit: 1,
+    status: 503,
+    means: 'the write is committed here but the continuous destination failed before it was off-site',
+  },
+  ATS_HTTP_OFFSITE_UNKNOWN: {
+    exit: 2,
+    status: 404,
+    means:
+      'no continuous destination, or a position this server did not hand out (other lineage, not committed)',
+  },
   ATS_HTTP_INTERNAL: {
     exit: 1,
     status: 500,

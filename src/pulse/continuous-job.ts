@@ -5,6 +5,7 @@ import {
   COMPACTION_DEFAULTS,
   type CompactionPolicy,
   compactSegments,
+  type LogPosition,
   type ObjectStore,
   type RetentionPolicy,
   type ShipperPosition,
@@ -29,6 +30,14 @@ export interface ContinuousJobOptions {
 
 /** A failed retention pass is tried again after this long (a LIST each time: not every sync interval). */
 const RETENTION_RETRY_MS = 60_000;
+
+/** How a client's wait for a position to be off-site ended (the server's `ContinuousService` shape). */
+export type OffsiteWaitOutcome =
+  | { readonly kind: 'offsite'; readonly uploaded: LogPosition }
+  | { readonly kind: 'timeout'; readonly lastError: string | undefined }
+  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'unknown'; readonly reason: string };
 
 /**
  * Ships the WAL to a destination every sync interval (`WalShipper`), and is the checkpoint job's
@@ -108,6 +117,61 @@ export class ContinuousJob implements PulseJob {
     }
   }
 
+  /** Where the WAL is shipped to, for messages. */
+  get url(): string {
+    return this.#o.store.url;
+  }
+
+  /** The position of the newest committed transaction (see WalShipper.commitPosition); undefined before start. */
+  commitPosition(): LogPosition | undefined {
+    try {
+      return this.shipper.commitPosition();
+    } catch (err) {
+      this.#failed(err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Answers once `position` is uploaded, or the timeout passes, or the next sync fails, or the job
+   * stops, or `signal` aborts (reported as stopped): never later than the timeout. One timer per
+   * waiter; the waiter sits in the shipper's settle list, which uploads settle (no polling).
+   */
+  waitOffsite(position: LogPosition, timeoutMs: number, signal?: AbortSignal): Promise<OffsiteWaitOutcome> {
+    const wait = this.shipper.waitUploaded(position);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+      wait.cancel();
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(() => {
+      timedOut = true;
+      wait.cancel();
+    }, timeoutMs);
+    return wait.done
+      .then((outcome): OffsiteWaitOutcome => {
+        switch (outcome.kind) {
+          case 'uploaded':
+            return { kind: 'offsite', uploaded: outcome.uploaded };
+          case 'cancelled':
+            return timedOut && !aborted
+              ? { kind: 'timeout', lastError: this.#lastError }
+              : { kind: 'stopped' };
+          default:
+            return outcome;
+        }
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        timer = undefined;
+        signal?.removeEventListener('abort', onAbort);
+      });
+  }
+
   /** After a write's commit, before its reply: stamps the commit's time (see WalShipper.noteCommit). */
   noteCommit(): void {
     try {
@@ -156,6 +220,8 @@ export class ContinuousJob implements PulseJob {
         }
       } catch (err) {
         this.#failed(err);
+        // Whoever waits for an upload hears of the failure now, not at their timeout.
+        this.shipper.fail(`${this.#o.store.url}: ${this.#lastError}`);
       }
       if (this.#stopping) break;
       await new Promise<void>((resolve) => {

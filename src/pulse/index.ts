@@ -11,7 +11,7 @@ export type {
 } from './checkpoint-job.js';
 export { CheckpointJob } from './checkpoint-job.js';
 export type { CheckpointMode, CheckpointOutcome } from './checkpoint-runner.js';
-export type { ContinuousJobOptions } from './continuous-job.js';
+export type { ContinuousJobOptions, OffsiteWaitOutcome } from './continuous-job.js';
 export { ContinuousJob } from './continuous-job.js';
 export type { Logger } from './logger.js';
 export type { DestinationStatus, OffsiteTarget } from './offsite-job.js';

@@ -3,6 +3,7 @@ import type { AttestationStore } from '../store/index.js';
 import { registerAuth } from './auth.js';
 import type { BackupService, OffsiteService } from './backup-service.js';
 import type { CheckpointService } from './checkpoint-service.js';
+import type { ContinuousService } from './continuous-service.js';
 import { formatSchemaErrors, registerErrorHandler } from './error-handler.js';
 import {
   CONNECTIONS_CHECKING_INTERVAL_MS,
@@ -16,6 +17,7 @@ import { registerMetrics } from './metrics.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { backupRoutes } from './routes/backups.js';
 import { healthRoutes } from './routes/health.js';
+import { offsiteRoutes } from './routes/offsite.js';
 
 /** What the HTTP API is built on. */
 export interface AppDeps {
@@ -35,6 +37,8 @@ export interface AppDeps {
    * commit's time here, so a point-in-time restore includes every write acknowledged before it).
    */
   readonly afterWrite?: (() => void) | undefined;
+  /** Continuous WAL shipping, when a continuous destination is configured: positions and off-site waits. */
+  readonly continuous?: ContinuousService | undefined;
   /** Timeouts and the connection cap; HTTP_LIMITS when not given. */
   readonly http?: Partial<HttpLimits> | undefined;
 }
@@ -79,8 +83,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return payload;
     });
   registerMetrics(app, deps.backups, deps.checkpoints, deps.offsite);
-  await app.register(healthRoutes(deps.store, deps.checkpoints));
-  await app.register(attestationRoutes(deps.store, deps.maxBatch));
+  // Closing answers every wait for off-site durability at once (503), so no wait holds the close.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
+  await app.register(healthRoutes(deps.store, deps.checkpoints, deps.continuous));
+  await app.register(attestationRoutes(deps.store, deps.maxBatch, deps.continuous, closing.signal));
+  await app.register(offsiteRoutes(deps.continuous, closing.signal));
   await app.register(backupRoutes(deps.backups, deps.offsite));
   return app;
 }

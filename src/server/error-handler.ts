@@ -47,7 +47,7 @@ export function sendError(reply: FastifyReply, err: AtsError): FastifyReply {
   if (status === 507) reply.header('retry-after', String(FULL_RETRY_AFTER_SECONDS));
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   const message =
-    status >= 500
+    status >= 500 && !PUBLIC_5XX.has(err.code)
       ? (HIDDEN_BY_CODE[err.code] ?? HIDDEN[status] ?? 'internal error; see the server log')
       : err.message;
   return reply.status(status).send({ error: err.code, message });
@@ -67,10 +67,12 @@ const HIDDEN_BY_CODE: Readonly<Record<string, string>> = Object.freeze({
     'writes are paused until the write-ahead log is checkpointed; nothing was written, retry later',
   ATS_STORE_FULL: 'the disk is full; nothing was written, retry once space is freed',
 });
+/** 5xx whose messages the routes compose from what the client sent (a position, a timeout): never paths. */
+const PUBLIC_5XX = new Set<string>(['ATS_HTTP_OFFSITE_TIMEOUT', 'ATS_HTTP_OFFSITE_FAILED']);
 /** A full disk is not freed in a second. */
 const FULL_RETRY_AFTER_SECONDS = 5;
 /** States of the service rather than bugs: under load they come by the thousand, so logged sparingly. */
-const REFUSALS = new Set(Object.keys(HIDDEN_BY_CODE));
+const REFUSALS = new Set([...Object.keys(HIDDEN_BY_CODE), ...PUBLIC_5XX]);
 const REFUSAL_LOG_EVERY_MS = 10_000;
 
 /** One place that turns errors into responses: 4xx say what was wrong, 5xx hide details. */

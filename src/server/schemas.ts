@@ -2,6 +2,7 @@
 // one source of truth, so a body the schema accepts is one the store's per-field checks accept.
 // Request and reply types are derived from these schemas (json-schema-to-ts), never written beside them.
 import { INPUT_LIMITS as L, QUERY_LIMITS as Q } from '../store/index.js';
+import { POSITION_PATTERN } from './continuous-service.js';
 
 const value = { type: 'string', minLength: 1, maxLength: L.maxValueChars } as const;
 const values = { type: 'array', minItems: 1, maxItems: L.maxValuesPerKind, items: value } as const;
@@ -54,12 +55,43 @@ export const attestation = {
   },
 } as const;
 
-/** The reply to a put: the ids, in the order given. */
+/** A continuous-backup position, `<lineage: 32 hex digits>/<txid>`. */
+const position = { type: 'string', pattern: POSITION_PATTERN } as const;
+/** A wait in milliseconds: digits only (a sign or a fraction is refused, naming the parameter). */
+const timeoutMs = { type: 'string', pattern: '^[0-9]{1,9}$' } as const;
+
+/**
+ * The reply to a put: the ids, in the order given, and (only when a continuous destination is
+ * configured) the position of the write's transaction, for `GET /offsite/wait`.
+ */
 export const putReply = {
   type: 'object',
   additionalProperties: false,
   required: ['ids'],
-  properties: { ids: strings },
+  properties: { ids: strings, position },
+} as const;
+
+/** The query string of POST /attestations: `durable=offsite` answers once the write is off-site. */
+export const putQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { durable: { type: 'string', enum: ['offsite'] }, timeout_ms: timeoutMs },
+} as const;
+
+/** The query string of GET /offsite/wait. */
+export const offsiteWaitQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['position'],
+  properties: { position, timeout_ms: timeoutMs },
+} as const;
+
+/** GET /offsite/wait's answer: the position asked for is off-site; `uploaded` is how far uploads are. */
+export const offsiteWaitReply = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['position', 'offsite', 'uploaded'],
+  properties: { position, offsite: { type: 'boolean', enum: [true] }, uploaded: position },
 } as const;
 
 const filter = { type: 'string', minLength: 1, maxLength: Q.maxFilterChars } as const;
@@ -134,5 +166,17 @@ export const healthReply = {
     writes: { type: 'string', enum: ['ok', 'paused'] },
     wal: { type: 'object', additionalProperties: true },
     checkpointWorker: { type: 'object', additionalProperties: true },
+    // With a continuous destination: the newest committed and the newest uploaded position.
+    continuous: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['committed', 'uploaded', 'failing'],
+      properties: {
+        committed: position,
+        // null until the lineage's first snapshot is uploaded
+        uploaded: { type: ['string', 'null'], pattern: POSITION_PATTERN },
+        failing: { type: 'boolean' },
+      },
+    },
   },
 } as const;

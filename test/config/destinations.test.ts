@@ -33,6 +33,17 @@ describe('[[Database.destination]]', () => {
     expect(Object.isFrozen(config.database.destinations[0])).toBe(true);
   });
 
+  it('a continuous destination may have an encryption key (its segments and snapshots are encrypted)', () => {
+    const config = parse(
+      '[Database]\npath = "a.db"\n\n[[Database.destination]]\nurl = "remote"\ncontinuous = true\nencryption_key_file = "k"\n',
+    );
+    expect(config.database.destinations[0]).toMatchObject({
+      url: 'file:///etc/ats/remote',
+      continuous: true,
+      encryptionKeyFile: '/etc/ats/k',
+    });
+  });
+
   it.each([
     [
       'an unknown key',
@@ -69,12 +80,6 @@ describe('[[Database.destination]]', () => {
       'url = "b"\nsnapshot_interval_seconds = -1',
       6,
       /snapshot_interval_seconds must be a whole number >= 0/,
-    ],
-    [
-      'a continuous destination with an encryption key (segments are not encrypted yet)',
-      'url = "b"\nencryption_key_file = "k"\ncontinuous = true',
-      7,
-      /continuous = true cannot be used with encryption_key_file yet .*nothing would be uploaded in clear/,
     ],
     ['a bad bucket', 'url = "s3://B/x"', 5, /url has bucket "B", not a valid bucket name/],
     ['no url', 'keep = 3', 4, /#1 has no url/],

@@ -1,7 +1,9 @@
 // A randomized soak of continuous backup through the real service: writers over HTTP, the
 // service's own checkpoints, SIGKILLs of `ats serve`, then restores to random moments, each
 // compared with the log of acknowledged writes: every write acknowledged before the moment is
-// there, none begun after it. ATS_SOAK_SECONDS (default 20) sets its length.
+// there, none begun after it. A tenth of the writes ask to be acknowledged only once off-site
+// (`?durable=offsite`): right after each SIGKILL, before anything restarts, a restore from the
+// destination holds every one of them. ATS_SOAK_SECONDS (default 20) sets its length.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,6 +17,8 @@ interface Write {
   readonly i: number;
   readonly start: number;
   ack?: number;
+  /** Posted with ?durable=offsite: acknowledged only once off-site. */
+  readonly durable: boolean;
 }
 
 let dir: string;
@@ -56,6 +60,7 @@ describe('continuous backup soak', () => {
       const writes: Write[] = [];
       let next = 0;
       let kills = 0;
+      let durableChecked = 0;
       const lineageLog: string[] = [];
       const deadline = Date.now() + SECONDS * 1000;
       while (Date.now() < deadline) {
@@ -65,10 +70,10 @@ describe('continuous backup soak', () => {
         const until = Date.now() + 1000 + Math.random() * 2500;
         const writer = async (): Promise<void> => {
           while (Date.now() < until) {
-            const w: Write = { i: next++, start: Date.now() };
+            const w: Write = { i: next++, start: Date.now(), durable: Math.random() < 0.1 };
             writes.push(w);
             try {
-              const res = await fetch(`${url}/attestations`, {
+              const res = await fetch(`${url}/attestations${w.durable ? '?durable=offsite' : ''}`, {
                 method: 'POST',
                 headers: { 'content-type': 'application/json' },
                 body: JSON.stringify([attestation(w.i)]),
@@ -87,6 +92,17 @@ describe('continuous backup soak', () => {
           await service.stop('SIGKILL');
           kills++;
           await running;
+          // The machine is gone now: whatever was acknowledged off-site is in a restore from there.
+          const out = path.join(dir, `after-kill-${kills}.db`);
+          await restoreContinuous({
+            store: new FolderStore(path.join(dir, 'remote')),
+            database: out,
+            verify: 'quick',
+          });
+          const present = valuesIn(out);
+          const lost = writes.filter((w) => w.durable && w.ack !== undefined && !present.has(w.i));
+          expect(lost.map((w) => w.i)).toEqual([]);
+          durableChecked += writes.filter((w) => w.durable && w.ack !== undefined).length;
         } else {
           await running;
           expect(await service.stop('SIGTERM')).toBe(0);
@@ -140,7 +156,7 @@ describe('continuous backup soak', () => {
       // Every restart proved where the shipper left off: one lineage, no snapshot forced by doubt.
       expect({ lineages, log: lineages === 1 ? [] : lineageLog }).toEqual({ lineages: 1, log: [] });
       console.log(
-        `soak: ${SECONDS} s, ${writes.length} writes (${acked.length} acknowledged), ${kills} SIGKILLs, ${lineages} lineage(s), ${restores + 1} restores compared, 0 wrong`,
+        `soak: ${SECONDS} s, ${writes.length} writes (${acked.length} acknowledged, ${acked.filter((w) => w.durable).length} of them off-site), ${kills} SIGKILLs, ${lineages} lineage(s), ${restores + 1} restores compared, ${kills} restores right after a kill holding every off-site acknowledgement (${durableChecked} checks), 0 wrong`,
       );
     },
     (SECONDS + 120) * 1000,

@@ -3,6 +3,7 @@ export type { CompactionOutcome, CompactionPolicy } from './compaction.js';
 export { COMPACTION_DEFAULTS, compactSegments } from './compaction.js';
 export type { ObjectStore } from './destination.js';
 export { FolderStore } from './destination.js';
+export { EncryptingStore, isEncryptedHeader } from './encrypted-store.js';
 export { DatabaseChecksum, formatChecksum, pageChecksum } from './page-checksum.js';
 export type { ContinuousRestoreOptions, ContinuousRestoreResult } from './restore-continuous.js';
 export { fileChecksum, restoreContinuous } from './restore-continuous.js';
@@ -17,5 +18,12 @@ export type { StreamDestination } from './stream-store.js';
 export { streamStore } from './stream-store.js';
 export type { WalHeader, WalPosition, WalScan, WalTransaction } from './wal-file.js';
 export { parseWalHeader, scanWal, walChecksum } from './wal-file.js';
-export type { SealResult, ShipperLogger, ShipperOptions, ShipperPosition } from './wal-shipper.js';
+export type {
+  LogPosition,
+  SealResult,
+  ShipperLogger,
+  ShipperOptions,
+  ShipperPosition,
+  UploadWait,
+} from './wal-shipper.js';
 export { WalShipper } from './wal-shipper.js';

@@ -17,6 +17,16 @@ const MAGIC = 'ATSC';
 const TRAILER_MAGIC = 'ATSE';
 const VERSION = 1;
 
+/**
+ * Byte 6 of the header holds flags: bit 0 says the body after the header (records and trailer) is
+ * encrypted (`encrypted-store.ts`); then bytes 104..111 hold the key id and 112..127 the salt of
+ * the object's data key. A plain object has zeros in all of them.
+ */
+export const FLAGS_OFFSET = 6;
+export const FLAG_ENCRYPTED = 1;
+export const KEY_ID_OFFSET = 104;
+export const SALT_OFFSET = 112;
+
 /** Kind of object. */
 export type ObjectKind = 'snapshot' | 'segment';
 
@@ -227,6 +237,13 @@ export function readObject(
     const head = Buffer.alloc(HEADER_BYTES);
     fs.readSync(fd, head, 0, HEADER_BYTES, 0);
     const header = decodeHeader(head, file);
+    if ((head.readUInt8(FLAGS_OFFSET) & FLAG_ENCRYPTED) !== 0)
+      throw new BackupError(
+        'ATS_BACKUP_KEY',
+        'read backup object',
+        file,
+        `the object is encrypted (key id ${head.toString('hex', KEY_ID_OFFSET, KEY_ID_OFFSET + 8)}): it is read through its key`,
+      );
     const trailer = Buffer.alloc(TRAILER_BYTES);
     fs.readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
     if (trailer.toString('latin1', 0, 4) !== TRAILER_MAGIC)

@@ -17,7 +17,15 @@ import {
   readObject,
 } from './segment-format.js';
 import { readWalIndex, type WalIndexState } from './shm-header.js';
-import { samePosition, scanWal, startOf, type WalPosition, type WalTransaction } from './wal-file.js';
+import {
+  FRAME_HEADER_BYTES,
+  samePosition,
+  scanWal,
+  startOf,
+  WAL_HEADER_BYTES,
+  type WalPosition,
+  type WalTransaction,
+} from './wal-file.js';
 
 /** What the shipper logs through (pino's shape). */
 export interface ShipperLogger {
@@ -47,6 +55,36 @@ export interface ShipperPosition {
   readonly checksum: string;
   readonly snapshots: number;
   readonly segments: number;
+}
+
+/** A transaction of a lineage: what a write is told, and what a client may wait for. */
+export interface LogPosition {
+  readonly lineage: string;
+  readonly txid: bigint;
+}
+
+/** How a wait for a position ended (see `WalShipper.waitUploaded`). */
+export type UploadWait =
+  | { readonly kind: 'uploaded'; readonly uploaded: LogPosition }
+  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'unknown'; readonly reason: string };
+
+interface Waiter {
+  /** A transaction of the current lineage (1, its snapshot, once a new lineage starts). */
+  txid: bigint;
+  readonly settle: (outcome: UploadWait) => void;
+}
+
+/** Where `commitPosition` has counted to, valid while the staged position and txid it started from hold. */
+interface CommitCursor {
+  readonly from: WalPosition | undefined;
+  readonly nextTxid: bigint;
+  readonly salt1: number;
+  readonly salt2: number;
+  readonly frame: number;
+  readonly txid: bigint;
 }
 
 /** What a seal said about the checkpoint step that follows it. */
@@ -103,10 +141,17 @@ export class WalShipper {
   /** The txid of this run's last snapshot (0: none yet). */
   #snapshotTxid = 0n;
   #snapshotting = false;
+  /** A lineage's first snapshot whose upload failed: uploaded before any segment of the lineage. */
+  #pendingSnapshot: { key: string; file: string; txid: bigint } | undefined;
   #doubt: string | undefined;
   #counts = { snapshots: 0, segments: 0 };
   #uploading: Promise<void> | undefined;
-  #waiters: { txid: bigint; resolve: () => void }[] = [];
+  /** The settle list: waiters of the current lineage, by txid; settled by uploads, failures, stop. */
+  #waiters = new Set<Waiter>();
+  /** Lineages this process shipped before the current one (their writes are in its first snapshot). */
+  readonly #pastLineages = new Set<string>();
+  #cursor: CommitCursor | undefined;
+  #stopped = false;
   #clock: ClockEntry[] = [];
   #clockFd: number | undefined;
 
@@ -263,7 +308,7 @@ export class WalShipper {
   /** Uploads staged objects, merged into one object per call. */
   async upload(): Promise<void> {
     while (this.#uploading !== undefined) await this.#uploading;
-    if (this.#staged.length === 0) return;
+    if (this.#staged.length === 0 && this.#pendingSnapshot === undefined) return;
     this.#uploading = this.#uploadStaged().finally(() => {
       this.#uploading = undefined;
     });
@@ -271,9 +316,124 @@ export class WalShipper {
   }
 
   /** Resolves once transaction `txid` of the current lineage is uploaded. */
-  whenUploaded(txid: bigint): Promise<void> {
-    if (txid <= this.#uploadedTxid) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ txid, resolve }));
+  async whenUploaded(txid: bigint): Promise<void> {
+    const lineage = this.#lineage?.id;
+    if (lineage === undefined) throw new Error('whenUploaded before start');
+    const outcome = await this.waitUploaded({ lineage, txid }).done;
+    if (outcome.kind !== 'uploaded') throw new Error(`not uploaded: ${outcome.kind}`);
+  }
+
+  /**
+   * The position of the newest transaction committed in the WAL now: after a write commits, at
+   * or after that write's own transaction (a later commit may have landed meanwhile, which only
+   * makes a wait for it longer). Reads the headers of the frames written since the last call (a
+   * few bytes each), never the pages. Undefined before `start()`.
+   */
+  commitPosition(): LogPosition | undefined {
+    const lineage = this.#lineage;
+    if (lineage === undefined || this.#pageSize === 0) return undefined;
+    const idx = this.#index();
+    // While a lineage's first snapshot is taken it is txid 1 (#nextTxid moves to 2 when it is done).
+    const base = this.#nextTxid === 1n ? 1n : this.#nextTxid - 1n;
+    if (idx === undefined) return { lineage: lineage.id, txid: base };
+    let c = this.#cursor;
+    if (c === undefined || c.from !== this.#pos || c.nextTxid !== this.#nextTxid) {
+      const pos = this.#pos;
+      c = {
+        from: pos,
+        nextTxid: this.#nextTxid,
+        salt1: pos?.salt1 ?? idx.salt1,
+        salt2: pos?.salt2 ?? idx.salt2,
+        frame: pos?.frame ?? 0,
+        txid: base,
+      };
+    }
+    if (c.salt1 !== idx.salt1 || c.salt2 !== idx.salt2)
+      // The log restarted after the staged end (the seal staged the generation before it): count
+      // the new generation from its first frame.
+      c = { ...c, salt1: idx.salt1, salt2: idx.salt2, frame: 0 };
+    if (idx.mxFrame > c.frame) c = { ...c, ...this.#countCommits(c, idx.mxFrame) };
+    this.#cursor = c;
+    return { lineage: lineage.id, txid: c.txid };
+  }
+
+  /** Counts commit frames in (c.frame, to] of c's generation: the frames' headers only. */
+  #countCommits(c: CommitCursor, to: number): { frame: number; txid: bigint } {
+    let txid = c.txid;
+    let frame = c.frame;
+    let fd: number;
+    try {
+      fd = fs.openSync(`${this.#o.database}-wal`, 'r');
+    } catch {
+      return { frame, txid: txid + 1n };
+    }
+    try {
+      const fh = Buffer.alloc(16);
+      const frameBytes = FRAME_HEADER_BYTES + this.#pageSize;
+      for (let i = frame + 1; i <= to; i++) {
+        const n = fs.readSync(fd, fh, 0, 16, WAL_HEADER_BYTES + (i - 1) * frameBytes);
+        if (n !== 16 || fh.readUInt32BE(8) !== c.salt1 || fh.readUInt32BE(12) !== c.salt2) {
+          // Not the frames the index says (the log moved): the next sync sorts it out; the
+          // position is one past what was counted, never below the write's own transaction.
+          return { frame, txid: txid + 1n };
+        }
+        if (fh.readUInt32BE(4) !== 0) txid++;
+        frame = i;
+      }
+    } finally {
+      fs.closeSync(fd); // -wal carries no SQLite locks
+    }
+    return { frame, txid };
+  }
+
+  /**
+   * Waits until `position` is uploaded: one entry in the settle list, settled by the upload that
+   * covers it, the next failed upload (`fail`), `stop()`, or `cancel()` (the caller's timeout). A
+   * position of a lineage this process shipped before the current one is covered by the current
+   * lineage's first snapshot (it holds every commit made before it was pinned).
+   */
+  waitUploaded(position: LogPosition): { done: Promise<UploadWait>; cancel: () => void } {
+    const lineage = this.#lineage;
+    const uploaded = (): UploadWait => ({
+      kind: 'uploaded',
+      uploaded: { lineage: (this.#lineage as Lineage).id, txid: this.#uploadedTxid },
+    });
+    const now = (outcome: UploadWait) => ({ done: Promise.resolve(outcome), cancel: () => undefined });
+    if (this.#stopped || lineage === undefined) return now({ kind: 'stopped' });
+    let txid = position.txid;
+    if (position.lineage !== lineage.id) {
+      if (!this.#pastLineages.has(position.lineage))
+        return now({
+          kind: 'unknown',
+          reason: `lineage ${position.lineage} is not one this server has shipped since it started (it ships ${lineage.id})`,
+        });
+      txid = 1n;
+    } else {
+      const newest = this.commitPosition()?.txid ?? 0n;
+      if (txid > newest)
+        return now({
+          kind: 'unknown',
+          reason: `transaction ${txid} of lineage ${lineage.id} is not committed yet (the newest is ${newest})`,
+        });
+    }
+    if (txid <= this.#uploadedTxid) return now(uploaded());
+    let waiter: Waiter | undefined;
+    const done = new Promise<UploadWait>((resolve) => {
+      waiter = {
+        txid,
+        settle: (outcome) => {
+          this.#waiters.delete(waiter as Waiter);
+          resolve(outcome);
+        },
+      };
+      this.#waiters.add(waiter);
+    });
+    return { done, cancel: () => waiter?.settle({ kind: 'cancelled' }) };
+  }
+
+  /** Settles every waiter with a failure: an upload (or a sync) failed for `reason`. */
+  fail(reason: string): void {
+    for (const w of [...this.#waiters]) w.settle({ kind: 'failed', reason });
   }
 
   /** Last seal and upload, then the pin's connection is closed. */
@@ -282,6 +442,8 @@ export class WalShipper {
       this.#stage();
       await this.upload();
     } finally {
+      this.#stopped = true;
+      for (const w of [...this.#waiters]) w.settle({ kind: 'stopped' });
       this.#pin?.close();
       this.#pin = undefined;
       if (this.#clockFd !== undefined) fs.closeSync(this.#clockFd);
@@ -291,6 +453,8 @@ export class WalShipper {
 
   /** Drops the pin with no last seal or upload: what a crash of the process leaves behind. */
   abandon(): void {
+    this.#stopped = true;
+    for (const w of [...this.#waiters]) w.settle({ kind: 'stopped' });
     this.#pin?.close();
     this.#pin = undefined;
   }
@@ -532,15 +696,21 @@ export class WalShipper {
     const id = randomBytes(16).toString('hex');
     for (const file of this.#staged) fs.rmSync(file, { force: true }); // of the old lineage, which ends here
     this.#staged = [];
+    if (this.#pendingSnapshot !== undefined) fs.rmSync(this.#pendingSnapshot.file, { force: true });
+    this.#pendingSnapshot = undefined;
     this.#o.log.info(
       { event: 'continuous_lineage', lineage: id, reason: why },
       `continuous backup: new lineage (${why})`,
     );
+    const old = this.#lineage;
+    if (old !== undefined) this.#pastLineages.add(old.id);
     // Pinned anywhere: the snapshot holds everything up to the pin, its position is the pin's end.
     this.#lineage = undefined;
     if (!this.#repin())
       throw new BackupError('ATS_BACKUP_BUSY', 'snapshot', this.#o.database, 'could not pin the database');
     this.#lineage = { id, dir: lineageKey(startMs, id) };
+    // Every write acknowledged so far committed before the pin above: the snapshot (txid 1) holds it.
+    for (const w of this.#waiters) w.txid = 1n;
     this.#nextTxid = 1n;
     this.#uploadedTxid = 0n;
     this.#pos = undefined;
@@ -548,7 +718,7 @@ export class WalShipper {
   }
 
   async #periodicSnapshot(): Promise<void> {
-    if (!this.#repin()) return;
+    if (this.#pendingSnapshot !== undefined || !this.#repin()) return; // the lineage's first one goes first
     await this.#snapshot();
   }
 
@@ -595,7 +765,18 @@ export class WalShipper {
         this.#nextTxid = 2n;
       }
       const key = snapshotKey(lineage.dir, txid);
-      await this.#o.store.put(key, file);
+      try {
+        await this.#o.store.put(key, file);
+      } catch (err) {
+        if (fresh) {
+          // A lineage's segments restore nothing without its first snapshot: keep it, and upload
+          // it before them (a crash meanwhile drops it with them: the next start begins anew).
+          const pending = path.join(this.#o.stagingDir, 'pending-snapshot.tmp');
+          fs.renameSync(file, pending);
+          this.#pendingSnapshot = { key, file: pending, txid };
+        }
+        throw err;
+      }
       this.#counts.snapshots++;
       this.#snapshotAt = timeMs;
       this.#snapshotTxid = txid;
@@ -677,6 +858,19 @@ export class WalShipper {
   // ---- uploads ---------------------------------------------------------------------------------
 
   async #uploadStaged(): Promise<void> {
+    const snap = this.#pendingSnapshot;
+    if (snap !== undefined) {
+      await this.#o.store.put(snap.key, snap.file);
+      this.#pendingSnapshot = undefined;
+      fs.rmSync(snap.file, { force: true });
+      this.#counts.snapshots++;
+      this.#o.log.info(
+        { event: 'continuous_snapshot', key: snap.key },
+        'continuous backup: snapshot uploaded',
+      );
+      if (snap.txid > this.#uploadedTxid) this.#advanceUploaded(snap.txid); // a first snapshot: txid 1
+      if (this.#staged.length === 0) return;
+    }
     const files = [...this.#staged];
     const lineage = this.#lineage as Lineage;
     const merged = files.length === 1 ? (files[0] as string) : this.#merge(files);
@@ -726,9 +920,11 @@ export class WalShipper {
 
   #advanceUploaded(txid: bigint): void {
     this.#uploadedTxid = txid;
-    const ready = this.#waiters.filter((w) => w.txid <= txid);
-    this.#waiters = this.#waiters.filter((w) => w.txid > txid);
-    for (const w of ready) w.resolve();
+    const uploaded: UploadWait = {
+      kind: 'uploaded',
+      uploaded: { lineage: (this.#lineage as Lineage).id, txid },
+    };
+    for (const w of [...this.#waiters]) if (w.txid <= txid) w.settle(uploaded);
   }
 
   /** Objects an earlier run sealed but did not upload: uploaded now (or dropped if already there). */

@@ -194,7 +194,8 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
     );
   const atMs = flags.at === undefined ? undefined : parseAt(flags.at);
   const position = flags.position === undefined ? undefined : parsePosition(flags.position);
-  const store = objectStoreFor(flags.from);
+  // Continuous objects may be encrypted: the key from --encryption-key-file or the environment.
+  const store = objectStoreFor(flags.from, encryptionKey(flags.encryptionKeyFile));
   if (!flags.yes) await confirm(database, flags.from);
   const lockFile = serviceLockPath(database);
   const held = holdDatabase(database, 'ats restore');

@@ -108,6 +108,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
       token: server.token,
       offsite,
       afterWrite: continuous && (() => continuous.noteCommit()),
+      continuous, // positions in write replies, and waits for them to be off-site
       http: {
         maxConnections: server.maxConnections,
         requestTimeoutMs: server.requestTimeoutSeconds * 1000,
