@@ -2,6 +2,7 @@
 // the chain from the newest snapshot, and never what a running restore leased. Real SQLite, a real
 // WAL shipper, a real folder destination; the shipper's clock is set by the test, and a restore is
 // held at one object by a gate around the store (to order it against retention, nothing faked).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,6 +10,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   applyContinuousRetention,
   BackupError,
+  compactSegments,
+  EncryptingStore,
+  FolderStore,
+  isEncryptedHeader,
+  loadKeyFile,
   type ObjectStore,
   planRestore,
   restoreContinuous,
@@ -66,6 +72,7 @@ function gated(
       head: (key, bytes) => store.head(key, bytes),
       list: (prefix) => store.list(prefix),
       remove: (keys) => store.remove(keys),
+      ...(store.plain ? { plain: store.plain } : {}),
     },
   };
 }
@@ -169,6 +176,53 @@ describe('6. retention during a restore', () => {
     const expired = await applyContinuousRetention(p.store, { keep: 1, keepDays: undefined }, clock);
     expect(expired.removed).toHaveLength(4);
     expect(objectKeys(remote).filter((k) => k.endsWith('.lease'))).toEqual([]);
+  });
+});
+
+describe('an encrypted continuous destination', () => {
+  it('leases stay plain JSON, retention and compaction work through the encryption, restores need the key', async () => {
+    const keyFile = path.join(dir, 'key');
+    fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'));
+    const remote = path.join(dir, 'remote-enc');
+    const store = new EncryptingStore(new FolderStore(remote), loadKeyFile(keyFile));
+    primary = new Primary(dir, { snapshotIntervalMs: 1000, now: () => clock, store });
+    const p = primary;
+    await p.shipper.start();
+    for (let i = 0; i < 6; i++) {
+      p.write(2);
+      clock += 100;
+      await p.shipper.sync();
+    }
+    const idsAt7 = p.ids();
+    p.write(2);
+    clock += 2000;
+    await p.shipper.sync(); // segment 8 and snapshot 8
+    const lineage = p.shipper.position?.lineage as string;
+    const seg = objectKeys(remote).find((k) => k.endsWith('0000000000000007-0000000000000007.seg')) as string;
+    const gate = gated(store, (key, op) => op === 'get' && key === seg);
+    const running = restoreIds(gate.store, { position: { lineage, txid: 7n } });
+    await gate.reached;
+    const [leaseKey] = objectKeys(remote).filter((k) => k.endsWith('.lease'));
+    const lease = JSON.parse(fs.readFileSync(path.join(remote, leaseKey as string), 'utf8')) as {
+      holds: string[];
+    };
+    expect(lease.holds).toHaveLength(7); // snapshot 1 and segments 2..7, in clear for any retention
+    const during = await applyContinuousRetention(store, { keep: 1, keepDays: undefined }, clock);
+    expect(during.held).toHaveLength(7);
+    gate.open();
+    expect(await running).toEqual(idsAt7);
+    const merged = await compactSegments(store, path.join(dir, 'scratch'), { minSegments: 3, maxTxids: 100 });
+    expect(merged.merged).toHaveLength(1); // segments 2..7 (segment 8 is past the snapshot's boundary)
+    const head = fs.readFileSync(path.join(remote, ...(merged.merged[0] as string).split('/')));
+    expect(isEncryptedHeader(head)).toBe(true);
+    expect(await restoreIds(store, { position: { lineage, txid: 7n } })).toEqual(idsAt7);
+    await rejection(
+      restoreIds(new EncryptingStore(new FolderStore(remote), undefined), {
+        position: { lineage, txid: 7n },
+      }),
+      BackupError,
+      'ATS_BACKUP_KEY',
+    );
   });
 });
 
