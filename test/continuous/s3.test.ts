@@ -3,11 +3,12 @@
 // `ats backups --from s3://...` shows the range and `ats restore --from s3://... --at/--position`
 // restores, each compared with the log of acknowledged writes and, at the newest, row for row
 // with the primary. Idle, the proxy sees no request at all (no LIST in steady state).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDestination } from '../../dist/backup/index.js';
+import { isEncryptedHeader, openDestination } from '../../dist/backup/index.js';
 import { type FaultProxy, startFaultProxy } from '../backup/destinations/fault-proxy.js';
 import { type S3Server, s3Env, startS3Server } from '../backup/destinations/s3-server.js';
 import {
@@ -188,14 +189,16 @@ describe('continuous shipping to S3 through ats serve', () => {
     expect(allRows(posDb)).toEqual(allRows(newest));
   }, 120_000);
 
-  it('retention in ats serve: keep = 2 leaves two snapshots and the chain after the older one; the newest restores', async () => {
+  it('retention in ats serve, encrypted: keep = 2 leaves two snapshots and the chain after the older one; the newest restores with the key', async () => {
     const url = `s3://${server.bucket}/cont/kept`;
     const env = s3Env(server.endpoint);
     const sub = path.join(dir, 'kept');
     fs.mkdirSync(sub);
+    const keyFile = path.join(sub, 'backup.key');
+    fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'));
     const config = writeConfig(
       sub,
-      `[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n\n[[Database.destination]]\nurl = "${url}"\ncontinuous = true\nkeep = 2\nsync_interval_seconds = 0.2\nsnapshot_interval_seconds = 1\n\n[Pulse]\nticker_interval_seconds = 0.1\n\n[Server]\nport = 0\n`,
+      `[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n\n[[Database.destination]]\nurl = "${url}"\ncontinuous = true\nencryption_key_file = "backup.key"\nkeep = 2\nsync_interval_seconds = 0.2\nsnapshot_interval_seconds = 1\n\n[Pulse]\nticker_interval_seconds = 0.1\n\n[Server]\nport = 0\n`,
     );
     const writes: Write[] = [];
     service = await startService(config, { env });
@@ -207,6 +210,12 @@ describe('continuous shipping to S3 through ats serve', () => {
     service = undefined;
     const names = (await openDestination(url, { env }).listPrefix('lineages/')).map((e) => e.name);
     expect(names.filter((n) => n.endsWith('.snap'))).toHaveLength(2);
+    const destination = openDestination(url, { env });
+    for (const name of names) {
+      const head: Buffer[] = [];
+      for await (const chunk of await destination.open(name, { end: 128 })) head.push(Buffer.from(chunk));
+      expect({ name, encrypted: isEncryptedHeader(Buffer.concat(head)) }).toEqual({ name, encrypted: true });
+    }
     const removed = svc.events('continuous_retention').reduce((n, e) => n + Number(e.removed), 0);
     expect(removed).toBeGreaterThan(0);
     const listed = await runCli(['backups', '--from', url, '--json'], { env });
@@ -215,7 +224,13 @@ describe('continuous shipping to S3 through ats serve', () => {
     };
     expect(lineages.map((l) => [l.snapshots.length, l.gaps])).toEqual([[2, []]]);
     const newest = path.join(sub, 'newest.db');
-    const cli = await runCli(['restore', '--db', newest, '--from', url, '--yes'], { env });
+    const keyless = await runCli(['restore', '--db', newest, '--from', url, '--yes'], { env });
+    expect(keyless.code).toBe(2);
+    expect(keyless.stderr).toMatch(/is encrypted \(key id [0-9a-f]{16}\) and no key was given/);
+    const cli = await runCli(
+      ['restore', '--db', newest, '--from', url, '--encryption-key-file', keyFile, '--yes'],
+      { env },
+    );
     expect(cli.code).toBe(0);
     expect(allRows(newest)).toEqual(allRows(path.join(sub, 'data', 'ats.db')));
     expect(writes.filter((w) => w.ack !== undefined && !valuesIn(newest).has(w.i))).toEqual([]);
