@@ -2,10 +2,20 @@ import type { Readable } from 'node:stream';
 
 /** One object at a destination, as a listing shows it. */
 export interface RemoteEntry {
-  /** The object's name relative to the destination (e.g. `20261202T101530123Z-1a2b3c4d5e6f.atsb`). */
+  /**
+   * The object's name relative to the destination (e.g. `20261202T101530123Z-1a2b3c4d5e6f.atsb`);
+   * a name below a folder of the destination carries `/` (`lineages/<dir>/segments/<range>.seg`).
+   */
   readonly name: string;
   /** Stored length in bytes. */
   readonly bytes: number;
+}
+
+const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Whether `name` is an object name: parts of letters, digits, `.`, `_`, `-` (never `.`, `..`, empty or hidden), separated by `/`. */
+export function validObjectName(name: string): boolean {
+  return name.split('/').every((part) => NAME_PART.test(part));
 }
 
 /** A part of an object: from `start` (default 0) to `end` (exclusive, default the end). */
@@ -30,8 +40,13 @@ export interface DestinationInfo {
  */
 export interface Destination {
   readonly info: DestinationInfo;
-  /** Every object name under the destination, in name order (which the naming makes time order). */
+  /** Every object directly under the destination (no `/` in its name), in name order (which the naming makes time order). */
   list(signal?: AbortSignal): Promise<RemoteEntry[]>;
+  /**
+   * Every object whose name begins with `prefix`, at any depth (`lineages/` lists every lineage's
+   * snapshots and segments), in name order. S3 pages through the listing with ContinuationToken.
+   */
+  listPrefix(prefix: string, signal?: AbortSignal): Promise<RemoteEntry[]>;
   /**
    * Stores `body` (produced as it is read, never held whole) as `name`, visible only once complete;
    * an interrupted put leaves no object under `name`. Returns the stored entry.

@@ -5,8 +5,11 @@ export { lineageOfFile } from './backup-lineage.js';
 export type { BackupLocation, BackupRecord, Generation } from './catalogue.js';
 export { backupBase, findRecord, generationPath, listGenerations, resolveBackup } from './catalogue.js';
 export type {
+  CompactionOutcome,
+  CompactionPolicy,
   ContinuousRestoreOptions,
   ContinuousRestoreResult,
+  ContinuousRetentionOutcome,
   LineageSummary,
   LogPosition,
   ObjectHeader as SegmentHeader,
@@ -23,7 +26,10 @@ export type {
   WalTransaction,
 } from './continuous/index.js';
 export {
+  applyContinuousRetention,
+  COMPACTION_DEFAULTS,
   checkObject,
+  compactSegments,
   DatabaseChecksum,
   describeContinuous,
   EncryptingStore,
@@ -36,9 +42,11 @@ export {
   pageChecksum,
   planRestore,
   readObject,
+  readStoreLeases,
   restoreContinuous,
   scanWal,
   streamStore,
+  takeStoreLease,
   WalShipper,
 } from './continuous/index.js';
 export type { BlockCopyStats } from './copy-request.js';

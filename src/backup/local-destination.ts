@@ -1,9 +1,16 @@
 import crypto from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
+import {
+  type ByteRange,
+  type Destination,
+  type DestinationInfo,
+  type RemoteEntry,
+  validObjectName,
+} from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
 import { fileSink } from './file-sink.js';
 import { fsyncDir, installFile } from './install.js';
@@ -40,12 +47,43 @@ export class FolderDestination implements Destination {
     return entries;
   }
 
+  async listPrefix(prefix: string): Promise<RemoteEntry[]> {
+    // Walk only the folder the prefix is inside of (`lineages/` -> lineages), not the whole tree.
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    if (base !== '' && !validObjectName(base.slice(0, -1))) return [];
+    const entries: RemoteEntry[] = [];
+    const walk = async (rel: string): Promise<void> => {
+      const dir = path.join(this.#dir, ...rel.split('/').filter(Boolean));
+      let found: Dirent[];
+      try {
+        found = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw this.#fail('list', dir, err);
+      }
+      for (const e of found) {
+        const name = `${rel}${e.name}`;
+        // Hidden temporaries (`.x.tmp`) fail NAME: a listing never shows a partial object.
+        if (!NAME.test(e.name)) continue;
+        if (e.isDirectory()) {
+          if (name.startsWith(prefix) || prefix.startsWith(`${name}/`)) await walk(`${name}/`);
+        } else if (e.isFile() && name.startsWith(prefix)) {
+          const stat = await fs.stat(path.join(dir, e.name)).catch(() => undefined);
+          if (stat?.isFile()) entries.push({ name, bytes: stat.size });
+        }
+      }
+    };
+    await walk(base);
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
   async put(name: string, body: Readable, signal?: AbortSignal): Promise<RemoteEntry> {
     const file = this.#path(name);
-    await fs.mkdir(this.#dir, { recursive: true }).catch((err: unknown) => {
-      throw this.#fail('create folder', this.#dir, err);
+    const folder = path.dirname(file);
+    await fs.mkdir(folder, { recursive: true }).catch((err: unknown) => {
+      throw this.#fail('create folder', folder, err);
     });
-    const tmp = path.join(this.#dir, `.${name}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+    const tmp = path.join(folder, `.${path.basename(file)}.${crypto.randomBytes(4).toString('hex')}.tmp`);
     const handle = await fs.open(tmp, 'wx', 0o600).catch((err: unknown) => {
       throw this.#fail('create', tmp, err);
     });
@@ -83,22 +121,24 @@ export class FolderDestination implements Destination {
   }
 
   async remove(names: readonly string[]): Promise<void> {
+    const folders = new Set<string>();
     for (const name of names) {
       const file = this.#path(name);
       await fs.rm(file, { force: true }).catch((err: unknown) => {
         throw this.#fail('remove', file, err);
       });
+      folders.add(path.dirname(file));
     }
-    if (names.length > 0) await fsyncDir(this.#dir).catch(() => {});
+    for (const folder of folders) await fsyncDir(folder).catch(() => {});
   }
 
   #path(name: string): string {
-    if (!NAME.test(name))
+    if (!validObjectName(name))
       throw new BackupError(
         'ATS_BACKUP_INVALID',
         'name object',
         name,
-        'not a valid object name (letters, digits, . _ -)',
+        'not a valid object name (parts of letters, digits, . _ - separated by /)',
       );
     return path.join(this.#dir, name);
   }

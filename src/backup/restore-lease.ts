@@ -17,17 +17,39 @@ export const ALL = '*';
 /** How long a lease counts without being released: longer than any restore should take. */
 export const LEASE_MS = 6 * 3_600_000;
 
+/** A new lease on `holds`, taken at `now`: its object name (at the destination's top level) and content. */
+export function newLease(holds: readonly string[], now: number): RestoreLease {
+  const time = new Date(now).toISOString().replace(/[-:.]/g, '');
+  const name = `${time}-restore-${crypto.randomBytes(4).toString('hex')}${LEASE_SUFFIX}`;
+  return { name, holds, until: new Date(now + LEASE_MS).toISOString() };
+}
+
 /** Writes a lease on `holds` and returns a function that releases it. */
 export async function takeLease(
   destination: Destination,
   holds: readonly string[],
   now = Date.now(),
 ): Promise<() => Promise<void>> {
-  const time = new Date(now).toISOString().replace(/[-:.]/g, '');
-  const name = `${time}-restore-${crypto.randomBytes(4).toString('hex')}${LEASE_SUFFIX}`;
-  const lease: RestoreLease = { name, holds, until: new Date(now + LEASE_MS).toISOString() };
-  await destination.put(name, Readable.from([Buffer.from(JSON.stringify(lease))]));
-  return () => destination.remove([name]);
+  const lease = newLease(holds, now);
+  await destination.put(lease.name, Readable.from([Buffer.from(JSON.stringify(lease))]));
+  return () => destination.remove([lease.name]);
+}
+
+/**
+ * What the stored text of lease `name` says at `now`: live (what it holds), or expired. A lease
+ * that cannot be read holds everything: never guess that a restore needs less.
+ */
+export function leaseState(name: string, text: string, now: number): RestoreLease | 'expired' {
+  let lease: RestoreLease | undefined;
+  try {
+    lease = JSON.parse(text) as RestoreLease;
+  } catch {
+    lease = undefined;
+  }
+  const until = lease && typeof lease.until === 'string' ? Date.parse(lease.until) : Number.NaN;
+  if (lease && Array.isArray(lease.holds) && until > now) return lease;
+  if (lease && until <= now) return 'expired';
+  return { name, holds: [ALL], until: new Date(now + LEASE_MS).toISOString() };
 }
 
 /** The leases among `entries`: live ones, and the names of expired or unreadable ones. */
@@ -43,17 +65,9 @@ export async function readLeases(
     if (entry.bytes > 1_000_000) continue; // not ours: leave it
     const chunks: Buffer[] = [];
     for await (const chunk of await destination.open(entry.name, {}, signal)) chunks.push(Buffer.from(chunk));
-    let lease: RestoreLease | undefined;
-    try {
-      lease = JSON.parse(Buffer.concat(chunks).toString('utf8')) as RestoreLease;
-    } catch {
-      lease = undefined;
-    }
-    const until = lease && typeof lease.until === 'string' ? Date.parse(lease.until) : Number.NaN;
-    if (lease && Array.isArray(lease.holds) && until > now) live.push(lease);
-    else if (lease && until <= now) expired.push(entry.name);
-    // A lease that cannot be read holds everything: never guess that a restore needs less.
-    else live.push({ name: entry.name, holds: [ALL], until: new Date(now + LEASE_MS).toISOString() });
+    const state = leaseState(entry.name, Buffer.concat(chunks).toString('utf8'), now);
+    if (state === 'expired') expired.push(entry.name);
+    else live.push(state);
   }
   return { live, expired };
 }

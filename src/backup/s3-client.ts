@@ -24,6 +24,8 @@ export interface S3ClientSettings {
   /** Part size of multipart uploads, and parts in flight: memory stays near their product. */
   readonly partBytes: number;
   readonly queueSize: number;
+  /** Keys per ListObjectsV2 page (S3's maximum is 1,000; tests set fewer to exercise the paging). */
+  readonly listPageKeys: number;
   /** A key pair given in the environment passed in; undefined: the SDK's default chain. */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
@@ -35,6 +37,7 @@ export const S3_DEFAULTS = Object.freeze({
   requestTimeoutMs: 30_000,
   partBytes: 8 << 20,
   queueSize: 2,
+  listPageKeys: 1000,
 });
 
 /**

@@ -7,7 +7,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { ByteRange, Destination, DestinationInfo, RemoteEntry } from './destination.js';
+import {
+  type ByteRange,
+  type Destination,
+  type DestinationInfo,
+  type RemoteEntry,
+  validObjectName,
+} from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
 import { makeS3Client, type S3ClientSettings, s3Settings } from './s3-client.js';
 import type { S3Location } from './s3-url.js';
@@ -58,6 +64,32 @@ export class S3Destination implements Destination {
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(prefix.length) ?? '';
         if (name !== '' && !name.includes('/')) entries.push({ name, bytes: object.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async listPrefix(prefix: string, signal?: AbortSignal): Promise<RemoteEntry[]> {
+    const base = this.#location.prefix;
+    const full = base === '' ? prefix : `${base}/${prefix}`;
+    const entries: RemoteEntry[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#call('list', full, () =>
+        this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#location.bucket,
+            Prefix: full,
+            ContinuationToken: token,
+            MaxKeys: this.#settings.listPageKeys,
+          }),
+          { abortSignal: signal },
+        ),
+      );
+      for (const object of page.Contents ?? []) {
+        const name = base === '' ? (object.Key ?? '') : (object.Key ?? '').slice(base.length + 1);
+        if (name !== '' && validObjectName(name)) entries.push({ name, bytes: object.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -217,12 +249,12 @@ export class S3Destination implements Destination {
   }
 
   #key(name: string): string {
-    if (name !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    if (name !== '' && !validObjectName(name))
       throw new BackupError(
         'ATS_BACKUP_INVALID',
         'name object',
         name,
-        'not a valid object name (letters, digits, . _ -)',
+        'not a valid object name (parts of letters, digits, . _ - separated by /)',
       );
     return this.#location.prefix === '' ? name : `${this.#location.prefix}/${name}`;
   }

@@ -6,25 +6,24 @@ import {
   FolderStore,
   loadKeyFile,
   type ObjectStore,
+  openDestination,
+  streamStore,
 } from '../backup/index.js';
 import type { Config } from '../config/index.js';
 import { ContinuousJob, type Logger } from '../pulse/index.js';
 import { StartupError } from './startup-check.js';
 
 /**
- * The object store a destination URL names (a folder today; s3:// arrives with the S3 destination),
+ * The object store a destination URL names (s3://BUCKET/PREFIX, file:///FOLDER or a folder path),
  * behind the encryption layer: with `key` every object is put encrypted; without, an encrypted
  * object read back is refused naming the key it needs.
  */
-export function objectStoreFor(url: string, what: string, key?: EncryptionKey): ObjectStore {
-  return new EncryptingStore(plainStoreFor(url, what), key);
+export function objectStoreFor(url: string, key?: EncryptionKey): ObjectStore {
+  return new EncryptingStore(plainStoreFor(url), key);
 }
 
-function plainStoreFor(url: string, what: string): ObjectStore {
-  if (url.startsWith('s3://'))
-    throw new StartupError(
-      `${what} ${url}: continuous backup to s3:// is not supported yet (its objects live under lineages/, which the S3 destination does not list); use a folder or file:/// URL`,
-    );
+function plainStoreFor(url: string): ObjectStore {
+  if (url.startsWith('s3://')) return streamStore(openDestination(url));
   return new FolderStore(url.startsWith('file://') ? fileURLToPath(url) : path.resolve(url));
 }
 
@@ -44,12 +43,12 @@ export function continuousJobFor(config: Config, log: Logger): ContinuousJob | u
       // The key was checked at load (a destination that asks for encryption never uploads in clear).
       store: objectStoreFor(
         d.url,
-        '[[Database.destination]] url',
         d.encryptionKeyFile === undefined ? undefined : loadKeyFile(d.encryptionKeyFile),
       ),
       stagingDir: path.join(database.backupDir, `${path.basename(database.path)}.wal-staging`),
       syncIntervalMs: d.syncIntervalSeconds * 1000,
       snapshotIntervalMs: d.snapshotIntervalSeconds * 1000,
+      retention: { keep: d.keep, keepDays: d.keepDays },
     },
     log,
   );

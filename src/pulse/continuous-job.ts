@@ -1,5 +1,16 @@
+import path from 'node:path';
 import Database from 'better-sqlite3';
-import { type LogPosition, type ObjectStore, type ShipperPosition, WalShipper } from '../backup/index.js';
+import {
+  applyContinuousRetention,
+  COMPACTION_DEFAULTS,
+  type CompactionPolicy,
+  compactSegments,
+  type LogPosition,
+  type ObjectStore,
+  type RetentionPolicy,
+  type ShipperPosition,
+  WalShipper,
+} from '../backup/index.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
 
@@ -11,7 +22,14 @@ export interface ContinuousJobOptions {
   readonly stagingDir: string;
   readonly syncIntervalMs: number;
   readonly snapshotIntervalMs: number;
+  /** Which snapshots (and the segments after them) to keep; applied after each new snapshot. Undefined: keep everything. */
+  readonly retention?: RetentionPolicy | undefined;
+  /** How segments are merged (default COMPACTION_DEFAULTS); false: never. */
+  readonly compaction?: CompactionPolicy | false | undefined;
 }
+
+/** A failed retention pass is tried again after this long (a LIST each time: not every sync interval). */
+const RETENTION_RETRY_MS = 60_000;
 
 /** How a client's wait for a position to be off-site ended (the server's `ContinuousService` shape). */
 export type OffsiteWaitOutcome =
@@ -38,6 +56,11 @@ export class ContinuousJob implements PulseJob {
   #lastError: string | undefined;
   #restarts = 0;
   #stopped: Promise<void> | undefined;
+  #retainedAfter = 0;
+  #retentionRetryAt: number | undefined;
+  #compactedAfter = 0;
+  #compactionRetryAt: number | undefined;
+  #maintenance: Promise<void> | undefined;
 
   constructor(options: ContinuousJobOptions, log: Logger) {
     this.#o = options;
@@ -174,6 +197,7 @@ export class ContinuousJob implements PulseJob {
     clearTimeout(this.#timer);
     this.#wake?.();
     await this.#loop;
+    await this.#maintenance;
     try {
       await this.shipper.stop();
     } catch (err) {
@@ -187,6 +211,7 @@ export class ContinuousJob implements PulseJob {
     while (!this.#stopping) {
       try {
         await this.shipper.sync();
+        this.#maintain();
         if (this.#lastError !== undefined) {
           this.#log.info(
             { event: 'continuous_recovered', after: this.#lastError },
@@ -204,6 +229,88 @@ export class ContinuousJob implements PulseJob {
         this.#wake = resolve;
         this.#timer = setTimeout(resolve, this.#o.syncIntervalMs);
       });
+    }
+  }
+
+  /**
+   * Retention, then compaction, in the background (the next sync does not wait for their LISTs and
+   * downloads), one pass at a time.
+   */
+  #maintain(): void {
+    if (this.#maintenance !== undefined) return;
+    this.#maintenance = (async () => {
+      await this.#retain();
+      await this.#compact();
+    })().finally(() => {
+      this.#maintenance = undefined;
+    });
+  }
+
+  /** Compaction once enough segments were uploaded since the last pass (none when idle). */
+  async #compact(): Promise<void> {
+    const policy = this.#o.compaction ?? COMPACTION_DEFAULTS;
+    if (policy === false) return;
+    const segments = this.shipper.position?.segments ?? 0;
+    const due =
+      segments - this.#compactedAfter >= policy.minSegments ||
+      (this.#compactionRetryAt !== undefined && Date.now() >= this.#compactionRetryAt);
+    if (!due) return;
+    this.#compactedAfter = segments;
+    try {
+      const scratch = `${this.#o.stagingDir.replace(/[\\/]+$/, '')}-compact`;
+      const out = await compactSegments(this.#o.store, path.resolve(scratch), policy);
+      this.#compactionRetryAt = undefined;
+      if (out.merged.length > 0 || out.removed.length > 0)
+        this.#log.info(
+          {
+            event: 'continuous_compaction',
+            merged: out.merged.length,
+            removed: out.removed.length,
+            held: out.held.length,
+          },
+          `continuous backup compaction: ${out.removed.length} segments merged or removed into ${out.merged.length} objects`,
+        );
+    } catch (err) {
+      this.#compactionRetryAt = Date.now() + RETENTION_RETRY_MS;
+      this.#log.warn(
+        { event: 'continuous_compaction_fail', reason: err instanceof Error ? err.message : String(err) },
+        'continuous backup compaction failed; it is tried again later',
+      );
+    }
+  }
+
+  /**
+   * Retention after each new snapshot (only then can the window move: no LIST in steady state),
+   * and again after a failed pass (its removals are idempotent).
+   */
+  async #retain(): Promise<void> {
+    const policy = this.#o.retention;
+    const snapshots = this.shipper.position?.snapshots ?? 0;
+    if (policy === undefined) return;
+    const due =
+      snapshots !== this.#retainedAfter ||
+      (this.#retentionRetryAt !== undefined && Date.now() >= this.#retentionRetryAt);
+    if (!due) return;
+    this.#retainedAfter = snapshots;
+    try {
+      const out = await applyContinuousRetention(this.#o.store, policy);
+      this.#retentionRetryAt = undefined;
+      if (out.removed.length > 0 || out.held.length > 0)
+        this.#log.info(
+          {
+            event: 'continuous_retention',
+            removed: out.removed.length,
+            held: out.held.length,
+            oldestKept: out.oldestKept?.key ?? null,
+          },
+          `continuous backup retention: ${out.removed.length} objects removed, ${out.held.length} held by a restore`,
+        );
+    } catch (err) {
+      this.#retentionRetryAt = Date.now() + RETENTION_RETRY_MS;
+      this.#log.warn(
+        { event: 'continuous_retention_fail', reason: err instanceof Error ? err.message : String(err) },
+        'continuous backup retention failed; it is tried again later',
+      );
     }
   }
 

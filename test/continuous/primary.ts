@@ -39,6 +39,7 @@ export class Primary {
   shipper: WalShipper;
   readonly log = recordingLog();
   #next = 1;
+  readonly #now: (() => number) | undefined;
 
   constructor(
     dir: string,
@@ -47,8 +48,11 @@ export class Primary {
       autoVacuum?: boolean;
       snapshotIntervalMs?: number;
       store?: ObjectStore;
+      /** The shipper's clock (commit times, snapshot times, lineage starts). */
+      now?: () => number;
     } = {},
   ) {
+    this.#now = options.now;
     this.file = path.join(dir, 'primary.db');
     this.folder = new FolderStore(path.join(dir, 'remote'));
     this.store = options.store ?? this.folder;
@@ -73,12 +77,13 @@ export class Primary {
       stagingDir: this.stagingDir,
       snapshotIntervalMs,
       log: this.log.log,
+      ...(this.#now ? { now: this.#now } : {}),
     });
   }
 
   /** A new shipper, as after a restart of the service (the old one is dropped, not stopped). */
-  restartShipper(): WalShipper {
-    this.shipper = this.#newShipper(0);
+  restartShipper(snapshotIntervalMs = 0): WalShipper {
+    this.shipper = this.#newShipper(snapshotIntervalMs);
     return this.shipper;
   }
 

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { restoreContinuous, streamStore } from '../../dist/backup/index.js';
+import { FolderDestination, restoreContinuous, streamStore } from '../../dist/backup/index.js';
 import { removeDir, tempDir } from '../helpers.js';
 import { idsIn, objectKeys, Primary, range } from './primary.js';
 
@@ -71,6 +69,29 @@ describe('WAL shipping and restore', () => {
     expect(primary.folder.requests.put).toBe(after.put + 1);
   });
 
+  it('an idle database takes no periodic snapshot either: one more once something changed, then none', async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    primary = new Primary(dir, { snapshotIntervalMs: 1000, now: () => clock });
+    primary.write(3);
+    await primary.shipper.start(); // the lineage's snapshot
+    const idle = { ...primary.folder.requests };
+    for (let i = 0; i < 5; i++) {
+      clock += 5000; // every sync is past the snapshot interval
+      await primary.shipper.sync();
+    }
+    expect(primary.folder.requests).toEqual(idle);
+    primary.write(1);
+    clock += 5000;
+    await primary.shipper.sync(); // the segment, and a snapshot (the chain grew since the last one)
+    expect(primary.folder.requests.put).toBe(idle.put + 2);
+    const after = { ...primary.folder.requests };
+    for (let i = 0; i < 5; i++) {
+      clock += 5000;
+      await primary.shipper.sync();
+    }
+    expect(primary.folder.requests).toEqual(after);
+  });
+
   it('several seals between two syncs are uploaded as one object', async () => {
     primary = new Primary(dir);
     await primary.shipper.start();
@@ -87,36 +108,10 @@ describe('WAL shipping and restore', () => {
 });
 
 describe('over a streaming destination (the off-site Destination shape)', () => {
-  it('ships and restores through list / put(stream) / ranged open / remove', async () => {
+  it('ships and restores through listPrefix / put(stream) / ranged open / remove', async () => {
+    // The off-site folder destination (issue 14's Destination), adapted: lineages/ is listed by prefix.
     const root = path.join(dir, 'stream-remote');
-    // A destination that keeps each object as one file named by its key (slashes encoded), written
-    // to a temporary name and renamed when the stream ends, as the contract asks.
-    const fileOf = (name: string): string => path.join(root, encodeURIComponent(name));
-    const destination = {
-      info: { url: `file://${root}` },
-      async list() {
-        fs.mkdirSync(root, { recursive: true });
-        return fs
-          .readdirSync(root)
-          .filter((f) => !f.endsWith('.part'))
-          .map((f) => ({ name: decodeURIComponent(f) }));
-      },
-      async put(name: string, body: Readable) {
-        fs.mkdirSync(root, { recursive: true });
-        await pipeline(body, fs.createWriteStream(`${fileOf(name)}.part`));
-        fs.renameSync(`${fileOf(name)}.part`, fileOf(name));
-      },
-      async open(name: string, range?: { start?: number; end?: number }) {
-        const end = range?.end === undefined ? undefined : range.end - 1;
-        return fs.createReadStream(fileOf(name), {
-          start: range?.start ?? 0,
-          ...(end === undefined ? {} : { end }),
-        });
-      },
-      async remove(names: readonly string[]) {
-        for (const n of names) fs.rmSync(fileOf(n), { force: true });
-      },
-    };
+    const destination = new FolderDestination(root);
     const store = streamStore(destination);
     const p = new Primary(dir, { store });
     primary = p;
@@ -130,7 +125,10 @@ describe('over a streaming destination (the off-site Destination shape)', () => 
     const result = await restoreContinuous({ store, database: out, verify: 'quick' });
     expect(idsIn(out)).toEqual(range(1, 7));
     expect(result.checksum).toBe(p.shipper.position?.checksum);
-    expect((await destination.list()).map((e) => e.name).every((n) => n.startsWith('lineages/'))).toBe(true);
+    const names = (await destination.listPrefix('')).map((e) => e.name);
+    expect(names.length).toBeGreaterThan(1);
+    expect(names.every((n) => n.startsWith('lineages/'))).toBe(true);
+    expect(await destination.list()).toEqual([]); // nothing at the top level
   });
 });
 

@@ -32,8 +32,8 @@ class FlakyStore implements ObjectStore {
   list(prefix: string): Promise<string[]> {
     return this.#inner.list(prefix);
   }
-  delete(key: string): Promise<void> {
-    return this.#inner.delete(key);
+  remove(keys: readonly string[]): Promise<void> {
+    return this.#inner.remove(keys);
   }
 }
 

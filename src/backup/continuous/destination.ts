@@ -4,9 +4,10 @@ import { BackupError, reasonOf } from '../errors.js';
 import { fsyncDir } from '../install.js';
 
 /**
- * Where continuous-backup objects go: the few operations the shipper and the restore need. Objects
- * are immutable: `put` of a key that exists is a bug in the caller. (The off-site work brings S3
- * behind the same shape; this folder implementation is the one used today.)
+ * Where continuous-backup objects go: the few operations the shipper, the restore and retention
+ * need. Objects are immutable: a `put` of a key that exists stores the same bytes again (a staged
+ * object uploaded a second time after a crash). A plain folder is `FolderStore`; any off-site
+ * `Destination` (a file:// folder, S3) is adapted by `streamStore`.
  */
 export interface ObjectStore {
   /** A name for messages. */
@@ -17,9 +18,16 @@ export interface ObjectStore {
   get(key: string, file: string): Promise<void>;
   /** The first `bytes` bytes of object `key` (a ranged read: headers without the pages). */
   head(key: string, bytes: number): Promise<Buffer>;
-  /** Every key under `prefix`, sorted. */
+  /** Every key under `prefix` (at any depth), sorted. */
   list(prefix: string): Promise<string[]>;
-  delete(key: string): Promise<void>;
+  /** Removes objects; keys already gone are not an error, so a retried removal succeeds. */
+  remove(keys: readonly string[]): Promise<void>;
+  /**
+   * The same place with no transforming layer (an encrypting store gives its inner store): restore
+   * leases are small plain JSON objects that every retention, issue 14's too, must be able to read.
+   * Undefined: this store is plain.
+   */
+  readonly plain?: ObjectStore;
 }
 
 /** A local (or mounted) folder as an object store: each key a file, written temp + fsync + rename. */
@@ -105,9 +113,19 @@ export class FolderStore implements ObjectStore {
     return out.sort();
   }
 
-  async delete(key: string): Promise<void> {
-    this.requests.delete++;
-    await fs.promises.rm(this.#path(key), { force: true });
+  async remove(keys: readonly string[]): Promise<void> {
+    const folders = new Set<string>();
+    for (const key of keys) {
+      this.requests.delete++;
+      const file = this.#path(key);
+      try {
+        await fs.promises.rm(file, { force: true });
+      } catch (err) {
+        throw new BackupError('ATS_BACKUP_DEST', 'remove backup object', file, reasonOf(err), { cause: err });
+      }
+      folders.add(path.dirname(file));
+    }
+    for (const folder of folders) await fsyncDir(folder).catch(() => undefined);
   }
 
   #path(key: string): string {

@@ -79,8 +79,13 @@ export class EncryptingStore implements ObjectStore {
     return this.#inner.list(prefix);
   }
 
-  delete(key: string): Promise<void> {
-    return this.#inner.delete(key);
+  remove(keys: readonly string[]): Promise<void> {
+    return this.#inner.remove(keys);
+  }
+
+  /** Restore leases are plain JSON (every retention reads them): they bypass the encryption. */
+  get plain(): ObjectStore {
+    return this.#inner.plain ?? this.#inner;
   }
 }
 

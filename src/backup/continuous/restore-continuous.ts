@@ -4,9 +4,11 @@ import { BackupError, reasonOf } from '../errors.js';
 import { type RestoreResult, restoreBackup } from '../restore.js';
 import { verifyDatabase } from '../verify.js';
 import type { ObjectStore } from './destination.js';
+import { LINEAGES } from './object-names.js';
 import { formatChecksum, pageChecksum } from './page-checksum.js';
 import { planRestore, type RestorePlan, type RestoreTarget } from './restore-plan.js';
 import { type ObjectHeader, readObject } from './segment-format.js';
+import { takeStoreLease } from './store-lease.js';
 
 /** Options of {@link restoreContinuous}. */
 export interface ContinuousRestoreOptions extends RestoreTarget {
@@ -38,12 +40,12 @@ export interface ContinuousRestoreResult extends RestoreResult {
  */
 export async function restoreContinuous(opts: ContinuousRestoreOptions): Promise<ContinuousRestoreResult> {
   const database = path.resolve(opts.database);
-  const plan = await planRestore(opts.store, opts);
   const tmp = `${database}.pitr.tmp`;
   const download = `${database}.pitr-object.tmp`;
   fs.mkdirSync(path.dirname(database), { recursive: true });
   fs.rmSync(tmp, { force: true });
   fs.rmSync(download, { force: true });
+  const { plan, release } = await planAndLease(opts.store, opts, `${database}.pitr-lease.tmp`);
   try {
     const applied = await rebuild(opts.store, plan, tmp, download, opts.onProgress);
     const result = await restoreBackup({ from: tmp, database, verify: opts.verify });
@@ -59,7 +61,44 @@ export async function restoreContinuous(opts: ContinuousRestoreOptions): Promise
   } finally {
     fs.rmSync(tmp, { force: true });
     fs.rmSync(download, { force: true });
+    await release().catch(() => undefined); // an unreleased lease expires (LEASE_MS)
   }
+}
+
+/** Plans times to take a lease on the plan before retention could have removed part of it. */
+const PLAN_TRIES = 3;
+
+/**
+ * Plans the restore and leases what it reads, so retention leaves it alone while it runs
+ * (design note, sequence 6). Retention that ran between the plan and the lease may have removed
+ * part of the plan: listed again under the lease (objects are immutable, so a key still there is
+ * the object planned), a plan with a key gone is made again and leased anew. Returns the plan and
+ * the lease's release.
+ */
+async function planAndLease(
+  store: ObjectStore,
+  target: RestoreTarget,
+  scratch: string,
+): Promise<{ plan: RestorePlan; release: () => Promise<void> }> {
+  for (let i = 0; i < PLAN_TRIES; i++) {
+    const plan = await planRestore(store, target);
+    const holds = [plan.snapshot.key, ...plan.segments.map((s) => s.key)];
+    const release = await takeStoreLease(store, holds, scratch);
+    try {
+      const there = new Set(await store.list(LINEAGES));
+      if (holds.every((key) => there.has(key))) return { plan, release };
+    } catch (err) {
+      await release().catch(() => undefined);
+      throw err;
+    }
+    await release().catch(() => undefined);
+  }
+  throw new BackupError(
+    'ATS_BACKUP_BUSY',
+    'plan restore',
+    store.url,
+    `the objects planned were removed ${PLAN_TRIES} times before the restore could lease them (retention running?): try again`,
+  );
 }
 
 interface Applied {

@@ -5,13 +5,14 @@ import { BackupError, reasonOf } from '../errors.js';
 import type { ObjectStore } from './destination.js';
 
 /**
- * The shape of a streaming destination (the off-site destinations' `Destination`: list, put of a
- * stream, ranged open, remove), declared here so continuous backup can run on any of them.
+ * The shape of a streaming destination (the off-site destinations' `Destination`: prefix listing,
+ * put of a stream, ranged open, stat, remove), declared here so continuous backup can run on any of them.
  */
 export interface StreamDestination {
   readonly info: { readonly url: string };
-  list(): Promise<readonly { readonly name: string }[]>;
+  listPrefix(prefix: string): Promise<readonly { readonly name: string }[]>;
   put(name: string, body: Readable): Promise<unknown>;
+  stat(name: string): Promise<{ readonly bytes: number } | undefined>;
   open(name: string, range?: { readonly start?: number; readonly end?: number }): Promise<Readable>;
   remove(names: readonly string[]): Promise<void>;
 }
@@ -25,6 +26,10 @@ export function streamStore(destination: StreamDestination): ObjectStore {
       try {
         await destination.put(key, fs.createReadStream(file));
       } catch (err) {
+        // A folder refuses to replace an object: the same staged object uploaded again after a
+        // crash (between its upload and the removal of its staged file) is already there, whole.
+        const there = await destination.stat(key).catch(() => undefined);
+        if (there !== undefined && there.bytes === fs.statSync(file).size) return;
         throw new BackupError('ATS_BACKUP_DEST', 'put backup object', `${url}/${key}`, reasonOf(err), {
           cause: err,
         });
@@ -52,13 +57,10 @@ export function streamStore(destination: StreamDestination): ObjectStore {
       return Buffer.concat(chunks).subarray(0, bytes);
     },
     async list(prefix) {
-      return (await destination.list())
-        .map((e) => e.name)
-        .filter((n) => n.startsWith(prefix))
-        .sort();
+      return (await destination.listPrefix(prefix)).map((e) => e.name).sort();
     },
-    async delete(key) {
-      await destination.remove([key]);
+    async remove(keys) {
+      await destination.remove(keys);
     },
   };
 }

@@ -138,6 +138,8 @@ export class WalShipper {
   #staged: string[] = [];
   #stagedCount = 0;
   #snapshotAt = 0;
+  /** The txid of this run's last snapshot (0: none yet). */
+  #snapshotTxid = 0n;
   #snapshotting = false;
   /** A lineage's first snapshot whose upload failed: uploaded before any segment of the lineage. */
   #pendingSnapshot: { key: string; file: string; txid: bigint } | undefined;
@@ -295,7 +297,8 @@ export class WalShipper {
       await this.#newLineage(why);
     } else if (
       this.#o.snapshotIntervalMs > 0 &&
-      this.#now() - this.#snapshotAt >= this.#o.snapshotIntervalMs
+      this.#now() - this.#snapshotAt >= this.#o.snapshotIntervalMs &&
+      this.#nextTxid - 1n > this.#snapshotTxid // idle: no snapshot of what the last one holds (sequence 7)
     ) {
       await this.#periodicSnapshot();
     }
@@ -776,6 +779,7 @@ export class WalShipper {
       }
       this.#counts.snapshots++;
       this.#snapshotAt = timeMs;
+      this.#snapshotTxid = txid;
       if (txid > this.#uploadedTxid && this.#staged.length === 0) this.#advanceUploaded(txid);
       this.#o.log.info(
         { event: 'continuous_snapshot', key, pages, checksum: formatChecksum(sums.total) },

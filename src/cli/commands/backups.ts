@@ -19,7 +19,7 @@ export function backupsCommand(): Command {
     .option('--json', 'print the list as JSON on stdout')
     .option(
       '--from <url>',
-      'list a destination instead: backups at s3://BUCKET/PREFIX or file:///FOLDER, and continuous ranges (a folder)',
+      'list a destination instead: backups and continuous ranges at s3://BUCKET/PREFIX, file:///FOLDER or a folder',
     )
     .action(async (flags: { config?: string; db?: string; json?: boolean; from?: string }) => {
       if (flags.from !== undefined) {
@@ -68,13 +68,12 @@ function pageCount(file: string): number {
 }
 
 /**
- * `--from`: a folder path is a continuous destination; a file:// URL holds snapshot objects and may
- * hold continuous lineages too (both are listed); s3:// holds snapshot objects (continuous is folder-only).
+ * `--from`: a folder path is a continuous destination; a file:// or s3:// URL holds snapshot
+ * objects and may hold continuous lineages too (both are listed).
  */
 async function listFrom(url: string, json: boolean): Promise<void> {
   if (!isDestinationUrl(url)) return listContinuous(url, json);
-  if (url.startsWith('s3://')) return listRemote(url, json);
-  const lineages = await describeContinuous(objectStoreFor(url, '--from'));
+  const lineages = await describeContinuous(objectStoreFor(url));
   if (lineages.length === 0) return listRemote(url, json);
   if (json) return listRemote(url, true, { lineages });
   await listRemote(url, false);
@@ -82,7 +81,7 @@ async function listFrom(url: string, json: boolean): Promise<void> {
 }
 
 async function listContinuous(url: string, json: boolean, known?: readonly LineageSummary[]): Promise<void> {
-  const lineages = known ?? (await describeContinuous(objectStoreFor(url, '--from')));
+  const lineages = known ?? (await describeContinuous(objectStoreFor(url)));
   if (json) {
     process.stdout.write(`${JSON.stringify({ from: url, lineages }, null, 2)}\n`);
     return;

@@ -6,6 +6,9 @@ import {
   BackupError,
   findRecord,
   KEY_ENV,
+  listLineages,
+  listRemoteBackups,
+  openDestination,
   resolveBackup,
   restoreBackup,
   restoreContinuous,
@@ -56,7 +59,7 @@ export function restoreCommand(): Command {
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .action(async (flags: RestoreFlags) => {
       const { database, target, configFile } = resolveDatabase(flags, 'restore');
-      if (isContinuous(flags)) {
+      if (await isContinuous(flags)) {
         if (flags.id !== undefined)
           throw new UsageError(
             '--id names a snapshot object; --at / --position a continuous point: give one of them',
@@ -146,11 +149,16 @@ async function confirm(database: string, from: string): Promise<void> {
 }
 
 /** Whether `--from` names a continuous-backup destination (or --at/--position ask for one). */
-function isContinuous(flags: RestoreFlags): boolean {
+async function isContinuous(flags: RestoreFlags): Promise<boolean> {
   if (flags.at !== undefined || flags.position !== undefined) return true;
-  // A URL without --at / --position names snapshot objects (the newest, or --id); a plain folder
-  // holding lineages/ is a continuous destination (its newest position).
-  if (/^(s3|file):\/\//.test(flags.from)) return false;
+  // A URL without --at / --position names snapshot objects (the newest, or --id) when it holds
+  // any, else its continuous backup's newest position; a plain folder holding lineages/ is a
+  // continuous destination (its newest position).
+  if (/^(s3|file):\/\//.test(flags.from)) {
+    if (flags.id !== undefined) return false;
+    if ((await listRemoteBackups(openDestination(flags.from))).length > 0) return false;
+    return (await listLineages(objectStoreFor(flags.from))).size > 0;
+  }
   return fs.existsSync(path.join(path.resolve(flags.from), 'lineages'));
 }
 
@@ -187,7 +195,7 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
   const atMs = flags.at === undefined ? undefined : parseAt(flags.at);
   const position = flags.position === undefined ? undefined : parsePosition(flags.position);
   // Continuous objects may be encrypted: the key from --encryption-key-file or the environment.
-  const store = objectStoreFor(flags.from, '--from', encryptionKey(flags.encryptionKeyFile));
+  const store = objectStoreFor(flags.from, encryptionKey(flags.encryptionKeyFile));
   if (!flags.yes) await confirm(database, flags.from);
   const lockFile = serviceLockPath(database);
   const held = holdDatabase(database, 'ats restore');

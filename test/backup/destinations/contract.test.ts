@@ -27,6 +27,8 @@ import { type S3Server, startS3Server } from './s3-server.js';
 interface Target {
   readonly name: string;
   make(): Destination;
+  /** The same place listed in pages of two keys (S3's ContinuationToken), where paging exists. */
+  paged?(destination: Destination): Destination;
 }
 
 let server: S3Server;
@@ -40,6 +42,7 @@ const targets: Target[] = [
   {
     name: 's3rver',
     make: () => openDestination(`s3://${server.bucket}/contract/run-${++run}`, { env: server.env }),
+    paged: (d) => openDestination(d.info.url, { env: server.env, s3: { listPageKeys: 2 } }),
   },
 ];
 if (process.env.ATS_TEST_S3_URL) {
@@ -127,6 +130,47 @@ describe.each(targets)('destination contract: $name', (target) => {
     expect(await destination.stat('b.bin')).toBeUndefined();
     expect(await destination.list()).toEqual([]);
     await rejection(destination.open('b.bin').then(bytesOf), BackupError, 'ATS_BACKUP_REMOTE');
+  });
+
+  it('lists by prefix at any depth (paged), while list() shows only the top level; nested objects read, stat and remove', async () => {
+    const nested = [
+      'lineages/0001-a/segments/01-02.seg',
+      'lineages/0001-a/snapshots/01.snap',
+      'lineages/0002-b/segments/03-03.seg',
+      'lineages/0002-b/segments/04-09.seg',
+      'lineages/0002-b/snapshots/03.snap',
+    ];
+    for (const name of [...nested].reverse())
+      expect(await destination.put(name, Readable.from([Buffer.from(name)]))).toEqual({
+        name,
+        bytes: name.length,
+      });
+    await destination.put('lineagesX.bin', Readable.from([Buffer.from('top')]));
+    await destination.put('top.bin', Readable.from([Buffer.from('top')]));
+    expect((await destination.list()).map((e) => e.name)).toEqual(['lineagesX.bin', 'top.bin']);
+    const paged = target.paged?.(destination) ?? destination;
+    expect((await paged.listPrefix('lineages/')).map((e) => e.name)).toEqual(nested);
+    expect(await paged.listPrefix('lineages/0002-b/segments/')).toEqual([
+      { name: 'lineages/0002-b/segments/03-03.seg', bytes: nested[2]?.length },
+      { name: 'lineages/0002-b/segments/04-09.seg', bytes: nested[3]?.length },
+    ]);
+    expect((await paged.listPrefix('lineages/0001')).map((e) => e.name)).toEqual(nested.slice(0, 2));
+    expect((await paged.listPrefix('')).map((e) => e.name)).toEqual([...nested, 'lineagesX.bin', 'top.bin']);
+    expect(await paged.listPrefix('nothing/here/')).toEqual([]);
+    const name = nested[4] as string;
+    expect((await bytesOf(await destination.open(name, { start: 9, end: 15 }))).toString()).toBe(
+      name.slice(9, 15),
+    );
+    expect(await destination.stat(name)).toEqual({ name, bytes: name.length });
+    await destination.remove(nested.slice(0, 3));
+    await destination.remove(nested.slice(0, 3)); // already gone: a retried removal succeeds
+    expect((await destination.listPrefix('lineages/')).map((e) => e.name)).toEqual(nested.slice(3));
+    for (const bad of ['../x', 'a//b', 'lineages/.hidden', 'a/', '/a', 'a/./b'])
+      await rejection(
+        destination.put(bad, Readable.from([Buffer.from('x')])),
+        BackupError,
+        'ATS_BACKUP_INVALID',
+      );
   });
 
   it('an interrupted put (small, and multipart) leaves no object and keeps the ones before it', async () => {
