@@ -144,21 +144,24 @@ async function runCase(
   const walSeries: WalPoint[] = [];
   let peak = 0;
   let baselinePeak = 0;
-  let inBaseline = false;
+  // The WAL peak counts the load only: after it, the held-off window grows the WAL on purpose (a
+  // reader pins it) and it stays large until the service stops, which an earlier version counted.
+  let phase: 'load' | 'baseline' | 'after' = 'load';
   const sampler = setInterval(() => {
     const bytes = fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
-    if (inBaseline) baselinePeak = Math.max(baselinePeak, bytes);
-    else peak = Math.max(peak, bytes);
+    if (phase === 'baseline') baselinePeak = Math.max(baselinePeak, bytes);
+    else if (phase === 'load') peak = Math.max(peak, bytes);
     walSeries.push({ t: (nowMs() - origin) / 1000, bytes });
   }, 100);
   const lags: Lag[] = [];
   const scraper = setInterval(() => {
-    void eventLoopLag(service.port).then((lag) => lag && !inBaseline && lags.push(lag));
+    void eventLoopLag(service.port).then((lag) => lag && phase === 'load' && lags.push(lag));
   }, 1000);
   let backups = 0;
   try {
     await eventLoopLag(service.port); // start the lag histogram afresh
     const main = await runLoad(service.port, c, seconds, path.join(workDir, 'load.bin'));
+    phase = 'after';
     const metrics = (await request(service.port, 'GET', '/metrics')).text;
     clearInterval(scraper);
     const walEndBytes = fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
@@ -168,9 +171,9 @@ async function runCase(
       const pin = new Database(db, { readonly: true });
       pin.exec('BEGIN');
       pin.prepare('SELECT count(*) FROM sqlite_master').get();
-      inBaseline = true;
+      phase = 'baseline';
       const held = await runLoad(service.port, c, baselineSeconds, path.join(workDir, 'baseline.bin'));
-      inBaseline = false;
+      phase = 'after';
       pin.exec('COMMIT');
       pin.close();
       baseline = { seconds: baselineSeconds, latency: held.stats, walPeakBytes: baselinePeak };
