@@ -133,6 +133,7 @@ async function runCase(
   const db = path.join(workDir, 'sustained.db');
   for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
   fs.copyFileSync(pristine, db);
+  if (c.cli) toSchemaOne(db);
   const service = await startService({
     db,
     configFile: path.join(workDir, 'sustained.toml'),
@@ -295,4 +296,21 @@ function counters(metrics: string, name: string): Record<string, number> {
 function gauge(metrics: string, name: string): number {
   const m = new RegExp(`^${name}\\s+([0-9.eE+-]+)`, 'm').exec(metrics);
   return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * The reference build may predate schema version 2 (the eviction backlog table), and refuses a
+ * newer database. The dataset's backlog is empty, so version 2 adds nothing but that table: the copy
+ * is taken back to version 1, which every build opens (a build that knows version 2 migrates it).
+ */
+function toSchemaOne(db: string): void {
+  const conn = new Database(db);
+  try {
+    if (Number(conn.pragma('user_version', { simple: true })) !== 2) return;
+    const backlog = conn.prepare('SELECT count(*) AS n FROM eviction_backlog').get() as { n: number };
+    if (backlog.n !== 0) throw new Error(`${db}: eviction backlog holds ${backlog.n} pairs; cannot downgrade`);
+    conn.exec('DROP TABLE eviction_backlog; PRAGMA user_version = 1;');
+  } finally {
+    conn.close();
+  }
 }
