@@ -26,6 +26,8 @@ export async function backupApiCopy(
   if (!pinned) throw new Error('unreachable: a pin without a probe always settles');
   const { busyRetries, journalMode, pageSize } = pinned;
   const lockedAt = performance.now();
+  // Reported at once: a copy's progress says the snapshot is held (the service's checkpoints wait).
+  hooks.progress({ phase: 'copy', pagesDone: 0, pagesTotal: pinned.pageCount });
   const stepPages = req.stepPages || Math.max(1, Math.floor(STEP_BYTES / pageSize));
   const rollbackJournal = journalMode !== 'wal';
   let pages = 0;
@@ -54,6 +56,7 @@ export async function backupApiCopy(
   }
   hooks.progress({ phase: 'copy', pagesDone: pages, pagesTotal: pages });
   faultPoint('copy-done');
+  hooks.progress({ phase: 'sync', pagesDone: pages, pagesTotal: pages });
   const { bytes, durableAt, hash } = finishFile(req.tmp);
   const copyMs = Math.round(durableAt - lockedAt);
   hooks.progress({ phase: 'verify', pagesDone: pages, pagesTotal: pages });

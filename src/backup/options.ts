@@ -11,7 +11,12 @@ export const BACKUP_ENGINES: readonly BackupEngine[] = Object.freeze(['auto', 'b
 
 /** Where a running backup is, as reported to `onProgress`. */
 export interface BackupProgress {
-  readonly phase: 'copy' | 'verify' | 'rotate';
+  /**
+   * 'copy': the snapshot is held and copied; 'sync': the copy is complete and the source's snapshot
+   * released (from here on the backup holds up none of the source's checkpoints), the file is made
+   * durable; 'verify': it is checked; 'rotate': it takes its place among the generations.
+   */
+  readonly phase: 'copy' | 'sync' | 'verify' | 'rotate';
   readonly pagesDone: number;
   readonly pagesTotal: number;
 }

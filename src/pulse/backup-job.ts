@@ -25,6 +25,12 @@ export interface BackupJobOptions {
   readonly engine?: BackupEngine;
   /** First retry after a failure; doubles each time, capped at the interval. Default 10 s. */
   readonly retryBaseSeconds?: number;
+  /**
+   * Awaited before each backup takes its snapshot (a shutdown cuts it short): `ats serve` waits for
+   * the checkpoint job's next WAL restart here (CheckpointJob.shortLog), so that the snapshot pins a
+   * short log.
+   */
+  readonly beforeSnapshot?: (() => Promise<void>) | undefined;
 }
 
 /** A failed backup, as recorded. */
@@ -69,6 +75,7 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
   readonly #shutdown = new AbortController();
   readonly #verified = new Map<number, BackupResult['verify']>(); // by inode: rotation keeps inodes
   #running: Promise<void> | undefined;
+  #copying = false;
   /** Due time on the monotonic clock (performance.now()), immune to wall-clock steps. */
   #nextDueMono = 0;
   /** The same due time on the wall clock, whole ms, as `nextDueAt` reports it. */
@@ -117,6 +124,15 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
 
   get running(): boolean {
     return this.#running !== undefined;
+  }
+
+  /**
+   * Whether the running backup holds its snapshot of the database now: from the copy's first
+   * progress (the engines report it once the snapshot is pinned) until the copy is complete (then
+   * it syncs, verifies and rotates a file of its own, which pins nothing).
+   */
+  get holdsSnapshot(): boolean {
+    return this.#running !== undefined && this.#copying;
   }
 
   /** When the ticker will start the next backup (ms since epoch); undefined when periodic backup is off. */
@@ -168,11 +184,29 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
     await this.#running;
   }
 
+  async #beforeSnapshot(): Promise<void> {
+    const wait = this.options.beforeSnapshot;
+    const shutdown = this.#shutdown.signal;
+    if (wait === undefined || shutdown.aborted) return;
+    let onAbort = (): void => {};
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      shutdown.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([wait(), aborted]);
+    } finally {
+      shutdown.removeEventListener('abort', onAbort);
+    }
+  }
+
   async #run(): Promise<void> {
     const { database, keep, verify, timeoutSeconds, intervalSeconds, engine } = this.options;
     this.emit('start');
     this.#log.info({ event: 'backup_start', database, target: this.#target }, 'backup started');
+    this.#copying = false;
     try {
+      await this.#beforeSnapshot();
       const result = await runBackup({
         source: database,
         target: this.#target,
@@ -180,6 +214,9 @@ export class BackupJob extends EventEmitter<BackupJobEvents> implements PulseJob
         verify,
         engine,
         signal: AbortSignal.any([this.#shutdown.signal, AbortSignal.timeout(timeoutSeconds * 1000)]),
+        onProgress: (p) => {
+          this.#copying = p.phase === 'copy';
+        },
       });
       this.#last = result;
       this.#failuresInRow = 0;

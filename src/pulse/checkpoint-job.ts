@@ -137,6 +137,8 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
   #lastError: string | undefined;
   #loggedError: string | undefined;
   #loggedPin: string | undefined;
+  #shortLogWaiters: (() => void)[] = [];
+  #pinnedBefore: string | undefined;
 
   constructor(options: CheckpointJobOptions, log: Logger) {
     super();
@@ -176,6 +178,34 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     };
   }
 
+  /**
+   * Resolves once the log is short: at once when it is under the restart length (or nothing is known
+   * of it yet), else when the next restart step has gone, or after `maxMs` (a reader outside the
+   * service can keep it from coming), or at stop(). A backup waits for this before it takes its
+   * snapshot: the snapshot pins the log, which then grows from near nothing rather than from
+   * wherever it was, and reaches the cap (writes refused) that much later.
+   */
+  shortLog(maxMs: number): Promise<void> {
+    const last = this.#last;
+    if (this.#stopping || last === undefined || last.walFrames < 0) return Promise.resolve();
+    const onRestart = last.mode !== 'PASSIVE' && !last.busy;
+    if (onRestart || last.walFrames * (last.pageSize + 24) < restartAt(this.#options))
+      return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#shortLogWaiters.push(done);
+    });
+  }
+
+  #logRestarted(): void {
+    const waiters = this.#shortLogWaiters.splice(0);
+    for (const done of waiters) done();
+  }
+
   /** The ticker's call: starts the job's own loop the first time (checkpoints need a faster pace). */
   tick(): void {
     if (this.#loop === undefined && !this.#stopping) this.#loop = this.#run();
@@ -192,6 +222,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
    */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#logRestarted();
     this.#options.writes?.setAdmission?.(undefined);
     clearTimeout(this.#timer);
     this.#wake?.();
@@ -266,6 +297,10 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     this.#lastPassAt = now;
     this.#walMtimeMs = stat.mtimeMs;
     const pinnedBy = this.#options.pinnedBy?.();
+    // The reader we knew of has let go (a backup's copy is done): a restart step that it blocked may
+    // go again at once, without the usual pause.
+    if (this.#pinnedBefore !== undefined && pinnedBy === undefined) this.#blockedRestartAt = -Infinity;
+    this.#pinnedBefore = pinnedBy;
     const writes = this.#options.writes;
     const mode = nextCheckpoint(this.#options, {
       walBytes: stat.size,
@@ -280,7 +315,10 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       // The hook ran a restart step itself (the shipper's sealed restart), or the step must wait. After
       // a restart a pass comes first, to learn the log's new length; without this note the policy
       // saw the old length again and ran the shipper's restart at every step.
-      if (mode !== 'PASSIVE' && last !== undefined) this.#last = { ...last, mode };
+      if (mode !== 'PASSIVE' && last !== undefined) {
+        this.#last = { ...last, mode };
+        this.#logRestarted();
+      }
       return pollMs;
     }
     let outcome: CheckpointOutcome;
@@ -338,6 +376,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
       this.#restarts++;
       this.#restartedAt = performance.now();
     }
+    if (outcome.mode !== 'PASSIVE' && !outcome.busy) this.#logRestarted();
     if (outcome.mode !== 'PASSIVE' && outcome.busy) {
       this.#blockedRestartAt = performance.now();
       const who = pinnedBy ?? 'a reader outside this service (an open read transaction) or another writer';

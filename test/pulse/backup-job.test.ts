@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../dist/errors/index.js';
@@ -152,5 +153,113 @@ describe('BackupJob', () => {
     expect(ERROR_CODES).toHaveProperty(failures[0]!.code);
     expect(lines.find((l) => l.event === 'backup_fail')).toMatchObject({ code: 'ATS_BACKUP_UNEXPECTED' });
     await job.stop();
+  });
+});
+
+describe('BackupJob: what the checkpoint job is told', () => {
+  /** Starts a backup paused at fault point `point` (in its copy worker); resolves once it is there. */
+  async function pausedAt(job: BackupJob, point: string): Promise<string> {
+    const marker = path.join(dir, 'paused');
+    process.env.ATS_FAULT_POINT = `${point}:pause`;
+    process.env.ATS_FAULT_MARKER = marker;
+    try {
+      expect(job.start()).toBe(true);
+      await waitFor(() => fs.existsSync(marker), 20_000, `the backup to pause at ${point}`);
+    } finally {
+      delete process.env.ATS_FAULT_POINT;
+      delete process.env.ATS_FAULT_MARKER;
+    }
+    return marker;
+  }
+
+  /** Whether another connection's TRUNCATE checkpoint is kept from finishing (a reader pins the WAL). */
+  function truncateBlocked(database: string): boolean {
+    const other = new Database(database);
+    try {
+      const [r] = other.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      return r!.busy !== 0;
+    } finally {
+      other.close();
+    }
+  }
+
+  for (const engine of ['block', 'backup-api'] as const) {
+    it(`holdsSnapshot: true while the ${engine} copy holds its snapshot, false once the copy is done though the backup still runs`, async () => {
+      dir = tempDir();
+      const database = path.join(dir, 'a.db');
+      makeDatabase(database, 20);
+      const writer = new Database(database);
+      writer.exec("INSERT INTO t (body) VALUES ('in the WAL')"); // a WAL with frames to pin
+      const job = new BackupJob(
+        {
+          database,
+          backupDir: dir,
+          intervalSeconds: 3600,
+          keep: 2,
+          verify: 'quick',
+          timeoutSeconds: 60,
+          engine,
+        },
+        silent,
+      );
+      try {
+        let marker = await pausedAt(job, 'copy-step@1');
+        expect(job.running).toBe(true);
+        await waitFor(() => job.holdsSnapshot, 5_000, 'the copy progress to arrive');
+        expect(truncateBlocked(database)).toBe(true); // the flag tells the truth: the WAL is pinned
+        fs.rmSync(marker);
+        await waitFor(() => !job.running, 20_000, 'the first backup to end');
+        expect(job.holdsSnapshot).toBe(false);
+        writer.exec("INSERT INTO t (body) VALUES ('in the WAL again')");
+        marker = await pausedAt(job, 'verified');
+        expect(job.running).toBe(true);
+        expect(job.holdsSnapshot).toBe(false);
+        expect(truncateBlocked(database)).toBe(false); // nothing pins the WAL while it verifies
+        fs.rmSync(marker);
+        await waitFor(() => !job.running, 20_000, 'the second backup to end');
+        expect(job.last?.engine).toBe(engine);
+      } finally {
+        writer.close();
+        await job.stop();
+      }
+    });
+  }
+
+  it('awaits beforeSnapshot before it takes its snapshot, and stop() cuts that wait short', async () => {
+    dir = tempDir();
+    const database = path.join(dir, 'a.db');
+    makeDatabase(database, 0.1);
+    let release = (): void => {};
+    let asked = 0;
+    const job = new BackupJob(
+      {
+        database,
+        backupDir: dir,
+        intervalSeconds: 3600,
+        keep: 2,
+        verify: 'quick',
+        timeoutSeconds: 60,
+        beforeSnapshot: () => {
+          asked++;
+          return new Promise<void>((resolve) => {
+            release = resolve;
+          });
+        },
+      },
+      silent,
+    );
+    const failures: BackupFailure[] = [];
+    job.on('failure', (f) => failures.push(f));
+    expect(job.start()).toBe(true);
+    await waitFor(() => asked === 1, 5_000, 'beforeSnapshot to be asked');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(job.files()).toEqual([]); // no copy before the wait is over
+    release();
+    await waitFor(() => !job.running, 20_000, 'the backup to end');
+    expect(job.files().map((f) => f.generation)).toEqual([1]);
+    expect(job.start()).toBe(true); // a wait that never ends ...
+    await waitFor(() => asked === 2, 5_000, 'beforeSnapshot to be asked again');
+    await job.stop(); // ... is cut short by stop()
+    expect(failures.map((f) => f.code)).toEqual(['ATS_BACKUP_CANCELLED']);
   });
 });

@@ -263,3 +263,62 @@ describe('CheckpointJob: the restart step holds writes for a bounded time only',
     delete process.env.ATS_FAULT_MARKER;
   });
 });
+
+describe('CheckpointJob.shortLog: a backup takes its snapshot right after a restart', () => {
+  it('resolves at once while the log is short, and past the restart length only once the next restart step has gone', async () => {
+    dir = tempDir();
+    const marker = path.join(dir, 'paused');
+    process.env.ATS_FAULT_POINT = 'held-checkpoint@1:pause'; // the first restart step stops inside
+    process.env.ATS_FAULT_MARKER = marker;
+    store = openStore(path.join(dir, 'ats.db'), { maxPerActorContext: 1_000_000, maxBatch: 1000 });
+    const j = startJob({ database: store.path, writes: store.writes, restartAtBytes: 2 * MiB });
+    let early = false;
+    await j.shortLog(60_000).then(() => (early = true)); // nothing known of the log yet
+    expect(early).toBe(true);
+    let written = 0;
+    while (!fs.existsSync(marker) && written < 100_000) {
+      written += (await store.putAsync(batch(50))).length;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(fs.existsSync(marker)).toBe(true); // a restart step is under way: the log is past 2 MiB
+    let resolved = false;
+    const wait = j.shortLog(60_000).then(() => {
+      resolved = true;
+      return j.status().counts.RESTART.done;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(resolved).toBe(false); // not before the restart step has gone
+    fs.rmSync(marker);
+    expect(await wait).toBe(1);
+    delete process.env.ATS_FAULT_MARKER;
+  });
+
+  it('gives up after its time when no restart can come (a reader outside pins the log), and at stop()', async () => {
+    dir = tempDir();
+    store = openStore(path.join(dir, 'ats.db'), { maxPerActorContext: 1_000_000, maxBatch: 1000 });
+    const reader = new Database(store.path, { readonly: true });
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM sqlite_master').get();
+      const j = startJob({ database: store.path, writes: store.writes, restartAtBytes: 2 * MiB });
+      const wal = `${store.path}-wal`;
+      while ((fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) < 6 * MiB) {
+        await store.putAsync(batch(50));
+        await new Promise((r) => setImmediate(r));
+      }
+      await waitFor(
+        () => (j.status().walFrames ?? -1) * 4120 > 4 * MiB,
+        10_000,
+        'a pass to see the long log',
+      );
+      await j.shortLog(200);
+      expect(j.status().restarts).toBe(0); // it timed out: the reader lets no restart come
+      const pending = j.shortLog(60_000);
+      await j.stop();
+      await pending; // stop() lets every waiter go
+      job = undefined;
+    } finally {
+      reader.close();
+    }
+  });
+});

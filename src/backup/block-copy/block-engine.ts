@@ -188,6 +188,7 @@ export async function blockCopy(
     hooks.progress({ phase: 'copy', pagesDone: nPage, pagesTotal: nPage });
     faultPoint('copy-step');
     faultPoint('copy-done');
+    hooks.progress({ phase: 'sync', pagesDone: nPage, pagesTotal: nPage });
     const { bytes, durableAt, hash } = finishFile(req.tmp);
     const copyMs = Math.round(durableAt - lockedAt);
     hooks.progress({ phase: 'verify', pagesDone: nPage, pagesTotal: nPage });

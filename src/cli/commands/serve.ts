@@ -25,6 +25,8 @@ export function serveCommand(): Command {
 
 // SIGTERM's last checkpoint may take this long; past it the rest of the WAL stays for the next start.
 const FINAL_CHECKPOINT_MS = 10_000;
+/** The most a periodic backup waits for a WAL restart before it takes its snapshot. */
+const SHORT_LOG_WAIT_MS = 1_000;
 // A WAL larger than this at start is worth a line saying why the start takes time.
 const LARGE_WAL_BYTES = 64 << 20;
 
@@ -118,6 +120,8 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
         verify: database.backupVerify,
         timeoutSeconds: database.backupTimeoutSeconds,
         engine: database.backupEngine,
+        // The snapshot pins the WAL: taken right after a restart, it pins a short log.
+        beforeSnapshot: (): Promise<void> => checkpoints.shortLog(SHORT_LOG_WAIT_MS),
       },
       log,
     );
@@ -128,7 +132,7 @@ async function serve(config: Config, fresh: boolean): Promise<void> {
         journalSizeLimitBytes: WAL_SIZE_LIMIT_BYTES,
         maxWalBytes: database.maxWalBytes,
         writes: store.writes,
-        pinnedBy: () => (backups.running ? 'the running backup' : undefined),
+        pinnedBy: (): string | undefined => (backups.holdsSnapshot ? 'the running backup' : undefined),
         finalCheckpointMs: FINAL_CHECKPOINT_MS,
         // Seal, ship, then checkpoint: the shipper seals before every step, and runs the steps that
         // restart the WAL itself, between its seal and its new pin.
