@@ -64,6 +64,19 @@ export interface SustainedRow {
   readonly holds?: { readonly count: number; readonly totalMs: number } | undefined;
   readonly status503: number;
   readonly statusOther: number;
+  /**
+   * Backpressure during the load: times writes were paused (the WAL over its cap, or the disk too
+   * full), how long in all, the longest (from the service's log; absent in older results).
+   */
+  readonly pauses?:
+    | {
+        readonly count: number;
+        readonly totalMs: number;
+        readonly longestMs: number;
+        /** Pauses that overlapped a backup (its snapshot pins the WAL). */
+        readonly duringBackup: number;
+      }
+    | undefined;
   readonly backups: number;
   /** The same rate with checkpoints held off, for a short window (fixed rates only). */
   readonly baseline:
@@ -161,7 +174,9 @@ async function runCase(
   let backups = 0;
   try {
     await eventLoopLag(service.port); // start the lag histogram afresh
+    const loadStart = Date.now();
     const main = await runLoad(service.port, c, seconds, path.join(workDir, 'load.bin'));
+    const loadEnd = Date.now();
     phase = 'after';
     const metrics = (await request(service.port, 'GET', '/metrics')).text;
     clearInterval(scraper);
@@ -181,6 +196,7 @@ async function runCase(
     }
     const stdout = await service.stop();
     backups = stdout.split('\n').filter((l) => l.includes('"event":"backup_finish"')).length;
+    const pauses = pausesIn(stdout, loadStart, loadEnd);
     return {
       name: c.name,
       seconds,
@@ -199,6 +215,7 @@ async function runCase(
       },
       status503: main.status503,
       statusOther: main.statusOther,
+      pauses,
       backups,
       baseline,
       walSeries,
@@ -308,9 +325,46 @@ function toSchemaOne(db: string): void {
   try {
     if (Number(conn.pragma('user_version', { simple: true })) !== 2) return;
     const backlog = conn.prepare('SELECT count(*) AS n FROM eviction_backlog').get() as { n: number };
-    if (backlog.n !== 0) throw new Error(`${db}: eviction backlog holds ${backlog.n} pairs; cannot downgrade`);
+    if (backlog.n !== 0)
+      throw new Error(`${db}: eviction backlog holds ${backlog.n} pairs; cannot downgrade`);
     conn.exec('DROP TABLE eviction_backlog; PRAGMA user_version = 1;');
   } finally {
     conn.close();
   }
+}
+
+/**
+ * The write pauses (backpressure) that ended during the load, from the service's JSON log lines, and
+ * how many of them overlapped a periodic backup (whose snapshot pins the WAL).
+ */
+function pausesIn(stdout: string, fromMs: number, toMs: number): NonNullable<SustainedRow['pauses']> {
+  const entries = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event?: string; time?: string | number; pausedMs?: number });
+  const at = (e: { time?: string | number }): number => new Date(e.time ?? 0).getTime();
+  const backups: [number, number][] = [];
+  let started: number | undefined;
+  for (const e of entries) {
+    if (e.event === 'backup_start') started = at(e);
+    else if ((e.event === 'backup_finish' || e.event === 'backup_fail') && started !== undefined) {
+      backups.push([started, at(e)]);
+      started = undefined;
+    }
+  }
+  let count = 0;
+  let totalMs = 0;
+  let longestMs = 0;
+  let duringBackup = 0;
+  for (const e of entries) {
+    if (e.event !== 'wal_backpressure_end' || typeof e.pausedMs !== 'number') continue;
+    const end = at(e);
+    if (end < fromMs || end > toMs + 1000) continue;
+    count++;
+    totalMs += e.pausedMs;
+    longestMs = Math.max(longestMs, e.pausedMs);
+    const begin = end - e.pausedMs;
+    if (backups.some(([b0, b1]) => b0 <= end && b1 >= begin)) duringBackup++;
+  }
+  return { count, totalMs, longestMs, duringBackup };
 }
