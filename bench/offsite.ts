@@ -82,6 +82,8 @@ export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
   fs.rmSync(work, { recursive: true, force: true });
   const report = renderReport(request, dataset.bytes, results, codecs, env);
   process.stdout.write(`${report}\n`);
+  fs.writeFileSync(path.join(ROOT, 'docs', 'bench-offsite.md'), `${report}\n`);
+  log('written: docs/bench-offsite.md');
   fs.writeFileSync(
     path.join(OUT_DIR, 'offsite.json'),
     `${JSON.stringify({ request, bytes: dataset.bytes, env, results, codecs }, null, 2)}\n`,
