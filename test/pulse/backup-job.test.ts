@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../dist/errors/index.js';
-import { type BackupFailure, BackupJob } from '../../dist/pulse/index.js';
+import { type BackupFailure, BackupJob, type BackupJobOptions } from '../../dist/pulse/index.js';
 import { integrity, makeDatabase, tempDir, waitFor } from '../helpers.js';
 
 let dir: string;
@@ -157,6 +157,19 @@ describe('BackupJob', () => {
 });
 
 describe('BackupJob: what the checkpoint job is told', () => {
+  /** A job that backs up `database` into the test's folder once an hour (so only start() runs it). */
+  function hourly(database: string, extra: Partial<BackupJobOptions>): BackupJobOptions {
+    return {
+      database,
+      backupDir: dir,
+      intervalSeconds: 3600,
+      keep: 2,
+      verify: 'quick',
+      timeoutSeconds: 60,
+      ...extra,
+    };
+  }
+
   /** Starts a backup paused at fault point `point` (in its copy worker); resolves once it is there. */
   async function pausedAt(job: BackupJob, point: string): Promise<string> {
     const marker = path.join(dir, 'paused');
@@ -190,18 +203,7 @@ describe('BackupJob: what the checkpoint job is told', () => {
       makeDatabase(database, 20);
       const writer = new Database(database);
       writer.exec("INSERT INTO t (body) VALUES ('in the WAL')"); // a WAL with frames to pin
-      const job = new BackupJob(
-        {
-          database,
-          backupDir: dir,
-          intervalSeconds: 3600,
-          keep: 2,
-          verify: 'quick',
-          timeoutSeconds: 60,
-          engine,
-        },
-        silent,
-      );
+      const job = new BackupJob(hourly(database, { engine }), silent);
       try {
         let marker = await pausedAt(job, 'copy-step@1');
         expect(job.running).toBe(true);
@@ -232,20 +234,14 @@ describe('BackupJob: what the checkpoint job is told', () => {
     let release = (): void => {};
     let asked = 0;
     const job = new BackupJob(
-      {
-        database,
-        backupDir: dir,
-        intervalSeconds: 3600,
-        keep: 2,
-        verify: 'quick',
-        timeoutSeconds: 60,
+      hourly(database, {
         beforeSnapshot: () => {
           asked++;
           return new Promise<void>((resolve) => {
             release = resolve;
           });
         },
-      },
+      }),
       silent,
     );
     const failures: BackupFailure[] = [];
