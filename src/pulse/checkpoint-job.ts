@@ -9,7 +9,13 @@ import {
 } from './checkpoint-runner.js';
 import type { Logger } from './logger.js';
 import type { PulseJob } from './ticker.js';
-import { nextCheckpoint, RESTART_TAIL_FRAMES, restartAt, type WalPolicyOptions } from './wal-policy.js';
+import {
+  logBytes,
+  nextCheckpoint,
+  RESTART_TAIL_FRAMES,
+  restartAt,
+  type WalPolicyOptions,
+} from './wal-policy.js';
 
 /** What the job needs of the store's write path, declared here (the store's `writes` satisfies it). */
 export interface WriteControl {
@@ -189,8 +195,7 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     const last = this.#last;
     if (this.#stopping || last === undefined || last.walFrames < 0) return Promise.resolve();
     const onRestart = last.mode !== 'PASSIVE' && !last.busy;
-    if (onRestart || last.walFrames * (last.pageSize + 24) < restartAt(this.#options))
-      return Promise.resolve();
+    if (onRestart || logBytes(last) < restartAt(this.#options)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, maxMs);
       function done(): void {
@@ -332,9 +337,9 @@ export class CheckpointJob extends EventEmitter<CheckpointJobEvents> implements 
     this.#previousBehind = last === undefined ? undefined : last.walFrames - last.checkpointedFrames;
     this.#done(outcome, pinnedBy);
     const restarted = outcome.mode !== 'PASSIVE' && !outcome.busy;
-    const logBytes = outcome.walFrames * (outcome.pageSize + 24);
     this.#sprinting =
-      !restarted && (logBytes >= restartAt(this.#options) || this.#options.writes?.refusal !== undefined);
+      !restarted &&
+      (logBytes(outcome) >= restartAt(this.#options) || this.#options.writes?.refusal !== undefined);
     // Straight on only while passes gain ground: a pinned WAL (a backup's snapshot) gives none.
     const gained =
       last === undefined ||

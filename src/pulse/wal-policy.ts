@@ -56,6 +56,11 @@ export function restartAt(options: WalPolicyOptions): number {
   return options.restartAtBytes ?? options.journalSizeLimitBytes / 2;
 }
 
+/** The log's length in bytes as a checkpoint saw it: its frames, each a page and a 24-byte header. */
+export function logBytes(outcome: CheckpointOutcome): number {
+  return outcome.walFrames * (outcome.pageSize + 24);
+}
+
 /**
  * The checkpoint step to run next. The bulk of the WAL is always copied by PASSIVE passes, which
  * never take the write lock; past `restartAt` passes run back to back, each leaving a shorter tail
@@ -74,8 +79,7 @@ export function nextCheckpoint(options: WalPolicyOptions, state: WalState): Chec
   const tail = state.missedTails >= MISSED_TAILS_BEFORE_WIDER ? 4 * RESTART_TAIL_FRAMES : RESTART_TAIL_FRAMES;
   if (last.walFrames < 0 || behind > tail) return 'PASSIVE';
   if (state.refusing) return 'TRUNCATE';
-  const logBytes = last.walFrames * (last.pageSize + 24);
-  if (logBytes < restartAt(options)) return 'PASSIVE';
+  if (logBytes(last) < restartAt(options)) return 'PASSIVE';
   // Converged: the last pass took back less than a quarter of the tail the one before it left.
   const converged = state.previousBehind !== undefined && 4 * behind > 3 * state.previousBehind;
   return behind <= HELD_TAIL_FRAMES || converged ? 'RESTART' : 'PASSIVE';
