@@ -163,9 +163,14 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Whether a row ran the reference build (ATS_BENCH_REFERENCE_CLI) rather than this one. */
+function isReference(r: SustainedRow): boolean {
+  return r.name.endsWith(', reference build');
+}
+
 /** The flat-out throughput of this build against the reference build's, when one ran. */
 function referenceSentence(result: SustainedResult): string[] {
-  const ref = result.rows.find((r) => r.name.endsWith(', reference build'));
+  const ref = result.rows.find(isReference);
   const ours = ref && result.rows.find((r) => `${r.name}, reference build` === ref.name);
   if (!ref || !ours || !(ref.requestsPerS > 0)) return [];
   const ratio = ours.requestsPerS / ref.requestsPerS;
@@ -178,7 +183,7 @@ function referenceSentence(result: SustainedResult): string[] {
 /** Each target of the section, met or missed, with the figure. */
 function targetSentences(result: SustainedResult): string[] {
   const cap = 4 * result.journalSizeLimitBytes;
-  const ours = result.rows.filter((r) => !r.name.endsWith(', reference build'));
+  const ours = result.rows.filter((r) => !isReference(r));
   const over = ours.filter((r) => r.walPeakBytes > cap);
   const lines = [
     '',

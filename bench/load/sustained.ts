@@ -195,8 +195,9 @@ async function runCase(
       baseline = { seconds: baselineSeconds, latency: held.stats, walPeakBytes: baselinePeak };
     }
     const stdout = await service.stop();
-    backups = stdout.split('\n').filter((l) => l.includes('"event":"backup_finish"')).length;
-    const pauses = pausesIn(stdout, loadStart, loadEnd);
+    const logged = logEntries(stdout);
+    backups = logged.filter((e) => e.event === 'backup_finish').length;
+    const pauses = pausesIn(logged, loadStart, loadEnd);
     return {
       name: c.name,
       seconds,
@@ -333,16 +334,30 @@ function toSchemaOne(db: string): void {
   }
 }
 
+/** The fields of the service's JSON log lines that this section reads. */
+interface LogEntry {
+  readonly event?: string;
+  readonly time?: string | number;
+  readonly pausedMs?: number;
+}
+
+function logEntries(stdout: string): LogEntry[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogEntry);
+}
+
 /**
  * The write pauses (backpressure) that ended during the load, from the service's JSON log lines, and
  * how many of them overlapped a periodic backup (whose snapshot pins the WAL).
  */
-function pausesIn(stdout: string, fromMs: number, toMs: number): NonNullable<SustainedRow['pauses']> {
-  const entries = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { event?: string; time?: string | number; pausedMs?: number });
-  const at = (e: { time?: string | number }): number => new Date(e.time ?? 0).getTime();
+function pausesIn(
+  entries: readonly LogEntry[],
+  fromMs: number,
+  toMs: number,
+): NonNullable<SustainedRow['pauses']> {
+  const at = (e: LogEntry): number => new Date(e.time ?? 0).getTime();
   const backups: [number, number][] = [];
   let started: number | undefined;
   for (const e of entries) {

@@ -56,7 +56,6 @@ describe('continuous backup soak', () => {
       // Every write must stay: attestation(i) cycles through 70 (actor, context) pairs, so with the
       // default max_per_actor_context (64) writes past the 4,480th evict the oldest, and a longer
       // soak then "missed" acknowledged writes that the primary had evicted.
-
       const config = writeConfig(
         dir,
         '[ATS]\nmax_per_actor_context = 1000000\n\n[Database]\npath = "data/ats.db"\nbackup_interval_seconds = 0\n\n[[Database.destination]]\nurl = "remote"\ncontinuous = true\nsync_interval_seconds = 0.2\nsnapshot_interval_seconds = 0\n\n[Pulse]\nticker_interval_seconds = 0.1\n\n[Server]\nport = 0\n',
