@@ -1,4 +1,4 @@
-import { cpCellOf, engineCopyOf, medianOf } from './block-targets.js';
+import { cpBesideOf, engineCopyOf, medianOf } from './block-targets.js';
 import { int, loadName, mb, ms, ratio, sec, sizeName } from './format.js';
 import type { RunRecord } from './report.js';
 import type { CellResult } from './results.js';
@@ -67,7 +67,7 @@ export function readingOf(run: RunRecord): string[] {
           x.sizeMb === d.sizeMb && x.load === load && x.contender === 'ours-block' && x.status === 'finished',
       );
       const engine = c ? engineCopyOf(c) : undefined;
-      const cp = c ? cpCellOf(cells, c)?.run?.copyMs : undefined;
+      const cp = c ? cpBesideOf(cells, c) : undefined;
       if (!c || engine === undefined || cp === undefined) return [];
       return [
         `${loadName(load, opts)}: ${sec(engine)} against ${sec(cp)} for cp+fsync (${ratio(engine / cp)}), snapshot held ${sec(medianOf(c, (r) => r.holdMs))} of which the bulk copy ${sec(medianOf(c, (r) => r.bulkMs))}; the whole CLI run ${sec(medianOf(c, (r) => r.wallMs))} with its quick_check`,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BenchOptions, LoadId } from './args.js';
-import { checkBlockTargets, cpCellOf, engineCopyOf, medianOf } from './block-targets.js';
+import { checkBlockTargets, cpBesideOf, engineCopyOf, medianOf } from './block-targets.js';
 import { CONTENDERS } from './contenders/index.js';
 import type { Dataset } from './dataset.js';
 import type { Environment } from './environment.js';
@@ -298,7 +298,7 @@ function copyRow(c: CellResult, cells: readonly CellResult[], opts: BenchOptions
 function engineCell(c: CellResult, cells: readonly CellResult[]): string {
   const engine = engineCopyOf(c);
   if (engine === undefined) return '–';
-  const cp = cpCellOf(cells, c)?.run?.copyMs;
+  const cp = cpBesideOf(cells, c);
   return cp === undefined ? sec(engine) : `${sec(engine)} (${ratio(engine / cp)})`;
 }
 

@@ -47,6 +47,8 @@ export interface CellResult {
         holdMs?: number | undefined;
         bulkMs?: number | undefined;
         verifyMs?: number | undefined;
+        /** cp + fsync of the same source timed beside this run (paired contenders). */
+        pairedCpMs?: number | undefined;
         wallMs: number;
         finished: boolean;
       }[]

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { LoadId } from './args.js';
 import { type CopyCheck, checkCopy } from './check-copy.js';
 import { nowMs, sleep } from './clock.js';
+import { cpFsync } from './contenders/cp-fsync.js';
 import type { Contender, ContenderRun } from './contenders/index.js';
 import { type Dataset, refreshWorkingCopy, truncateWal } from './dataset.js';
 import { FileSizeSampler } from './file-sampler.js';
@@ -19,6 +20,8 @@ const AFTER_MS = 2_000;
 const MAX_RUNS = 6;
 /** With no writer there is nothing to judge: a few runs only steady the copy time. */
 const MAX_RUNS_IDLE = 3;
+/** Runs a cell of a contender paired with cp + fsync takes at least: its ratio is of medians. */
+const MIN_PAIRED_RUNS = 3;
 /** A contender stopped at the cap restarts over and over; this much of it is enough to judge the writer. */
 const CAPPED_WINDOW_MS = 10_000;
 
@@ -118,21 +121,40 @@ export async function runCell(s: CellSetup): Promise<CellResult> {
   }
 }
 
-/** Runs the contender once, and again back to back while its runs are short, each into its own folder. */
+/**
+ * Runs the contender once, and again back to back while its runs are short, each into its own
+ * folder. A contender with `pairWithCp` gets a cp + fsync of the same source beside every run
+ * (before it on even runs, after it on odd ones, so that neither always goes first) and at least
+ * MIN_PAIRED_RUNS runs.
+ */
 async function repeatRuns(s: CellSetup): Promise<ContenderRun[]> {
   const runs: ContenderRun[] = [];
   let covered = 0;
   for (;;) {
     const outDir = path.join(s.outDir, String(runs.length + 1));
     fs.mkdirSync(outDir, { recursive: true });
+    const pairedFirst = s.contender.pairWithCp === true && runs.length % 2 === 0;
+    const pairedCp = async (): Promise<number | undefined> => {
+      if (s.contender.pairWithCp !== true) return undefined;
+      const cpDir = path.join(s.outDir, `cp-${runs.length + 1}`);
+      fs.mkdirSync(cpDir, { recursive: true });
+      warmPageCache(s.work);
+      const cp = await cpFsync.run({ source: s.work, outDir: cpDir, capMs: s.capMs });
+      fs.rmSync(cpDir, { recursive: true, force: true });
+      return cp.finished ? cp.copyMs : undefined;
+    };
+    const before = pairedFirst ? await pairedCp() : undefined;
     warmPageCache(s.work);
     const run = await s.contender.run({ source: s.work, outDir, capMs: s.capMs });
-    runs.push(run);
+    const after = s.contender.pairWithCp === true && !pairedFirst ? await pairedCp() : undefined;
+    const pairedCpMs = before ?? after;
+    runs.push(pairedCpMs === undefined ? run : { ...run, pairedCpMs });
     covered += run.endedAt - run.startedAt;
+    const fewest = s.contender.pairWithCp === true ? MIN_PAIRED_RUNS : 1;
     if (
       !run.finished ||
-      covered >= s.minWindowMs ||
-      runs.length >= (s.load === 'none' ? MAX_RUNS_IDLE : MAX_RUNS)
+      (runs.length >= fewest && covered >= s.minWindowMs) ||
+      runs.length >= Math.max(fewest, s.load === 'none' ? MAX_RUNS_IDLE : MAX_RUNS)
     )
       return runs;
   }
@@ -194,6 +216,7 @@ function summarize(runs: readonly ContenderRun[]): Pick<CellResult, 'status' | '
       holdMs: r.holdMs,
       bulkMs: r.bulkMs,
       verifyMs: r.verifyMs,
+      pairedCpMs: r.pairedCpMs,
       wallMs: r.wallMs,
       finished: r.finished,
     })),

@@ -55,6 +55,12 @@ export interface ContenderRun {
   readonly eventLoop?: EventLoopDelay | undefined;
   /** The copy, for the bench's own integrity check; removed afterwards. */
   readonly output?: string | undefined;
+  /**
+   * cp + fsync of the same source taken right beside this run (before it on even runs, after it on
+   * odd ones), for contenders with `pairWithCp`: this disk's write speed drifts by 5x within
+   * minutes, so only a copy timed beside the run is a fair yardstick for its ratio.
+   */
+  readonly pairedCpMs?: number | undefined;
 }
 
 /** One backup tool, run the same way in every cell. */
@@ -68,4 +74,6 @@ export interface Contender {
   /** Why it cannot run on this machine, or undefined when it can. */
   unavailable(): string | undefined;
   run(ctx: RunContext): Promise<ContenderRun>;
+  /** Time a cp + fsync beside every run (see `ContenderRun.pairedCpMs`), at least 3 runs a cell. */
+  readonly pairWithCp?: boolean | undefined;
 }
