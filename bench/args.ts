@@ -66,7 +66,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --run-all            also run contenders a lighter or smaller cell showed cannot finish
   --report FILE        Markdown report (default BENCHMARKS.md)
   --json FILE          raw results (default bench-out/results.json, not kept in git)
-  --offsite [--offsite-mb N] [--offsite-reps N]  only the off-site bench: upload/download vs bare
+  --offsite [--offsite-mb N] [--offsite-reps N] [--offsite-link MBPS]  only the off-site bench: upload/download vs bare
                        SDK calls to a local s3rver, peak RSS, codecs (default 1000 MB, 3 reps)
 Experiments: ATS_BENCH_ENGINE=path/to/backup/index.js runs ours-service on another engine build;
 ATS_BENCH_CLI=path/to/cli/main.js runs ours-cli and the service from another build;

@@ -20,20 +20,29 @@ import { benchChild, OUT_DIR, ROOT } from './paths.js';
 export interface OffsiteRequest {
   readonly sizeMb: number;
   readonly reps: number;
+  /** Bandwidth (MB/s, each way) of the link the second set of rows crosses; 0: not run. */
+  readonly linkMBps: number;
 }
 
-/** `--offsite [--offsite-mb N] [--offsite-reps N]` at the start of the arguments, else undefined. */
+/**
+ * `--offsite [--offsite-mb N] [--offsite-reps N] [--offsite-link MBPS]` at the start of the
+ * arguments, else undefined.
+ */
 export function offsiteRequest(argv: readonly string[]): OffsiteRequest | undefined {
   if (argv[0] !== '--offsite') return undefined;
-  const value = (name: string, fallback: number): number => {
+  const value = (name: string, fallback: number, least = 1): number => {
     const i = argv.indexOf(name);
     if (i < 0) return fallback;
     const n = Number(argv[i + 1]);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`${name} must be a whole number >= 1 (got ${argv[i + 1]})`);
+    if (!Number.isInteger(n) || n < least)
+      throw new Error(`${name} must be a whole number >= ${least} (got ${argv[i + 1]})`);
     return n;
   };
-  return { sizeMb: value('--offsite-mb', 1000), reps: value('--offsite-reps', 3) };
+  return {
+    sizeMb: value('--offsite-mb', 1000),
+    reps: value('--offsite-reps', 3),
+    linkMBps: value('--offsite-link', 100, 0),
+  };
 }
 
 /** Runs the off-site bench and prints its tables; raw results go to bench-out/offsite.json. */
@@ -75,6 +84,27 @@ export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
         child('download', { ...base, key, url: `${url}-enc`, name: upEnc.name, keyFile }),
       );
     }
+    if (request.linkMBps > 0) {
+      // The same calls through a link of that bandwidth: where the network, not the CPU, is the limit.
+      const link = await startLink(server.endpoint, request.linkMBps * 1_048_576);
+      try {
+        for (let rep = 0; rep < request.reps; rep++) {
+          const via = {
+            ...base,
+            endpoint: link.endpoint,
+            key: `link/${rep}.db`,
+            url: `s3://bench/link/${rep}`,
+          };
+          record(LINK.barePut, child('bare-put', via));
+          const up = child('upload', via);
+          record(LINK.upload, up);
+          record(LINK.bareGet, child('bare-get', via));
+          record(LINK.download, child('download', { ...via, name: up.name }));
+        }
+      } finally {
+        await link.stop();
+      }
+    }
   } finally {
     await server.stop();
   }
@@ -90,6 +120,14 @@ export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
   );
   log(`raw results in ${path.relative(ROOT, path.join(OUT_DIR, 'offsite.json'))}`);
 }
+
+/** Labels of the rows run through the paced link. */
+const LINK = {
+  barePut: 'bare PutObject, link',
+  upload: 'ats upload, link',
+  bareGet: 'bare GetObject, link',
+  download: 'ats download, link',
+} as const;
 
 function child(op: string, settings: OffsiteChildSettings): OffsiteChildResult {
   const run = spawnSync(process.execPath, [benchChild('offsite-child.js'), op, JSON.stringify(settings)], {
@@ -200,7 +238,7 @@ function renderReport(
     "ats's in the same rep, median of the reps (each rep's in brackets; >= 0.80 is the target). ats",
     "upload starts from the catalogue's checksum, as the service does, and hashes the bytes on the way;",
     'ats download includes the checksum check, fsync and a quick_check of the result. CPU',
-    "is the process's (all its threads, not the server's); \"event loop busy\" is the time its main",
+    'is the process\'s (all its threads, not the server\'s); "event loop busy" is the time its main',
     'thread was not free to serve (the codec runs in a worker).',
     '',
     table(
@@ -216,6 +254,25 @@ function renderReport(
     ),
     '',
     `quick_check inside ats download: ${sec(median('ats download', (r) => r.verifyMs ?? 0))}`,
+    ...(request.linkMBps > 0
+      ? [
+          '',
+          `### Over a ${request.linkMBps} MB/s link`,
+          '',
+          `The same calls (no encryption) through a proxy that paces each direction to ${request.linkMBps} MB/s, in`,
+          'front of the same server: a network link of that bandwidth, where loopback has none.',
+          '',
+          table(
+            ['operation', 'time', 'MB/s', 'vs bare', 'CPU', 'event loop busy', 'peak RSS growth', 'stored'],
+            [
+              row(LINK.barePut, LINK.barePut),
+              row(LINK.upload, LINK.barePut),
+              row(LINK.bareGet, LINK.bareGet),
+              row(LINK.download, LINK.bareGet),
+            ],
+          ),
+        ]
+      : []),
     '',
     '### Codecs (streamed, one thread, to disk)',
     '',
@@ -233,6 +290,32 @@ function renderReport(
 
 function mbps(bytes: number, ms: number): string {
   return (bytes / 1_048_576 / (ms / 1000)).toFixed(0);
+}
+
+/** The link proxy (link-proxy.ts) in its own process, in front of `endpoint`. */
+async function startLink(
+  endpoint: string,
+  bytesPerSecond: number,
+): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const target = new URL(endpoint);
+  const proxy = spawn(process.execPath, [benchChild('link-proxy.js'), target.port, String(bytesPerSecond)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    proxy.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0] ?? '{}') as { port: number }).port);
+    });
+    proxy.on('exit', (code) => reject(new Error(`link proxy exited with ${code}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      proxy.kill('SIGTERM');
+      await new Promise((resolve) => proxy.once('exit', resolve));
+    },
+  };
 }
 
 /** s3rver in its own process (test/fixtures/s3rver.mjs), bucket `bench`. */
