@@ -112,7 +112,15 @@ export function checkBlockTargets(cells: readonly CellResult[]): TargetCheck[] {
       target: 'Writer p99 during a block-engine backup ≤ 1.1× without',
       met: p99.length ? p99.every((x) => x.r <= 1.1) : undefined,
       measured: p99.length
-        ? p99.map((x) => `${sizeName(x.c.sizeMb)} ${x.c.load} ${ratio(x.r)}`).join('; ')
+        ? p99
+            .map((x) => {
+              // The same writer while cp + fsync copies the same file: what writing a copy of this
+              // size at the disk's speed costs the writer's commits, whoever writes it.
+              const w = cpCellOf(cells, x.c)?.writer;
+              const cp = w ? ratio(w.during.p99Ms / w.baseline.p99Ms) : '–';
+              return `${sizeName(x.c.sizeMb)} ${x.c.load} ${ratio(x.r)} (during cp + fsync: ${cp})`;
+            })
+            .join('; ')
         : 'no writer cell',
     },
   ];
