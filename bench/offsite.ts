@@ -2,10 +2,11 @@
 // Against one local s3rver in one run: a bare SDK PutObject/GetObject of the database file vs
 // ats's upload (hash, zstd, multipart) and download (decode, checksum, quick_check) of the same
 // file, each in its own process with its peak RSS; then every codec's ratio and speed on it.
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { CompressStream, DecompressStream } from 'zstd-napi';
@@ -120,6 +121,18 @@ export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
   );
   log(`raw results in ${path.relative(ROOT, path.join(OUT_DIR, 'offsite.json'))}`);
 }
+
+/** The columns of both throughput tables. */
+const COLUMNS = [
+  'operation',
+  'time',
+  'MB/s',
+  'vs bare',
+  'CPU',
+  'event loop busy',
+  'peak RSS growth (worst rep)',
+  'stored',
+];
 
 /** Labels of the rows run through the paced link. */
 const LINK = {
@@ -245,26 +258,14 @@ function renderReport(
     'is the process\'s (all its threads, not the server\'s); "event loop busy" is the time its main',
     'thread was not free to serve (the codec runs in a worker).',
     '',
-    table(
-      [
-        'operation',
-        'time',
-        'MB/s',
-        'vs bare',
-        'CPU',
-        'event loop busy',
-        'peak RSS growth (worst rep)',
-        'stored',
-      ],
-      [
-        row('bare PutObject', 'bare PutObject'),
-        row('ats upload', 'bare PutObject'),
-        row('ats upload, encrypted', 'bare PutObject'),
-        row('bare GetObject', 'bare GetObject'),
-        row('ats download', 'bare GetObject'),
-        row('ats download, encrypted', 'bare GetObject'),
-      ],
-    ),
+    table(COLUMNS, [
+      row('bare PutObject', 'bare PutObject'),
+      row('ats upload', 'bare PutObject'),
+      row('ats upload, encrypted', 'bare PutObject'),
+      row('bare GetObject', 'bare GetObject'),
+      row('ats download', 'bare GetObject'),
+      row('ats download, encrypted', 'bare GetObject'),
+    ]),
     '',
     `quick_check inside ats download: ${sec(median('ats download', (r) => r.verifyMs ?? 0))}`,
     ...(request.linkMBps > 0
@@ -275,24 +276,12 @@ function renderReport(
           `The same calls (no encryption) through a proxy that paces each direction to ${request.linkMBps} MB/s, in`,
           'front of the same server: a network link of that bandwidth, where loopback has none.',
           '',
-          table(
-            [
-              'operation',
-              'time',
-              'MB/s',
-              'vs bare',
-              'CPU',
-              'event loop busy',
-              'peak RSS growth (worst rep)',
-              'stored',
-            ],
-            [
-              row(LINK.barePut, LINK.barePut),
-              row(LINK.upload, LINK.barePut),
-              row(LINK.bareGet, LINK.bareGet),
-              row(LINK.download, LINK.bareGet),
-            ],
-          ),
+          table(COLUMNS, [
+            row(LINK.barePut, LINK.barePut),
+            row(LINK.upload, LINK.barePut),
+            row(LINK.bareGet, LINK.bareGet),
+            row(LINK.download, LINK.bareGet),
+          ]),
         ]
       : []),
     '',
@@ -314,6 +303,18 @@ function mbps(bytes: number, ms: number): string {
   return (bytes / 1_048_576 / (ms / 1000)).toFixed(0);
 }
 
+/** The port a child server prints as `{"port": N}` on its first line; rejects if it exits first. */
+function portOf(child: ChildProcessByStdio<null, Readable, null>, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0] ?? '{}') as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}`)));
+  });
+}
+
 /** The link proxy (link-proxy.ts) in its own process, in front of `endpoint`. */
 async function startLink(
   endpoint: string,
@@ -323,14 +324,7 @@ async function startLink(
   const proxy = spawn(process.execPath, [benchChild('link-proxy.js'), target.port, String(bytesPerSecond)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    proxy.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0] ?? '{}') as { port: number }).port);
-    });
-    proxy.on('exit', (code) => reject(new Error(`link proxy exited with ${code}`)));
-  });
+  const port = await portOf(proxy, 'link proxy');
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stop: async () => {
@@ -347,14 +341,7 @@ async function startServer(dir: string): Promise<{ endpoint: string; stop(): Pro
     env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('\n')) resolve((JSON.parse(out.split('\n')[0] ?? '{}') as { port: number }).port);
-    });
-    server.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
+  const port = await portOf(server, 's3rver');
   return {
     endpoint: `http://127.0.0.1:${port}`,
     async stop() {
