@@ -128,13 +128,12 @@ export function checkBlockTargets(cells: readonly CellResult[]): TargetCheck[] {
 
 /** How a cell's cp + fsync figure was taken, for the target's sentence. */
 function howCpTimed(c: CellResult): string {
-  const n = (c.runs ?? []).filter((r) => r.finished && r.pairedCpMs !== undefined).length;
-  if (n === 0) return 'against the cp + fsync cell; medians';
-  const each = (c.runs ?? [])
-    .filter((r) => r.finished && r.engineCopyMs !== undefined && r.pairedCpMs !== undefined)
-    .map((r) => ratio((r.engineCopyMs as number) / (r.pairedCpMs as number)))
-    .join(', ');
-  return `median of ${n} runs' ratios to a cp + fsync timed beside each (${each}); medians`;
+  const paired = (c.runs ?? []).filter(
+    (r) => r.finished && r.engineCopyMs !== undefined && r.pairedCpMs !== undefined,
+  );
+  if (paired.length === 0) return 'against the cp + fsync cell; medians';
+  const each = paired.map((r) => ratio((r.engineCopyMs as number) / (r.pairedCpMs as number))).join(', ');
+  return `median of ${paired.length} runs' ratios to a cp + fsync timed beside each (${each}); medians`;
 }
 
 /**

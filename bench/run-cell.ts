@@ -20,7 +20,7 @@ const AFTER_MS = 2_000;
 const MAX_RUNS = 6;
 /** With no writer there is nothing to judge: a few runs only steady the copy time. */
 const MAX_RUNS_IDLE = 3;
-/** Runs a cell of a contender paired with cp + fsync takes at least: its ratio is of medians. */
+/** Runs a cell of a contender paired with cp + fsync takes at least: its ratio is a median of theirs. */
 const MIN_PAIRED_RUNS = 3;
 /** A contender stopped at the cap restarts over and over; this much of it is enough to judge the writer. */
 const CAPPED_WINDOW_MS = 10_000;
