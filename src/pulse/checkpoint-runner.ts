@@ -19,6 +19,12 @@ export interface CheckpointOutcome {
   readonly checkpointedFrames: number;
   readonly pageSize: number;
   readonly ms: number;
+  /**
+   * The worker fsynced the WAL itself after this pass: the pass copied nothing new (a reader pins
+   * the log) while frames had been added, so SQLite, which syncs the WAL only before copying,
+   * synced nothing.
+   */
+  readonly walSynced?: boolean | undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { faultPoint } from '../backup/index.js';
@@ -23,6 +24,30 @@ interface Row {
   checkpointed: number;
 }
 
+// The store commits with synchronous=NORMAL: a commit is durable once the WAL is fsynced, which
+// SQLite does at the start of a checkpoint that has frames to copy. While a reader pins the log (a
+// backup's snapshot), passes have nothing they may copy, and without this worker's own fsync the
+// commits made meanwhile (seconds, for a big backup) would not reach the disk until the pin ends.
+let walFd: number | undefined;
+let previous: Row | undefined;
+let syncedLog = -1;
+
+/** fdatasyncs the WAL through a descriptor kept for it (reopened when the file is a new one). */
+function syncWal(): boolean {
+  const file = `${database}-wal`;
+  const now = fs.statSync(file, { throwIfNoEntry: false });
+  if (now === undefined) return false;
+  const kept = walFd === undefined ? undefined : fs.fstatSync(walFd);
+  if (walFd === undefined || kept?.ino !== now.ino || kept?.dev !== now.dev) {
+    // Closing a descriptor on the -wal drops no lock of SQLite's: its WAL locks are on the -shm
+    // and its other locks on the database file, and it takes none on the -wal itself.
+    if (walFd !== undefined) fs.closeSync(walFd);
+    walFd = fs.openSync(file, 'r');
+  }
+  fs.fdatasyncSync(walFd);
+  return true;
+}
+
 function checkpoint(mode: CheckpointMode, kind: CheckpointKind): CheckpointOutcome {
   if (kind !== 'held') faultPoint(kind === 'final' ? 'final-checkpoint' : 'checkpoint');
   const started = performance.now();
@@ -32,6 +57,17 @@ function checkpoint(mode: CheckpointMode, kind: CheckpointKind): CheckpointOutco
     checkpointed: -1,
   };
   if (kind === 'held') faultPoint('held-checkpoint');
+  // A pass that copied nothing new while the log grew: SQLite synced nothing (see above).
+  const stalled =
+    mode === 'PASSIVE' &&
+    previous !== undefined &&
+    row.checkpointed === previous.checkpointed &&
+    row.log > row.checkpointed &&
+    row.log > previous.log &&
+    row.log !== syncedLog;
+  previous = row;
+  const walSynced = stalled && syncWal();
+  if (walSynced) syncedLog = row.log;
   return {
     mode,
     busy: row.busy !== 0,
@@ -39,6 +75,7 @@ function checkpoint(mode: CheckpointMode, kind: CheckpointKind): CheckpointOutco
     checkpointedFrames: row.checkpointed,
     pageSize,
     ms: performance.now() - started,
+    walSynced,
   };
 }
 

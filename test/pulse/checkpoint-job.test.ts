@@ -123,7 +123,33 @@ describe('CheckpointJob: PASSIVE passes', () => {
     reader.close();
     writer.close();
   });
+
+  it('fsyncs the WAL itself while a reader pins it, so commits made meanwhile reach the disk; once per new frames', async () => {
+    // The store commits with synchronous=NORMAL: only a checkpoint's fsync of the WAL makes a
+    // commit durable, and SQLite syncs the WAL only before copying frames, which a pinned log
+    // forbids. Without the worker's own fsync, a backup's whole hold went unsynced.
+    const { file, writer } = walDatabase(1);
+    const reader = new Database(file, { readonly: true });
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM t').get(); // pins the log from here
+    const outcomes: CheckpointOutcomeSeen[] = [];
+    startJob({ database: file, idlePassMs: 20 }).on('step', () => outcomes.push({ ...job!.last! }));
+    // The first pass copies everything the pinned snapshot holds, then passes wait for writes.
+    await waitFor(() => job!.last !== undefined, 20_000, 'a first pass');
+    for (let i = 0; i < 50; i++) writer.prepare('INSERT INTO t VALUES (?)').run('while pinned '.repeat(100));
+    await waitFor(() => outcomes.some((o) => o.walSynced === true), 20_000, 'a pass that fsyncs the WAL');
+    const synced = outcomes.findIndex((o) => o.walSynced === true);
+    expect(outcomes[synced]!.checkpointedFrames).toBeLessThan(outcomes[synced]!.walFrames);
+    // No new frames after it: the passes that follow have nothing to sync.
+    await waitFor(() => outcomes.length >= synced + 4, 20_000, 'three more passes');
+    expect(outcomes.slice(synced + 1).filter((o) => o.walSynced === true)).toEqual([]);
+    reader.exec('COMMIT');
+    reader.close();
+    writer.close();
+  });
 });
+
+type CheckpointOutcomeSeen = NonNullable<CheckpointJob['last']>;
 
 describe('CheckpointJob: the WAL policy against a writer flat out', () => {
   it('keeps the WAL within a small multiple of journal_size_limit: the log restarts again and again', async () => {
