@@ -28,24 +28,28 @@ interface Row {
 // SQLite does at the start of a checkpoint that has frames to copy. While a reader pins the log (a
 // backup's snapshot), passes have nothing they may copy, and without this worker's own fsync the
 // commits made meanwhile (seconds, for a big backup) would not reach the disk until the pin ends.
-let walFd: number | undefined;
 let previous: Row | undefined;
 let syncedLog = -1;
 
-/** fdatasyncs the WAL through a descriptor kept for it (reopened when the file is a new one). */
+/**
+ * fdatasyncs the WAL through a descriptor opened for it and closed after: closing a descriptor on
+ * the -wal drops no lock of SQLite's (its WAL locks are on the -shm and its other locks on the
+ * database file; it takes none on the -wal), and a kept one would outlive a terminated worker.
+ */
 function syncWal(): boolean {
-  const file = `${database}-wal`;
-  const now = fs.statSync(file, { throwIfNoEntry: false });
-  if (now === undefined) return false;
-  const kept = walFd === undefined ? undefined : fs.fstatSync(walFd);
-  if (walFd === undefined || kept?.ino !== now.ino || kept?.dev !== now.dev) {
-    // Closing a descriptor on the -wal drops no lock of SQLite's: its WAL locks are on the -shm
-    // and its other locks on the database file, and it takes none on the -wal itself.
-    if (walFd !== undefined) fs.closeSync(walFd);
-    walFd = fs.openSync(file, 'r');
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(`${database}-wal`, 'r');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return false;
+    throw err;
   }
-  fs.fdatasyncSync(walFd);
-  return true;
+  try {
+    fs.fdatasyncSync(fd);
+    return true;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function checkpoint(mode: CheckpointMode, kind: CheckpointKind): CheckpointOutcome {
