@@ -1,4 +1,5 @@
 import { ratio, sec, sizeName } from './format.js';
+import { median } from './metrics.js';
 import type { CellResult } from './results.js';
 import type { TargetCheck } from './targets.js';
 
@@ -10,11 +11,8 @@ export function medianOf(
   const values = (c.runs ?? [])
     .filter((r) => r.finished)
     .map(pick)
-    .filter((v): v is number => v !== undefined && Number.isFinite(v))
-    .sort((a, b) => a - b);
-  if (values.length === 0) return undefined;
-  const mid = Math.floor(values.length / 2);
-  return values.length % 2 ? values[mid] : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
+    .filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return values.length === 0 ? undefined : median(values);
 }
 
 /**

@@ -14,6 +14,16 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[rank] ?? NaN;
 }
 
+/** The median of `values` (the mean of the middle two when their number is even); NaN when empty. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** A time window [from, to) in monotonic ms. */
 export type Window = readonly [number, number];
 

@@ -14,6 +14,7 @@ import { ensureDataset } from './dataset.js';
 import { describeEnvironment } from './environment.js';
 import { kbAsMb, mb, ratio, sec, sizeName, table } from './format.js';
 import { log } from './log.js';
+import { median as medianOfAll } from './metrics.js';
 import type { OffsiteChildResult, OffsiteChildSettings } from './offsite-child.js';
 import { benchChild, OUT_DIR, ROOT } from './paths.js';
 
@@ -221,14 +222,6 @@ function renderReport(
     (results[label] ?? [])
       .map((r, i) => (results[bare]?.[i]?.ms ?? Number.NaN) / r.ms)
       .filter((x) => Number.isFinite(x));
-  const medianRatio = (label: string, bare: string): number => {
-    const values = ratios(label, bare).sort((a, b) => a - b);
-    const mid = Math.floor(values.length / 2);
-    if (values.length === 0) return Number.NaN;
-    return values.length % 2
-      ? (values[mid] as number)
-      : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
-  };
   const row = (label: string, bare: string): string[] => {
     const ms = median(label, (r) => r.ms);
     return [
@@ -237,7 +230,7 @@ function renderReport(
       mbps(bytes, ms),
       label === bare
         ? '1.00'
-        : `${ratio(medianRatio(label, bare))} (${ratios(label, bare)
+        : `${ratio(medianOfAll(ratios(label, bare)))} (${ratios(label, bare)
             .map((x) => ratio(x))
             .join(', ')})`,
       sec(median(label, (r) => r.cpuMs ?? 0)),
