@@ -29,7 +29,6 @@ interface Row {
 // backup's snapshot), passes have nothing they may copy, and without this worker's own fsync the
 // commits made meanwhile (seconds, for a big backup) would not reach the disk until the pin ends.
 let previous: Row | undefined;
-let syncedLog = -1;
 
 /**
  * fdatasyncs the WAL through a descriptor opened for it and closed after: closing a descriptor on
@@ -67,11 +66,9 @@ function checkpoint(mode: CheckpointMode, kind: CheckpointKind): CheckpointOutco
     previous !== undefined &&
     row.checkpointed === previous.checkpointed &&
     row.log > row.checkpointed &&
-    row.log > previous.log &&
-    row.log !== syncedLog;
+    row.log > previous.log;
   previous = row;
   const walSynced = stalled && syncWal();
-  if (walSynced) syncedLog = row.log;
   return {
     mode,
     busy: row.busy !== 0,
