@@ -106,7 +106,7 @@ describe('continuous backup soak', () => {
           const lost = writes.filter((w) => w.durable && w.ack !== undefined && !present.has(w.i));
           if (lost.length > 0)
             console.log(
-              'DEBUG after kill',
+              'acknowledged writes missing after kill',
               kills,
               present.size,
               fs.readdirSync(path.join(dir, 'remote'), { recursive: true }).join('\n'),

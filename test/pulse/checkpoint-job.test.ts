@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CheckpointJob, type CheckpointJobOptions } from '../../dist/pulse/index.js';
+import { CheckpointJob, type CheckpointJobOptions, type CheckpointOutcome } from '../../dist/pulse/index.js';
 import {
   type AttestationInput,
   type AttestationStore,
@@ -132,7 +132,7 @@ describe('CheckpointJob: PASSIVE passes', () => {
     const reader = new Database(file, { readonly: true });
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM t').get(); // pins the log from here
-    const outcomes: CheckpointOutcomeSeen[] = [];
+    const outcomes: CheckpointOutcome[] = [];
     startJob({ database: file, idlePassMs: 20 }).on('step', () => outcomes.push({ ...job!.last! }));
     // The first pass copies everything the pinned snapshot holds, then passes wait for writes.
     await waitFor(() => job!.last !== undefined, 20_000, 'a first pass');
@@ -148,8 +148,6 @@ describe('CheckpointJob: PASSIVE passes', () => {
     writer.close();
   });
 });
-
-type CheckpointOutcomeSeen = NonNullable<CheckpointJob['last']>;
 
 describe('CheckpointJob: the WAL policy against a writer flat out', () => {
   it('keeps the WAL within a small multiple of journal_size_limit: the log restarts again and again', async () => {
