@@ -32,6 +32,16 @@ export interface DestinationInfo {
   readonly description: string;
 }
 
+/** Options of {@link Destination.put}. */
+export interface PutOptions {
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * An upper bound of the body's length, when known: S3 sizes its parts by it (an object store
+   * takes at most 10,000 parts, so a bound past 10,000 parts of the configured size needs it).
+   */
+  readonly maxBytes?: number | undefined;
+}
+
 /**
  * Where remote backups go: an immutable object store. Names are written once and never replaced
  * (an object store has no rename, so nothing is rotated by renaming); `put` makes an object
@@ -49,9 +59,11 @@ export interface Destination {
   listPrefix(prefix: string, signal?: AbortSignal): Promise<RemoteEntry[]>;
   /**
    * Stores `body` (produced as it is read, never held whole) as `name`, visible only once complete;
-   * an interrupted put leaves no object under `name`. Returns the stored entry.
+   * an interrupted put leaves no object under `name`. Returns the stored entry. A chunk of `body`
+   * is only lent: it may be reused once the next is asked for, so a put copies or writes each
+   * one before it asks for more (a stream's chunks are the consumer's; a backup's are not).
    */
-  put(name: string, body: Readable, signal?: AbortSignal): Promise<RemoteEntry>;
+  put(name: string, body: AsyncIterable<Buffer>, options?: PutOptions): Promise<RemoteEntry>;
   /** The stored bytes of `name` in `range` (default all; `end` exclusive), as a stream; EREMOTE if absent. */
   open(name: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
   /** The stored length of `name`, or undefined when there is none. */

@@ -3,16 +3,15 @@ import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   type ByteRange,
   type Destination,
   type DestinationInfo,
+  type PutOptions,
   type RemoteEntry,
   validObjectName,
 } from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
-import { fileSink } from './file-sink.js';
 import { fsyncDir, installFile } from './install.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -77,7 +76,7 @@ export class FolderDestination implements Destination {
     return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  async put(name: string, body: Readable, signal?: AbortSignal): Promise<RemoteEntry> {
+  async put(name: string, body: AsyncIterable<Buffer>, options: PutOptions = {}): Promise<RemoteEntry> {
     const file = this.#path(name);
     const folder = path.dirname(file);
     await fs.mkdir(folder, { recursive: true }).catch((err: unknown) => {
@@ -89,7 +88,16 @@ export class FolderDestination implements Destination {
     });
     let closed = false;
     try {
-      await pipeline(body, fileSink(handle), { signal });
+      // Each chunk is written before the next is asked for (they are lent, see Destination.put).
+      let offset = 0;
+      for await (const chunk of body) {
+        options.signal?.throwIfAborted();
+        for (let done = 0; done < chunk.length; ) {
+          const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, offset + done);
+          done += bytesWritten;
+        }
+        offset += chunk.length;
+      }
       await handle.close();
       closed = true;
       if (await exists(file))

@@ -1,7 +1,7 @@
 import type fs from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type TransferListItem, Worker } from 'node:worker_threads';
 import { BackupError } from './errors.js';
+import { FRAME_BUFFER_BYTES } from './object-codec.js';
 import type { EncryptionKey } from './object-crypto.js';
 import { encodeHeader, type ObjectHeader } from './object-format.js';
 import type { PlainFacts } from './object-stream.js';
@@ -38,8 +38,11 @@ function crashed(where: string | undefined, reason: string, cause?: unknown): Ba
   return new BackupError('ATS_BACKUP_WORKER', 'backup object worker', where, reason, { cause });
 }
 
-function start(data: ObjectWorkerData): { worker: Worker; exited: Promise<number> } {
-  const worker = new Worker(WORKER_URL, { workerData: data });
+function start(
+  data: ObjectWorkerData,
+  transferList: TransferListItem[] = [],
+): { worker: Worker; exited: Promise<number> } {
+  const worker = new Worker(WORKER_URL, { workerData: data, transferList });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   return { worker, exited };
 }
@@ -62,9 +65,15 @@ export async function plainFactsInWorker(handle: fs.FileHandle, file: string): P
 
 /** An object's bytes as a worker makes them. */
 export interface EncodedObject {
-  /** The object's bytes; destroying it stops the worker. */
-  readonly body: Readable;
-  /** Settles when the worker has exited (after `body` ended or was destroyed); never rejects. */
+  /**
+   * The object's bytes, in order. Each chunk is lent: it is valid until the next one is asked
+   * for, when its memory goes back to the worker to be filled again (a consumer copies or
+   * writes it first, as the destinations' `put` does).
+   */
+  readonly body: AsyncIterable<Buffer>;
+  /** Stops the worker (the body then fails, or ends if it had ended already). */
+  stop(): void;
+  /** Settles when the worker has exited (after the body ended or `stop`); never rejects. */
   readonly exited: Promise<void>;
 }
 
@@ -72,8 +81,9 @@ export interface EncodedObject {
  * The bytes of an object holding the file open as `handle` (whose facts `header` records), made
  * by a worker thread as they are read (object-stream.ts's encodeObject, off this thread). The
  * body fails (and the worker stops) if the file no longer has the length or, with `checkSha256`,
- * the SHA-256 the header promises. The caller must destroy `body` and await `exited` before it
- * closes `handle`.
+ * the SHA-256 the header promises. At most WINDOW messages of chunks are on their way at once,
+ * and frame buffers go back to the worker once used, so an upload of any size runs in a few
+ * MiB that it reuses. The caller must call `stop` and await `exited` before it closes `handle`.
  */
 export function encodeObjectInWorker(
   handle: fs.FileHandle,
@@ -85,60 +95,83 @@ export function encodeObjectInWorker(
 ): EncodedObject {
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
-  const { worker, exited } = start({
-    task: 'encode',
-    fd: handle.fd,
-    file,
-    header,
-    headerBytes: new Uint8Array(encodeHeader(header)),
-    key: keyData(key),
-    level,
-    checkSha256,
-    control,
-    window: WINDOW,
-  });
+  const returns = new MessageChannel();
+  const { worker, exited } = start(
+    {
+      task: 'encode',
+      fd: handle.fd,
+      file,
+      header,
+      headerBytes: new Uint8Array(encodeHeader(header)),
+      key: keyData(key),
+      level,
+      checkSha256,
+      control,
+      window: WINDOW,
+      returns: returns.port2,
+    },
+    [returns.port2],
+  );
+  const queue: Uint8Array[][] = [];
   let ended = false;
-  let owed = 0; // chunks taken from the worker but not yet credited back (the stream is full)
-  const credit = (n: number): void => {
-    Atomics.add(flags, 1, n);
-    Atomics.notify(flags, 1);
+  let failure: BackupError | undefined;
+  let wake: (() => void) | undefined;
+  const changed = (): void => {
+    wake?.();
+    wake = undefined;
   };
   const stop = (): void => {
     Atomics.store(flags, 0, 1);
     Atomics.notify(flags, 1);
     void worker.terminate();
   };
-  const body = new Readable({
-    highWaterMark: 1 << 20,
-    read() {
-      if (owed > 0) credit(owed);
-      owed = 0;
-    },
-    destroy(err, done) {
-      if (!ended) stop();
-      done(err);
-    },
-  });
   worker.on('message', (m: ObjectWorkerMessage) => {
-    if (body.destroyed) return;
-    if (m.type === 'data') {
-      let room = true;
-      for (const c of m.chunks) room = body.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-      if (room) credit(1);
-      else owed++;
-    } else if (m.type === 'end') {
-      ended = true;
-      body.push(null);
-    } else if (m.type === 'error') body.destroy(errorOf(m.error));
+    if (m.type === 'data') queue.push(m.chunks);
+    else if (m.type === 'end') ended = true;
+    else if (m.type === 'error') failure ??= errorOf(m.error);
+    changed();
   });
   worker.on('error', (err) => {
-    if (!body.destroyed) body.destroy(crashed(file, err.message, err));
+    failure ??= crashed(file, err.message, err);
+    changed();
   });
+  const gone = exited.then((code) => {
+    if (!ended) failure ??= crashed(file, `exited with code ${code} before finishing`);
+    changed();
+  });
+  async function* body(): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const chunks = queue.shift();
+        if (chunks === undefined) {
+          if (failure) throw failure;
+          if (ended) return;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        for (const c of chunks) yield Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+        // Asked for more: the consumer is done with this message's chunks.
+        const frames = [...new Set(chunks.map((c) => c.buffer as ArrayBuffer))].filter(
+          (b) => b.byteLength === FRAME_BUFFER_BYTES,
+        );
+        if (frames.length > 0) returns.port1.postMessage(frames, frames);
+        Atomics.add(flags, 1, 1);
+        Atomics.notify(flags, 1);
+      }
+    } finally {
+      if (!ended) stop();
+      returns.port1.close();
+    }
+  }
   return {
-    body,
-    exited: exited.then((code) => {
-      if (!ended && !body.destroyed) body.destroy(crashed(file, `exited with code ${code} before finishing`));
-    }),
+    body: body(),
+    stop: () => {
+      if (!ended) stop();
+      returns.port1.close();
+    },
+    exited: gone,
   };
 }
 

@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { BackupError, type BackupErrorCode, reasonOf } from './errors.js';
-import { FrameDecoder, FrameEncoder } from './object-codec.js';
+import { FrameDecoder, FrameEncoder, freeNow } from './object-codec.js';
 import type { EncryptionKey } from './object-crypto.js';
 import type { ObjectHeader } from './object-format.js';
 import type { PlainFacts } from './object-stream.js';
@@ -30,9 +30,11 @@ export type ObjectWorkerData =
       readonly key: KeyData | undefined;
       readonly level: number;
       readonly checkSha256: boolean;
-      /** Int32 [0]: 1 = stop; [1]: chunks the host has taken (credit for `window` more). */
+      /** Int32 [0]: 1 = stop; [1]: messages the host has finished with (credit for `window` more). */
       readonly control: SharedArrayBuffer;
       readonly window: number;
+      /** Where the host gives back the frame buffers it has finished with (ArrayBuffer[] messages), for reuse. */
+      readonly returns: MessagePort;
     }
   | {
       readonly task: 'decode';
@@ -107,9 +109,12 @@ function facts(fd: number): PlainFacts {
   return { bytes, sha256: hash.digest('hex'), pageSize, pageCount };
 }
 
-/** `chunk`, or a copy of it when it shares its ArrayBuffer (a pool slice) and so cannot be moved. */
+/** Chunks at least this long own their ArrayBuffer (the encoder's frames); shorter ones may be pool slices. */
+const MOVABLE_BYTES = 64 << 10;
+
+/** `chunk`, or a copy of it when it may share its ArrayBuffer (a pool slice) and so cannot be moved. */
 function ownMemory(chunk: Buffer): Buffer {
-  if (chunk.byteOffset === 0 && chunk.length === chunk.buffer.byteLength) return chunk;
+  if (chunk.length >= MOVABLE_BYTES) return chunk;
   const copy = Buffer.allocUnsafeSlow(chunk.length);
   chunk.copy(copy);
   return copy;
@@ -119,22 +124,29 @@ function encode(d: Extract<ObjectWorkerData, { task: 'encode' }>): void {
   const control = new Int32Array(d.control);
   const cancelled = (): BackupError => new BackupError('ATS_BACKUP_CANCELLED', 'upload', d.file, 'cancelled');
   let sent = 0;
+  let encoder: FrameEncoder | undefined;
+  const takeReturns = (): void => {
+    for (let m = receiveMessageOnPort(d.returns); m; m = receiveMessageOnPort(d.returns))
+      for (const buffer of m.message as ArrayBuffer[]) encoder?.reuse(buffer);
+  };
   const emit = (chunks: Buffer[]): void => {
     for (;;) {
+      takeReturns();
       if (Atomics.load(control, 0) !== 0) throw cancelled();
       const taken = Atomics.load(control, 1);
       if (sent - taken < d.window) break;
       Atomics.wait(control, 1, taken, 1_000);
     }
-    // Moved, not copied (bar a few small pieces): the host's collector frees them, not this
-    // thread's, which makes too little garbage of its own to run often.
+    // Moved, not copied (bar a few small pieces). The host gives frame buffers back once the
+    // upload has copied them, and the encoder fills them again: in steady state an upload
+    // allocates nothing per frame, so no garbage builds up for either thread's collector.
     const movable = chunks.map(ownMemory);
     post({ type: 'data', chunks: movable }, [...new Set(movable.map((c) => c.buffer as ArrayBuffer))]);
     sent++;
   };
   const header = d.header;
   emit([Buffer.from(d.headerBytes)]);
-  const encoder = new FrameEncoder(Buffer.from(d.headerBytes), header, keyOf(d.key), d.level, emit);
+  encoder = new FrameEncoder(Buffer.from(d.headerBytes), header, keyOf(d.key), d.level, emit);
   // When the header's checksum came from the catalogue rather than a pass over this descriptor,
   // the bytes are hashed on the way and checked before the last frame: a mismatch fails the upload.
   const hash = d.checkSha256 ? crypto.createHash('sha256') : undefined;
@@ -178,26 +190,21 @@ function decode(d: Extract<ObjectWorkerData, { task: 'decode' }>): void {
           while (done < chunk.length)
             done += fs.writeSync(fd, chunk, done, chunk.length - done, offset + done);
         };
-  let done: ArrayBuffer[] = [];
+  // A decrypted frame is freed as soon as it is written, not left to this thread's collector.
   const decoder = new FrameDecoder(
     d.where,
     keyOf(d.key),
     write,
     (header) => post({ type: 'header', header }),
-    (buffer) => {
-      if (buffer.byteOffset === 0 && buffer.length === buffer.buffer.byteLength)
-        done.push(buffer.buffer as ArrayBuffer);
-    },
+    freeNow,
   );
   port?.on('message', (message: ObjectHostMessage) => {
     try {
       if (message.type === 'data') {
         const chunk = message.chunk;
         decoder.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        // The batch goes back for reuse, and decrypted frames go to be freed by the host's
-        // collector: this thread makes too little garbage of its own to collect often.
-        const buffers = [chunk.buffer as ArrayBuffer, ...done];
-        done = [];
+        // The batch goes back for reuse.
+        const buffers = [chunk.buffer as ArrayBuffer];
         post({ type: 'ack', plainBytes: decoder.plainBytes, buffers }, buffers);
       } else {
         post({ type: 'done', header: decoder.end() });

@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import type { Destination } from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
 import type { EncryptionKey } from './object-crypto.js';
@@ -97,13 +96,6 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
         : null,
     };
     let sent = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done: TransformCallback) {
-        sent += chunk.length;
-        options.onProgress?.(sent);
-        done(null, chunk);
-      },
-    });
     const encoded = encodeObjectInWorker(
       handle,
       options.file,
@@ -112,13 +104,23 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
       options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
       options.known !== undefined,
     );
-    encoded.body.on('error', (err) => counter.destroy(err));
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const chunk of encoded.body) {
+        sent += chunk.length;
+        options.onProgress?.(sent);
+        yield chunk;
+      }
+    }
     let stored: Awaited<ReturnType<Destination['put']>>;
     try {
-      stored = await destination.put(name, encoded.body.pipe(counter), options.signal);
+      // The object is at most the plaintext, zstd's worst-case growth and the frames' headers.
+      stored = await destination.put(name, counted(), {
+        signal: options.signal,
+        maxBytes: Math.ceil(plain.bytes * 1.01) + (4 << 20),
+      });
     } finally {
       // The worker reads through this handle's descriptor: it must be gone before the handle closes.
-      encoded.body.destroy();
+      encoded.stop();
       await encoded.exited;
     }
     if (stored.bytes !== sent) {

@@ -6,16 +6,17 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import {
   type ByteRange,
   type Destination,
   type DestinationInfo,
+  type PutOptions,
   type RemoteEntry,
   validObjectName,
 } from './destination.js';
 import { BackupError, reasonOf } from './errors.js';
 import { makeS3Client, type S3ClientSettings, s3Settings } from './s3-client.js';
+import { partBytesFor, putStream } from './s3-multipart.js';
 import type { S3Location } from './s3-url.js';
 
 /** Times a download resumes (from the byte it reached) after a dropped or cut connection. */
@@ -96,25 +97,22 @@ export class S3Destination implements Destination {
     return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  async put(name: string, body: Readable, signal?: AbortSignal): Promise<RemoteEntry> {
+  async put(name: string, body: AsyncIterable<Buffer>, options: PutOptions = {}): Promise<RemoteEntry> {
     const key = this.#key(name);
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: this.#location.bucket, Key: key, Body: body },
-      partSize: this.#settings.partBytes,
-      queueSize: this.#settings.queueSize,
-      leavePartsOnError: false, // abort the multipart upload: no parts left billed, nothing visible
-    });
-    const abort = (): void => {
-      upload.abort().catch(() => {});
-    };
-    signal?.addEventListener('abort', abort, { once: true });
-    try {
-      await this.#call('upload', key, () => upload.done());
-    } finally {
-      signal?.removeEventListener('abort', abort);
-      body.destroy();
-    }
+    const { signal } = options;
+    await this.#call('upload', key, () =>
+      putStream(
+        {
+          client: this.#client,
+          bucket: this.#location.bucket,
+          key,
+          partBytes: partBytesFor(this.#settings.partBytes, options.maxBytes),
+          queueSize: this.#settings.queueSize,
+          signal,
+        },
+        body,
+      ),
+    );
     const stored = await this.stat(name, signal);
     if (!stored)
       throw new BackupError(

@@ -11,7 +11,7 @@ import type { ObjectStore } from './destination.js';
 export interface StreamDestination {
   readonly info: { readonly url: string };
   listPrefix(prefix: string): Promise<readonly { readonly name: string }[]>;
-  put(name: string, body: Readable): Promise<unknown>;
+  put(name: string, body: AsyncIterable<Buffer>, options?: { readonly maxBytes?: number }): Promise<unknown>;
   stat(name: string): Promise<{ readonly bytes: number } | undefined>;
   open(name: string, range?: { readonly start?: number; readonly end?: number }): Promise<Readable>;
   remove(names: readonly string[]): Promise<void>;
@@ -24,7 +24,12 @@ export function streamStore(destination: StreamDestination): ObjectStore {
     url,
     async put(key, file) {
       try {
-        await destination.put(key, fs.createReadStream(file));
+        const body = fs.createReadStream(file);
+        try {
+          await destination.put(key, body, { maxBytes: fs.statSync(file).size });
+        } finally {
+          body.destroy();
+        }
       } catch (err) {
         // A folder refuses to replace an object: the same staged object uploaded again after a
         // crash (between its upload and the removal of its staged file) is already there, whole.

@@ -90,6 +90,7 @@ describe('uploads through faults', () => {
     const earlier = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });
     for (const fault of [{ kind: 'status', status: 500, code: 'InternalError' }, { kind: 'drop' }] as const) {
       proxy.clear();
+      proxy.seen.length = 0;
       proxy.inject((m, u) => isPart(m, u), fault, 10_000);
       const err = await rejection(
         uploadBackup({ destination: faulty, file: db, lineage: 'f', key: undefined }),
@@ -97,6 +98,9 @@ describe('uploads through faults', () => {
         'ATS_BACKUP_REMOTE',
       );
       expect(err.message).toMatch(/upload s3:\/\//);
+      // The multipart upload was aborted: its stored parts are not left on the server (and billed).
+      const aborts = proxy.seen.filter((s) => s.method === 'DELETE' && s.url.includes('uploadId='));
+      expect(aborts.length).toBe(1);
     }
     // A deadline: every request hangs past it; the upload gives up and leaves nothing.
     proxy.clear();
