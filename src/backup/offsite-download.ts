@@ -104,6 +104,15 @@ export async function downloadBackup(options: DownloadOptions): Promise<Download
   const release = await takeLease(destination, [name]);
   let handle: fs.FileHandle | undefined;
   try {
+    // From here on the lease keeps it; if it is gone already, a retention pass that listed the
+    // leases before this one was written removed it: say so rather than fail on the read.
+    if ((await destination.stat(name, options.signal)) === undefined)
+      throw new BackupError(
+        'ATS_BACKUP_SOURCE',
+        'find backup',
+        where,
+        `it is no longer there (retention removed it as this restore began); see ats backups --from ${destination.info.url}`,
+      );
     handle = await fs.open(file, 'wx', 0o600).catch((err: unknown) => {
       throw new BackupError('ATS_BACKUP_DEST', 'create', file, reasonOf(err), { cause: err });
     });

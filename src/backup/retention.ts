@@ -26,7 +26,9 @@ export interface RetentionOutcome {
  * younger than `keepDays`, OR is `verifiedNewest` (the upload just completed and checked), OR is
  * the newest in the listing, OR a live lease of a running restore names it: when rules disagree,
  * the one keeping more wins. Call only after a new upload is complete and verified. Expired
- * leases go too. Removal of an already-removed object succeeds, so a retried pass is harmless.
+ * leases go too. Leases are listed again just before anything is removed, so a restore that
+ * leased a backup during the pass keeps it. Removal of an already-removed object succeeds, so a
+ * retried pass is harmless.
  */
 export async function applyRetention(
   destination: Destination,
@@ -52,6 +54,22 @@ export async function applyRetention(
     else if (held.has(backup.name) || held.has(ALL)) heldBack.push(backup.name);
     else removed.push(backup.name);
   });
+  if (removed.length > 0) {
+    // A restore may have leased one of them since the listing: look again just before removing,
+    // which shrinks the window from the whole pass to one round trip. (A restore that still loses
+    // the race finds the object gone and fails cleanly, before it installs anything.)
+    const seen = new Set(entries.map((e) => e.name));
+    const fresh = (await destination.list(signal)).filter(
+      (e) => e.name.endsWith(LEASE_SUFFIX) && !seen.has(e.name),
+    );
+    const late = await readLeases(destination, fresh, now, signal);
+    const lateHeld = new Set(late.live.flatMap((lease) => lease.holds));
+    for (const name of [...removed])
+      if (lateHeld.has(name) || lateHeld.has(ALL)) {
+        removed.splice(removed.indexOf(name), 1);
+        heldBack.push(name);
+      }
+  }
   const expired = leases.expired.filter((name) => name.endsWith(LEASE_SUFFIX));
   if (removed.length + expired.length > 0) await destination.remove([...removed, ...expired], signal);
   return Object.freeze({ kept, removed, held: heldBack });

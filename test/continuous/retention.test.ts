@@ -18,6 +18,7 @@ import {
   type ObjectStore,
   planRestore,
   restoreContinuous,
+  takeStoreLease,
 } from '../../dist/backup/index.js';
 import { rejection, removeDir, tempDir } from '../helpers.js';
 import { idsIn, objectKeys, Primary } from './primary.js';
@@ -145,6 +146,38 @@ describe('6. retention during a restore', () => {
       (await applyContinuousRetention(p.store, { keep: 1, keepDays: undefined }, clock)).removed,
     ).toEqual([]);
     await p.store.remove([snap1, seg2]);
+  });
+
+  it('a lease taken while retention runs, after its listing, still keeps what it holds', async () => {
+    const p = open(1000);
+    const { lineage, idsAt3 } = await history(p);
+    const keys = objectKeys(path.join(dir, 'remote'));
+    const named = (suffix: string): string => keys.find((k) => k.endsWith(suffix)) as string;
+    const needed = [
+      named('/snapshots/0000000000000001.snap'),
+      named('/segments/0000000000000002-0000000000000002.seg'),
+      named('/segments/0000000000000003-0000000000000003.seg'),
+    ];
+    // A restore to txid 3 takes its lease right after retention's listing: the interleaving
+    // that used to lose what it holds.
+    let release: (() => Promise<void>) | undefined;
+    const racing: ObjectStore = {
+      url: p.store.url,
+      put: (key, file) => p.store.put(key, file),
+      get: (key, file) => p.store.get(key, file),
+      head: (key, bytes) => p.store.head(key, bytes),
+      list: async (prefix) => {
+        const listed = await p.store.list(prefix);
+        release ??= await takeStoreLease(p.store, needed, path.join(dir, 'lease.tmp'), clock);
+        return listed;
+      },
+      remove: (keys) => p.store.remove(keys),
+    };
+    const outcome = await applyContinuousRetention(racing, { keep: 1, keepDays: undefined }, clock);
+    expect(outcome.held).toEqual(needed);
+    expect(outcome.removed).toEqual([named('/segments/0000000000000004-0000000000000004.seg')]);
+    expect(await restoreIds(p.store, { position: { lineage, txid: 3n } })).toEqual(idsAt3);
+    await release?.();
   });
 
   it('retention between the plan and the lease: the restore plans again and says the moment left the window', async () => {

@@ -81,6 +81,19 @@ export async function applyContinuousRetention(
       if (held.has(o.key) || held.has(ALL)) heldBack.push(o.key);
       else removed.push(o.key);
     }
+  if (removed.length > 0) {
+    // A restore may have leased some of them since the listing: look again just before removing,
+    // which shrinks the window from the whole pass to one round trip.
+    const seen = new Set(keys);
+    const fresh = (await store.list('')).filter((key) => !seen.has(key));
+    const late = await readStoreLeases(store, fresh, now);
+    const lateHeld = new Set(late.live.flatMap((lease) => lease.holds));
+    for (const key of [...removed])
+      if (lateHeld.has(key) || lateHeld.has(ALL)) {
+        removed.splice(removed.indexOf(key), 1);
+        heldBack.push(key);
+      }
+  }
   const gone = [...removed, ...leases.expired];
   for (let i = 0; i < gone.length; i += 1000) await store.remove(gone.slice(i, i + 1000));
   return Object.freeze({

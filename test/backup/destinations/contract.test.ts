@@ -320,6 +320,55 @@ describe.each(targets)('destination contract: $name', (target) => {
     }
   });
 
+  it('a lease taken while retention runs, after its listing, still keeps what it holds', async () => {
+    const names: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const up = await uploadBackup({
+        destination,
+        file: db,
+        lineage: 'race',
+        key: undefined,
+        createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
+      });
+      names.push(up.name ?? '');
+    }
+    // The destination as retention sees it, with a restore taking its lease on the oldest backup
+    // right after retention's listing: the interleaving that used to lose that backup.
+    let release: (() => Promise<void>) | undefined;
+    const racing: Destination = {
+      info: destination.info,
+      list: async (signal) => {
+        const entries = await destination.list(signal);
+        release ??= await takeLease(destination, [names[0] ?? '']);
+        return entries;
+      },
+      listPrefix: (prefix, signal) => destination.listPrefix(prefix, signal),
+      put: (name, body, options) => destination.put(name, body, options),
+      open: (name, range, signal) => destination.open(name, range, signal),
+      stat: (name, signal) => destination.stat(name, signal),
+      remove: (names, signal) => destination.remove(names, signal),
+    };
+    const outcome = await applyRetention(racing, { keep: 1, keepDays: undefined }, names[2] ?? '');
+    expect(outcome.held).toEqual([names[0]]);
+    expect(outcome.removed).toEqual([names[1]]);
+    expect(await restoreRows(destination, names[0] ?? '', undefined)).toBe(rows);
+    await release?.();
+  });
+
+  it('a restore whose backup was removed before its lease took hold says so, and leaves no file and no lease', async () => {
+    const up = await uploadBackup({ destination, file: db, lineage: 'gone', key: undefined });
+    await destination.remove([up.name ?? '']); // as a retention pass that listed just before the lease
+    const file = path.join(dir, `restored-${++run}.db`);
+    const err = await rejection(
+      downloadBackup({ destination, name: up.name ?? '', file, key: undefined, verify: 'quick' }),
+      BackupError,
+      'ATS_BACKUP_SOURCE',
+    );
+    expect(err.message).toMatch(/no longer there \(retention removed it/);
+    expect(fs.existsSync(file)).toBe(false);
+    expect((await destination.list()).map((e) => e.name)).toEqual([]);
+  });
+
   it('retention keeps the newest N (and always the newest), and never what a live restore lease holds', async () => {
     const names: string[] = [];
     for (let i = 0; i < 4; i++) {
