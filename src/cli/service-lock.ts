@@ -22,10 +22,16 @@ export function holdDatabase(database: string, holder: string): { lock: FileLock
   return lock ? { lock } : { heldBy: lockOwner(file) ?? 'another process' };
 }
 
-/** Removes a lock file no one can take any more (its database was replaced). Call after release. */
-export function removeLockFile(file: string): void {
-  fs.rmSync(file, { force: true });
-  fs.rmSync(`${file}.owner`, { force: true });
+/**
+ * Releases a restore's hold on `database`, whose lock file was `lockFile` when the restore began,
+ * and removes that file when no database can take it again: the file it was named after was
+ * replaced (a new inode, a new lock file), or there was no database and the restore made none
+ * (refused). It is removed while still held, so no other process can have taken it meanwhile.
+ */
+export function releaseAfterRestore(lock: FileLock, lockFile: string, database: string): void {
+  const orphaned = !fs.existsSync(database) || serviceLockPath(database) !== lockFile;
+  if (orphaned) fs.rmSync(lockFile, { force: true });
+  lock.release();
 }
 
 function realPath(file: string): string {

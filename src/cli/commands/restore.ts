@@ -17,7 +17,7 @@ import { objectStoreFor } from '../continuous-setup.js';
 import { resolveDatabase, withDatabaseOptions } from '../database-options.js';
 import { encryptionKey, fetchRemote, isDestinationUrl } from '../offsite.js';
 import { formatBytes, progressReporter } from '../progress.js';
-import { holdDatabase, removeLockFile, serviceLockPath } from '../service-lock.js';
+import { holdDatabase, releaseAfterRestore, serviceLockPath } from '../service-lock.js';
 import { withShutdownSignal } from '../shutdown-signal.js';
 import { StartupError } from '../startup-check.js';
 import { UsageError } from '../usage-error.js';
@@ -98,7 +98,6 @@ export function restoreCommand(): Command {
       const held = holdDatabase(database, 'ats restore');
       if ('heldBy' in held)
         throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
-      let replaced = false;
       try {
         const bar = progressReporter('restore', 'pages');
         const verify = flags.full ? 'full' : 'quick';
@@ -124,15 +123,12 @@ export function restoreCommand(): Command {
             bar.stop();
             if (fetched) fs.rmSync(fetched.file, { force: true });
           });
-        replaced = true;
         process.stdout.write(
           `restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
             `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
         );
       } finally {
-        held.lock.release();
-        // The lock was keyed by the replaced file's inode: no database has it any more.
-        if (replaced && lockFile !== serviceLockPath(database)) removeLockFile(lockFile);
+        releaseAfterRestore(held.lock, lockFile, database);
       }
     });
 }
@@ -201,7 +197,6 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
   const held = holdDatabase(database, 'ats restore');
   if ('heldBy' in held)
     throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
-  let replaced = false;
   try {
     const bar = progressReporter('restore', 'objects');
     const result = await restoreContinuous({
@@ -212,14 +207,12 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
       verify: flags.full ? 'full' : 'quick',
       onProgress: (done, total) => bar.update('apply', done, total),
     }).finally(() => bar.stop());
-    replaced = true;
     process.stdout.write(
       `restored ${result.database} to position ${result.lineage}/${result.txid} (committed by ${new Date(result.timeMs).toISOString()}; ` +
         `${result.objects} objects, checksum ${result.checksum} equals the primary's, integrity_check ok)` +
         `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
     );
   } finally {
-    held.lock.release();
-    if (replaced && lockFile !== serviceLockPath(database)) removeLockFile(lockFile);
+    releaseAfterRestore(held.lock, lockFile, database);
   }
 }

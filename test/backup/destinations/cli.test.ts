@@ -82,7 +82,9 @@ describe('ats backup --to / backups --from / restore --from / verify URL', () =>
     const refused = await cli(['restore', '--db', target, '--from', url, '--yes']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/it is encrypted \(key id [0-9a-f]{16}\)/);
-    expect(fs.existsSync(target)).toBe(false);
+    // Refused onto a path with no database: nothing is left there, not even the restore's lock file.
+    const beside = (): string[] => fs.readdirSync(dir).filter((n) => n.startsWith(path.basename(target)));
+    expect(beside()).toEqual([]);
     expect((await cli(['verify', url])).code).toBe(1);
     const withKey = await cli([
       'restore',
@@ -96,6 +98,7 @@ describe('ats backup --to / backups --from / restore --from / verify URL', () =>
     ]);
     expect(withKey.code).toBe(0);
     expect(countRows(target)).toBe(rows);
+    expect(beside().filter((n) => n.includes('lock'))).toEqual([]);
     const env = { ATS_BACKUP_ENCRYPTION_KEY: fs.readFileSync(keyFile, 'utf8') };
     expect((await cli(['verify', url], env)).code).toBe(0);
     expect((await cli(['verify', url, '--encryption-key-file', keyFile])).code).toBe(0);
