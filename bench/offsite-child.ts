@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const key = s.keyFile ? engine.loadKeyFile(s.keyFile) : undefined;
   const bytes = fs.statSync(s.file).size;
   // The service uploads with the checksum the catalogue recorded at backup time: computed here,
-  // before the clock starts (the upload still hashes the bytes on the way and checks them).
+  // before the clock starts (the upload still hashes the file beside it and checks them).
   const known = op === 'upload' ? await facts(s.file) : undefined;
   (globalThis as { gc?: () => void }).gc?.(); // with --expose-gc: the checksum pre-pass leaves no garbage in the baseline
   resetPeakRss();

@@ -80,8 +80,9 @@ export interface EncodedObject {
 /**
  * The bytes of an object holding the file open as `handle` (whose facts `header` records), made
  * by a worker thread as they are read (object-stream.ts's encodeObject, off this thread). The
- * body fails (and the worker stops) if the file no longer has the length or, with `checkSha256`,
- * the SHA-256 the header promises. At most WINDOW messages of chunks are on their way at once,
+ * body fails (and the worker stops) if the file no longer has the length the header promises
+ * (its SHA-256 is the caller's to check: the header's comes from a pass over the file, or the
+ * caller hashes the file beside it). At most WINDOW messages of chunks are on their way at once,
  * and frame buffers go back to the worker once used, so an upload of any size runs in a few
  * MiB that it reuses. The caller must call `stop` and await `exited` before it closes `handle`.
  */
@@ -91,7 +92,6 @@ export function encodeObjectInWorker(
   header: ObjectHeader,
   key: EncryptionKey | undefined,
   level: number,
-  checkSha256: boolean,
 ): EncodedObject {
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
@@ -105,7 +105,6 @@ export function encodeObjectInWorker(
       headerBytes: new Uint8Array(encodeHeader(header)),
       key: keyData(key),
       level,
-      checkSha256,
       control,
       window: WINDOW,
       returns: returns.port2,

@@ -29,7 +29,6 @@ export type ObjectWorkerData =
       readonly headerBytes: Uint8Array;
       readonly key: KeyData | undefined;
       readonly level: number;
-      readonly checkSha256: boolean;
       /** Int32 [0]: 1 = stop; [1]: messages the host has finished with (credit for `window` more). */
       readonly control: SharedArrayBuffer;
       readonly window: number;
@@ -93,7 +92,7 @@ function report(err: unknown, code: BackupErrorCode, operation: string, path: st
 /** Reads the whole file once: its length, SHA-256, and the page size and count in its header. */
 function facts(fd: number): PlainFacts {
   const hash = crypto.createHash('sha256');
-  const buffer = Buffer.allocUnsafeSlow(4 << 20);
+  const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
   let bytes = 0;
   let first: Buffer | undefined;
   for (;;) {
@@ -147,18 +146,13 @@ function encode(d: Extract<ObjectWorkerData, { task: 'encode' }>): void {
   const header = d.header;
   emit([Buffer.from(d.headerBytes)]);
   encoder = new FrameEncoder(Buffer.from(d.headerBytes), header, keyOf(d.key), d.level, emit);
-  // When the header's checksum came from the catalogue rather than a pass over this descriptor,
-  // the bytes are hashed on the way and checked before the last frame: a mismatch fails the upload.
-  const hash = d.checkSha256 ? crypto.createHash('sha256') : undefined;
   const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
   let plain = 0;
   for (;;) {
     if (Atomics.load(control, 0) !== 0) throw cancelled();
     const n = fs.readSync(d.fd, buffer, 0, buffer.length, plain);
     if (n === 0) break;
-    const chunk = buffer.subarray(0, n);
-    hash?.update(chunk);
-    encoder.push(chunk);
+    encoder.push(buffer.subarray(0, n));
     plain += n;
     if (plain > header.bytes) break;
   }
@@ -168,13 +162,6 @@ function encode(d: Extract<ObjectWorkerData, { task: 'encode' }>): void {
       'upload',
       header.source,
       `the file changed while it was uploaded (${plain} bytes read, ${header.bytes} expected)`,
-    );
-  if (hash && hash.digest('hex') !== header.sha256)
-    throw new BackupError(
-      'ATS_BACKUP_COPY',
-      'upload',
-      header.source,
-      'the file does not have the SHA-256 its catalogue record gives: not uploaded',
     );
   encoder.finish(header.bytes, header.sha256);
   post({ type: 'end' });

@@ -26,7 +26,8 @@ export interface UploadOptions {
   readonly retention?: RetentionPolicy;
   /**
    * The file's facts as the catalogue recorded them: saves the pass that reads them (the bytes
-   * are then hashed on the way up and checked against them). Default: read from the file.
+   * are then hashed beside the upload, in a second worker, and checked before it completes).
+   * Default: read from the file.
    */
   readonly known?: PlainFacts;
   /** Skip the upload when the newest remote backup has this content (SHA-256 hex). */
@@ -102,14 +103,27 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
       header,
       options.key,
       options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
-      options.known !== undefined,
     );
+    // Facts from the catalogue rather than a pass over this descriptor: a second worker hashes the
+    // file beside the encoder (each on a core of its own), and the body ends only once the
+    // checksum is confirmed. A file that no longer has it fails the put before its last part is
+    // sent, so no object appears.
+    const rehash = options.known ? plainFactsInWorker(handle, options.file) : undefined;
+    rehash?.catch(() => {}); // awaited below; until then, not an unhandled rejection
     async function* counted(): AsyncGenerator<Buffer> {
       for await (const chunk of encoded.body) {
         sent += chunk.length;
         options.onProgress?.(sent);
         yield chunk;
       }
+      const found = await rehash;
+      if (found && (found.sha256 !== plain.sha256 || found.bytes !== plain.bytes))
+        throw new BackupError(
+          'ATS_BACKUP_COPY',
+          'upload',
+          header.source,
+          'the file does not have the SHA-256 its catalogue record gives: not uploaded',
+        );
     }
     let stored: Awaited<ReturnType<Destination['put']>>;
     try {
@@ -119,9 +133,10 @@ export async function uploadBackup(options: UploadOptions): Promise<UploadResult
         maxBytes: Math.ceil(plain.bytes * 1.01) + (4 << 20),
       });
     } finally {
-      // The worker reads through this handle's descriptor: it must be gone before the handle closes.
+      // The workers read through this handle's descriptor: they must be gone before the handle closes.
       encoded.stop();
       await encoded.exited;
+      await rehash?.catch(() => {});
     }
     if (stored.bytes !== sent) {
       await destination.remove([name]).catch(() => {});

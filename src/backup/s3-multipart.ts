@@ -139,6 +139,7 @@ export async function putStream(plan: MultipartPlan, body: AsyncIterable<Buffer>
     );
     uploadId = undefined; // completed: nothing to abort
   } catch (err) {
+    const cause = failure ?? err; // before the abort below makes every part in flight fail too
     stop.abort();
     await Promise.allSettled([...sending]);
     if (uploadId !== undefined) {
@@ -148,7 +149,7 @@ export async function putStream(plan: MultipartPlan, body: AsyncIterable<Buffer>
         .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
         .catch(() => {});
     }
-    throw failure ?? err;
+    throw cause;
   } finally {
     buffers.release();
   }

@@ -121,6 +121,25 @@ describe('uploads through faults', () => {
   });
 });
 
+describe('a file that changed since the catalogue recorded it', () => {
+  it('fails a multipart upload before its last part: the upload is aborted, never completed, nothing visible', async () => {
+    const good = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });
+    proxy.seen.length = 0;
+    const known = { ...good.plain, sha256: 'f'.repeat(64) };
+    const err = await rejection(
+      uploadBackup({ destination: faulty, file: db, lineage: 'f', key: undefined, known }),
+      BackupError,
+      'ATS_BACKUP_COPY',
+    );
+    expect(err.message).toMatch(/does not have the SHA-256 its catalogue record gives/);
+    expect(proxy.seen.filter((s) => isCreate(s.method, s.url)).length).toBe(1); // a multipart upload began
+    const completes = proxy.seen.filter((s) => s.method === 'POST' && s.url.includes('uploadId='));
+    expect(completes).toEqual([]);
+    expect(proxy.seen.filter((s) => s.method === 'DELETE' && s.url.includes('uploadId=')).length).toBe(1);
+    expect((await listRemoteBackups(direct)).map((b) => b.name)).toEqual([good.name]);
+  });
+});
+
 describe('downloads through faults', () => {
   it('resumes after connections cut mid-body and retries 5xx: the restore is whole', async () => {
     const up = await uploadBackup({ destination: direct, file: db, lineage: 'f', key: undefined });

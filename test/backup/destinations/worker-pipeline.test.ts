@@ -161,7 +161,7 @@ describe.each([
     const handle = await fs.promises.open(db, 'r');
     try {
       const facts = await plainFacts(handle);
-      const encoded = encodeObjectInWorker(handle, db, headerFor(facts, k), k, 3, true);
+      const encoded = encodeObjectInWorker(handle, db, headerFor(facts, k), k, 3);
       const kept: Buffer[] = [];
       const copies: Buffer[] = [];
       for await (const chunk of encoded.body) {
