@@ -35,7 +35,7 @@ export const S3_DEFAULTS = Object.freeze({
   maxAttempts: 6,
   connectionTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
-  partBytes: 8 << 20,
+  partBytes: 5 << 20,
   queueSize: 2,
   listPageKeys: 1000,
 });
