@@ -67,7 +67,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --report FILE        Markdown report (default BENCHMARKS.md)
   --json FILE          raw results (default bench-out/results.json, not kept in git)
   --offsite [--offsite-mb N] [--offsite-reps N] [--offsite-link MBPS]  only the off-site bench: upload/download vs bare
-                       SDK calls to a local s3rver, peak RSS, codecs (default 1000 MB, 3 reps)
+                       SDK calls to a local s3rver, peak RSS, codecs (default 1000 MB, 3 reps);
+                       --offsite --offsite-from-json FILE re-renders its page from a run's raw results
 Experiments: ATS_BENCH_ENGINE=path/to/backup/index.js runs ours-service on another engine build;
 ATS_BENCH_CLI=path/to/cli/main.js runs ours-cli and the service from another build;
 ATS_BENCH_REFERENCE_CLI=path/to/cli/main.js adds that build's flat-out single POSTs to the sustained

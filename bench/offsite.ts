@@ -24,6 +24,8 @@ export interface OffsiteRequest {
   readonly reps: number;
   /** Bandwidth (MB/s, each way) of the link the second set of rows crosses; 0: not run. */
   readonly linkMBps: number;
+  /** Re-render docs/bench-offsite.md from an earlier run's raw results instead of running. */
+  readonly fromJson?: string | undefined;
 }
 
 /**
@@ -40,15 +42,31 @@ export function offsiteRequest(argv: readonly string[]): OffsiteRequest | undefi
       throw new Error(`${name} must be a whole number >= ${least} (got ${argv[i + 1]})`);
     return n;
   };
+  const fromJson = argv.indexOf('--offsite-from-json');
+  if (fromJson >= 0 && !argv[fromJson + 1]) throw new Error('--offsite-from-json needs a file');
   return {
     sizeMb: value('--offsite-mb', 1000),
     reps: value('--offsite-reps', 3),
     linkMBps: value('--offsite-link', 100, 0),
+    fromJson: fromJson >= 0 ? argv[fromJson + 1] : undefined,
   };
 }
 
 /** Runs the off-site bench and prints its tables; raw results go to bench-out/offsite.json. */
 export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
+  if (request.fromJson !== undefined) {
+    const raw = JSON.parse(fs.readFileSync(request.fromJson, 'utf8')) as {
+      request: OffsiteRequest;
+      bytes: number;
+      env: ReturnType<typeof describeEnvironment>;
+      results: Record<string, OffsiteChildResult[]>;
+      codecs: CodecResult[];
+    };
+    const report = renderReport(raw.request, raw.bytes, raw.results, raw.codecs, raw.env);
+    fs.writeFileSync(path.join(ROOT, 'docs', 'bench-offsite.md'), `${report}\n`);
+    log(`re-rendered docs/bench-offsite.md from ${request.fromJson}`);
+    return;
+  }
   const work = path.join(OUT_DIR, 'offsite');
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
@@ -239,6 +257,34 @@ function renderReport(
       label.includes('upload') ? mb(median(label, (r) => r.storedBytes ?? 0)) : '',
     ];
   };
+  const growthKb = (labels: readonly string[]): { kb: number; label: string } =>
+    labels
+      .flatMap((label) =>
+        (results[label] ?? []).map((r) => ({ kb: (r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0), label })),
+      )
+      .reduce((worst, x) => (Number.isNaN(worst.kb) || x.kb > worst.kb ? x : worst), {
+        kb: Number.NaN,
+        label: '',
+      });
+  const speed = (label: string, bare: string, extra: string): string[] => {
+    const r = medianOfAll(ratios(label, bare));
+    const other = medianOfAll(ratios(extra, bare));
+    return [
+      `${label.replace('ats ', '')} on loopback >= 0.80x the bare ${bare.replace('bare ', '')}`,
+      Number.isFinite(r) ? (r >= 0.8 ? 'met' : 'missed') : '–',
+      `${ratio(r)} (median of ${request.reps} paired reps; encrypted ${ratio(other)})`,
+    ];
+  };
+  const memory = (what: string, labels: readonly string[]): string[] => {
+    const worst = growthKb(labels);
+    return [
+      `peak RSS growth of ${what} <= 64 MB`,
+      Number.isFinite(worst.kb) ? (worst.kb <= 64 * 1024 ? 'met' : 'missed') : '–',
+      `worst ${kbAsMb(worst.kb)} (${worst.label})`,
+    ];
+  };
+  const uploads = ['ats upload', 'ats upload, encrypted', LINK.upload];
+  const downloads = ['ats download', 'ats download, encrypted', LINK.download];
   return [
     `## Off-site: ${sizeName(request.sizeMb)} database (${mb(bytes)}), local s3rver, median of ${request.reps}`,
     '',
@@ -248,9 +294,22 @@ function renderReport(
     "ats's in the same rep, median of the reps (each rep's in brackets; >= 0.80 is the target). ats",
     "upload starts from the catalogue's checksum, as the service does, and a second worker hashes",
     'the file beside the encoder to check it; ats download includes the checksum check, fsync and',
-    'a quick_check of the result. CPU',
-    'is the process\'s (all its threads, not the server\'s); "event loop busy" is the time its main',
-    'thread was not free to serve (the codec runs in a worker).',
+    "a quick_check of the result. CPU is the process's (all its threads, not the server's); \"event",
+    'loop busy" is the time its main thread was not free to serve (the codec runs in workers).',
+    '',
+    '### Targets (issue 14)',
+    '',
+    table(
+      ['target', 'verdict', 'measured'],
+      [
+        speed('ats upload', 'bare PutObject', 'ats upload, encrypted'),
+        speed('ats download', 'bare GetObject', 'ats download, encrypted'),
+        memory('an upload', uploads),
+        memory('a download', downloads),
+      ],
+    ),
+    '',
+    '### Loopback',
     '',
     table(COLUMNS, [
       row('bare PutObject', 'bare PutObject'),
