@@ -1,5 +1,6 @@
 // Shared helpers of the tests: real temp folders, real SQLite files, real child processes.
 import { type ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,21 @@ export function makeDatabase(file: string, megabytes: number, journalMode: 'wal'
   const rows = Math.ceil((megabytes * 1024 * 1024) / 450); // row + index entry take ~450 bytes
   db.transaction(() => {
     for (let i = 0; i < rows; i++) insert.run(`seed ${i} ${'x'.repeat(200)}`);
+  })();
+  db.close();
+}
+
+/**
+ * A database of table `t` with `rows` random bodies (250 random bytes in base64 each, about 340
+ * bytes of text): it barely compresses, so its backup object is nearly its size (several zstd
+ * frames, a multipart upload when large enough), where makeDatabase's text makes a tiny one.
+ */
+export function makeRandomDatabase(file: string, rows: number): void {
+  const db = new Database(file);
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(crypto.randomBytes(250).toString('base64'));
   })();
   db.close();
 }

@@ -107,6 +107,22 @@ async function restoreRows(
   }
 }
 
+/** `count` backups of the test database to `destination`, a day apart from 2026-01-01: their names. */
+async function uploadDaily(destination: Destination, lineage: string, count: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const up = await uploadBackup({
+      destination,
+      file: db,
+      lineage,
+      key: undefined,
+      createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
+    });
+    names.push(up.name ?? '');
+  }
+  return names;
+}
+
 describe('S3 part size', () => {
   it('is the configured size (at least the 5 MiB S3 requires), or whole MiB enough to keep a large object under 10,000 parts', () => {
     expect(partBytesFor(8 << 20, 1e9)).toBe(8 << 20);
@@ -321,17 +337,7 @@ describe.each(targets)('destination contract: $name', (target) => {
   });
 
   it('a lease taken while retention runs, after its listing, still keeps what it holds', async () => {
-    const names: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const up = await uploadBackup({
-        destination,
-        file: db,
-        lineage: 'race',
-        key: undefined,
-        createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
-      });
-      names.push(up.name ?? '');
-    }
+    const names = await uploadDaily(destination, 'race', 3);
     // The destination as retention sees it, with a restore taking its lease on the oldest backup
     // right after retention's listing: the interleaving that used to lose that backup.
     let release: (() => Promise<void>) | undefined;
@@ -370,17 +376,7 @@ describe.each(targets)('destination contract: $name', (target) => {
   });
 
   it('retention keeps the newest N (and always the newest), and never what a live restore lease holds', async () => {
-    const names: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const up = await uploadBackup({
-        destination,
-        file: db,
-        lineage: 'ret',
-        key: undefined,
-        createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
-      });
-      names.push(up.name ?? '');
-    }
+    const names = await uploadDaily(destination, 'ret', 4);
     const last = await uploadBackup({
       destination,
       file: db,

@@ -2,10 +2,8 @@
 // the request timeout, dropped connections, bodies cut short. Uploads and downloads must get
 // through what retries can fix, fail cleanly on what they cannot, never leave a visible
 // half-object, never cost an earlier backup; every restore is compared row for row.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BackupError,
@@ -15,7 +13,7 @@ import {
   openDestination,
   uploadBackup,
 } from '../../../dist/backup/index.js';
-import { countRows, rejection, removeDir, tempDir, waitFor } from '../../helpers.js';
+import { countRows, makeRandomDatabase, rejection, removeDir, tempDir, waitFor } from '../../helpers.js';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 import { type S3Server, s3Env, startS3Server } from './s3-server.js';
 
@@ -38,14 +36,7 @@ beforeAll(async () => {
   proxy = await startFaultProxy(server.endpoint);
   dir = tempDir('ats-faults-');
   db = path.join(dir, 'src.db');
-  // Random bodies barely compress: about 20 MB makes a multipart upload of several parts.
-  const d = new Database(db);
-  d.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
-  const insert = d.prepare('INSERT INTO t (body) VALUES (?)');
-  d.transaction(() => {
-    for (let i = 0; i < 40_000; i++) insert.run(crypto.randomBytes(250).toString('base64'));
-  })();
-  d.close();
+  makeRandomDatabase(db, 40_000); // 15 MB that barely compresses: a multipart upload of several parts
   rows = countRows(db);
 });
 afterAll(async () => {

@@ -26,7 +26,7 @@ import {
   type PlainFacts,
   plainFacts,
 } from '../../../dist/backup/object-stream.js';
-import { countRows, rejection, removeDir, tempDir } from '../../helpers.js';
+import { countRows, makeRandomDatabase, rejection, removeDir, tempDir } from '../../helpers.js';
 import { type S3Server, startS3Server } from './s3-server.js';
 
 let server: S3Server;
@@ -38,15 +38,9 @@ beforeAll(async () => {
   server = await startS3Server();
   dir = tempDir('ats-worker-pipeline-');
   db = path.join(dir, 'src.db');
-  // Random bodies barely compress: some 3 MB of zstd output, three frames, so frame order and
-  // "last" are tested on real splits (text that compresses well would make a single frame).
-  const d = new Database(db);
-  d.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
-  const insert = d.prepare('INSERT INTO t (body) VALUES (?)');
-  d.transaction(() => {
-    for (let i = 0; i < 12_000; i++) insert.run(crypto.randomBytes(250).toString('base64'));
-  })();
-  d.close();
+  // Some 3 MB of zstd output, three frames, so frame order and "last" are tested on real splits
+  // (text that compresses well would make a single frame).
+  makeRandomDatabase(db, 12_000);
 });
 afterAll(async () => {
   await server?.stop();
