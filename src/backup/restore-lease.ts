@@ -14,6 +14,12 @@ export interface RestoreLease {
 /** What an unreadable lease holds: every object. */
 export const ALL = '*';
 
+/** Whether any of `leases` holds a name (an unreadable lease holds every name). */
+export function heldBy(leases: readonly RestoreLease[]): (name: string) => boolean {
+  const held = new Set(leases.flatMap((lease) => lease.holds));
+  return (name) => held.has(name) || held.has(ALL);
+}
+
 /** How long a lease counts without being released: longer than any restore should take. */
 export const LEASE_MS = 6 * 3_600_000;
 

@@ -1,6 +1,6 @@
 import type { Destination } from './destination.js';
 import { LEASE_SUFFIX, parseBackupName } from './remote-names.js';
-import { ALL, readLeases } from './restore-lease.js';
+import { heldBy, readLeases } from './restore-lease.js';
 
 /** How many remote backups a destination keeps. */
 export interface RetentionPolicy {
@@ -39,11 +39,11 @@ export async function applyRetention(
 ): Promise<RetentionOutcome> {
   const entries = await destination.list(signal);
   const leases = await readLeases(destination, entries, now, signal);
-  const held = new Set(leases.live.flatMap((lease) => lease.holds));
+  const isHeld = heldBy(leases.live);
   const backups = entries.flatMap((e) => parseBackupName(e.name) ?? []);
   const keep = policy.keep ?? (policy.keepDays === undefined ? DEFAULT_REMOTE_KEEP : undefined);
   const kept: string[] = [];
-  const removed: string[] = [];
+  let removed: string[] = [];
   const heldBack: string[] = [];
   backups.forEach((backup, i) => {
     const fromNewest = backups.length - 1 - i;
@@ -51,7 +51,7 @@ export async function applyRetention(
     const byAge =
       policy.keepDays !== undefined && now - Date.parse(backup.createdAt) < policy.keepDays * 86_400_000;
     if (byCount || byAge || fromNewest === 0 || backup.name === verifiedNewest) kept.push(backup.name);
-    else if (held.has(backup.name) || held.has(ALL)) heldBack.push(backup.name);
+    else if (isHeld(backup.name)) heldBack.push(backup.name);
     else removed.push(backup.name);
   });
   if (removed.length > 0) {
@@ -62,13 +62,9 @@ export async function applyRetention(
     const fresh = (await destination.list(signal)).filter(
       (e) => e.name.endsWith(LEASE_SUFFIX) && !seen.has(e.name),
     );
-    const late = await readLeases(destination, fresh, now, signal);
-    const lateHeld = new Set(late.live.flatMap((lease) => lease.holds));
-    for (const name of [...removed])
-      if (lateHeld.has(name) || lateHeld.has(ALL)) {
-        removed.splice(removed.indexOf(name), 1);
-        heldBack.push(name);
-      }
+    const lateHeld = heldBy((await readLeases(destination, fresh, now, signal)).live);
+    heldBack.push(...removed.filter(lateHeld));
+    removed = removed.filter((name) => !lateHeld(name));
   }
   const expired = leases.expired.filter((name) => name.endsWith(LEASE_SUFFIX));
   if (removed.length + expired.length > 0) await destination.remove([...removed, ...expired], signal);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BackupError } from '../errors.js';
-import { ALL } from '../restore-lease.js';
+import { heldBy } from '../restore-lease.js';
 import type { ObjectStore } from './destination.js';
 import { LINEAGES, type ParsedKey, parseKey, segmentKey } from './object-names.js';
 import { formatChecksum } from './page-checksum.js';
@@ -73,8 +73,7 @@ export async function compactSegments(
     byLineage.set(parsed.lineageDir, entry);
   }
   const leases = await readStoreLeases(store, keys, now);
-  const held = new Set(leases.live.flatMap((lease) => lease.holds));
-  const isHeld = (key: string): boolean => held.has(key) || held.has(ALL);
+  const isHeld = heldBy(leases.live);
   const merged: string[] = [];
   const removed: string[] = [];
   const heldBack: string[] = [];

@@ -1,4 +1,4 @@
-import { ALL } from '../restore-lease.js';
+import { heldBy } from '../restore-lease.js';
 import { DEFAULT_REMOTE_KEEP, type RetentionPolicy } from '../retention.js';
 import type { ObjectStore } from './destination.js';
 import { LINEAGES, type ParsedKey, parseKey } from './object-names.js';
@@ -69,16 +69,16 @@ export async function applyContinuousRetention(
   if (anchor === undefined) return Object.freeze({ oldestKept: undefined, removed: [], held: [] });
 
   const leases = await readStoreLeases(store, keys, now);
-  const held = new Set(leases.live.flatMap((lease) => lease.holds));
+  const isHeld = heldBy(leases.live);
   const doomed = objects.filter(({ parsed }) => {
     if (parsed.lineageDir !== anchor.lineageDir) return parsed.lineageDir < anchor.lineageDir;
     return parsed.kind === 'snapshot' ? parsed.txid < anchor.txid : parsed.maxTxid <= anchor.txid;
   });
-  const removed: string[] = [];
+  let removed: string[] = [];
   const heldBack: string[] = [];
   for (const kind of ['snapshot', 'segment'] as const)
     for (const o of doomed.filter((x) => x.parsed.kind === kind).sort(order)) {
-      if (held.has(o.key) || held.has(ALL)) heldBack.push(o.key);
+      if (isHeld(o.key)) heldBack.push(o.key);
       else removed.push(o.key);
     }
   if (removed.length > 0) {
@@ -86,13 +86,9 @@ export async function applyContinuousRetention(
     // which shrinks the window from the whole pass to one round trip.
     const seen = new Set(keys);
     const fresh = (await store.list('')).filter((key) => !seen.has(key));
-    const late = await readStoreLeases(store, fresh, now);
-    const lateHeld = new Set(late.live.flatMap((lease) => lease.holds));
-    for (const key of [...removed])
-      if (lateHeld.has(key) || lateHeld.has(ALL)) {
-        removed.splice(removed.indexOf(key), 1);
-        heldBack.push(key);
-      }
+    const lateHeld = heldBy((await readStoreLeases(store, fresh, now)).live);
+    heldBack.push(...removed.filter(lateHeld));
+    removed = removed.filter((key) => !lateHeld(key));
   }
   const gone = [...removed, ...leases.expired];
   for (let i = 0; i < gone.length; i += 1000) await store.remove(gone.slice(i, i + 1000));
