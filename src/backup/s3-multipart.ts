@@ -52,12 +52,13 @@ export async function putStream(plan: MultipartPlan, body: AsyncIterable<Buffer>
   const sending = new Set<Promise<void>>();
   const parts: CompletedPart[] = [];
   let uploadId: string | undefined;
+  let partNumbers = 0;
   let failure: unknown;
   let current = await buffers.take();
   let filled = 0;
 
   const sendPart = (buffer: Buffer, length: number): void => {
-    const PartNumber = parts.length + sending.size + 1;
+    const PartNumber = ++partNumbers;
     if (PartNumber > S3_MAX_PARTS)
       throw new Error(
         `the object needs more than ${S3_MAX_PARTS} parts of ${plan.partBytes} bytes (S3's limit)`,
@@ -150,8 +151,6 @@ export async function putStream(plan: MultipartPlan, body: AsyncIterable<Buffer>
         .catch(() => {});
     }
     throw cause;
-  } finally {
-    buffers.release();
   }
 }
 
@@ -159,8 +158,8 @@ export async function putStream(plan: MultipartPlan, body: AsyncIterable<Buffer>
 class PartBuffers {
   readonly #bytes: number;
   #left: number;
-  #free: Buffer[] = [];
-  #waiting: ((buffer: Buffer) => void)[] = [];
+  readonly #free: Buffer[] = [];
+  readonly #waiting: ((buffer: Buffer) => void)[] = [];
 
   constructor(bytes: number, count: number) {
     this.#bytes = bytes;
@@ -181,9 +180,5 @@ class PartBuffers {
     const waiter = this.#waiting.shift();
     if (waiter) waiter(buffer);
     else this.#free.push(buffer);
-  }
-
-  release(): void {
-    this.#free = [];
   }
 }
