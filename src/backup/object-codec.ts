@@ -24,8 +24,8 @@ import {
 
 /**
  * Receives output: pieces to be written in order. They are the receiver's to keep (never written
- * again unless given back through FrameEncoder.reuse), and each owns its whole ArrayBuffer unless it is small, so they can be moved to another
- * thread without a copy.
+ * again unless given back through FrameEncoder.reuse), and each is the only view of its
+ * ArrayBuffer unless it is small, so they can be moved to another thread without a copy.
  */
 export type Emit = (chunks: Buffer[]) => void;
 
@@ -157,6 +157,7 @@ export function freeNow(buffer: Buffer): void {
   if (buffer.byteOffset === 0 && buffer.length === buffer.buffer.byteLength && buffer.length >= 4096)
     DROP.postMessage(null, [buffer.buffer as ArrayBuffer]);
 }
+
 /** Output of decompression, per call. */
 const PLAIN_STEP = 1 << 20;
 

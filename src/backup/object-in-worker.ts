@@ -119,7 +119,10 @@ export function encodeObjectInWorker(
     wake?.();
     wake = undefined;
   };
+  /** Stops the worker unless it has finished, and closes the way frames go back to it. */
   const stop = (): void => {
+    returns.port1.close();
+    if (ended) return;
     Atomics.store(flags, 0, 1);
     Atomics.notify(flags, 1);
     void worker.terminate();
@@ -160,18 +163,10 @@ export function encodeObjectInWorker(
         Atomics.notify(flags, 1);
       }
     } finally {
-      if (!ended) stop();
-      returns.port1.close();
+      stop();
     }
   }
-  return {
-    body: body(),
-    stop: () => {
-      if (!ended) stop();
-      returns.port1.close();
-    },
-    exited: gone,
-  };
+  return { body: body(), stop, exited: gone };
 }
 
 /** Options of {@link decodeObjectInWorker}. */
