@@ -94,11 +94,7 @@ export function restoreCommand(): Command {
           `the database's folder ${path.dirname(database)} does not exist`,
         );
       if (!flags.yes) await confirm(database, from); // before the lock: a waiting prompt must not hold the database
-      const lockFile = serviceLockPath(database);
-      const held = holdDatabase(database, 'ats restore');
-      if ('heldBy' in held)
-        throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
-      try {
+      await whileHeldForRestore(database, async () => {
         const bar = progressReporter('restore', 'pages');
         const verify = flags.full ? 'full' : 'quick';
         // A remote backup is downloaded and checked end to end beside the database, then installed
@@ -127,9 +123,7 @@ export function restoreCommand(): Command {
           `restored ${result.database} from ${result.from} (${formatBytes(result.bytes)}, ${result.verify.mode}_check ok)` +
             `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
         );
-      } finally {
-        releaseAfterRestore(held.lock, lockFile, database);
-      }
+      });
     });
 }
 
@@ -193,11 +187,7 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
   // Continuous objects may be encrypted: the key from --encryption-key-file or the environment.
   const store = objectStoreFor(flags.from, encryptionKey(flags.encryptionKeyFile));
   if (!flags.yes) await confirm(database, flags.from);
-  const lockFile = serviceLockPath(database);
-  const held = holdDatabase(database, 'ats restore');
-  if ('heldBy' in held)
-    throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
-  try {
+  await whileHeldForRestore(database, async () => {
     const bar = progressReporter('restore', 'objects');
     const result = await restoreContinuous({
       store,
@@ -212,6 +202,20 @@ async function restoreFromContinuous(flags: RestoreFlags, database: string): Pro
         `${result.objects} objects, checksum ${result.checksum} equals the primary's, integrity_check ok)` +
         `${result.keptAs ? `; the database it replaced is kept as ${result.keptAs}` : ''}\n`,
     );
+  });
+}
+
+/**
+ * Runs `restore` holding `database` as the service would (refused, naming the holder, while
+ * anything else holds it), then lets it go, removing the lock file no database can take again.
+ */
+async function whileHeldForRestore(database: string, restore: () => Promise<void>): Promise<void> {
+  const lockFile = serviceLockPath(database);
+  const held = holdDatabase(database, 'ats restore');
+  if ('heldBy' in held)
+    throw new StartupError(`database ${database} is in use by ${held.heldBy}: stop it before restoring`);
+  try {
+    await restore();
   } finally {
     releaseAfterRestore(held.lock, lockFile, database);
   }
