@@ -79,7 +79,7 @@ export async function runOffsiteBench(request: OffsiteRequest): Promise<void> {
   const record = (label: string, r: OffsiteChildResult): void => {
     results[label] = [...(results[label] ?? []), r];
     log(
-      `${label}: ${sec(r.ms)}, ${mbps(r.bytes, r.ms)} MB/s, CPU ${sec(r.cpuMs ?? 0)}, event loop busy ${sec(r.loopBusyMs ?? 0)}, peak RSS +${kbAsMb((r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0))}`,
+      `${label}: ${sec(r.ms)}, ${mbps(r.bytes, r.ms)} MB/s, CPU ${sec(r.cpuMs ?? 0)}, event loop busy ${sec(r.loopBusyMs ?? 0)}, peak RSS +${kbAsMb(rssGrowthKb(r))}`,
     );
   };
   try {
@@ -253,15 +253,13 @@ function renderReport(
             .join(', ')})`,
       sec(median(label, (r) => r.cpuMs ?? 0)),
       sec(median(label, (r) => r.loopBusyMs ?? 0)),
-      kbAsMb(Math.max(...(results[label] ?? []).map((r) => (r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0)))),
+      kbAsMb(Math.max(...(results[label] ?? []).map(rssGrowthKb))),
       label.includes('upload') ? mb(median(label, (r) => r.storedBytes ?? 0)) : '',
     ];
   };
   const growthKb = (labels: readonly string[]): { kb: number; label: string } =>
     labels
-      .flatMap((label) =>
-        (results[label] ?? []).map((r) => ({ kb: (r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0), label })),
-      )
+      .flatMap((label) => (results[label] ?? []).map((r) => ({ kb: rssGrowthKb(r), label })))
       .reduce((worst, x) => (Number.isNaN(worst.kb) || x.kb > worst.kb ? x : worst), {
         kb: Number.NaN,
         label: '',
@@ -350,6 +348,11 @@ function renderReport(
       ]),
     ),
   ].join('\n');
+}
+
+/** How much a child's RSS grew during its measured work: its peak over its start. */
+function rssGrowthKb(r: OffsiteChildResult): number {
+  return (r.rssPeakKb ?? 0) - (r.rssStartKb ?? 0);
 }
 
 function mbps(bytes: number, ms: number): string {
