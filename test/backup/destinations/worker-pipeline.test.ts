@@ -1,6 +1,7 @@
 // The off-site codec runs in a worker thread (object-worker.ts): round trips through a real s3rver
 // restore row for row, plain and encrypted; objects of the stream reference implementation
-// (object-stream.ts) still restore and the worker's objects still read there; a cancelled upload
+// (object-stream.ts) still restore and the worker's objects still read there; the upload lends its
+// frames and takes them back, and frees what the cipher allocates at once; a cancelled upload
 // leaves no object and no thread behind; a damaged object fails in the worker with EOBJECT.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -26,7 +27,7 @@ import {
   type PlainFacts,
   plainFacts,
 } from '../../../dist/backup/object-stream.js';
-import { countRows, makeRandomDatabase, rejection, removeDir, tempDir } from '../../helpers.js';
+import { countRows, makeRandomDatabase, ROOT, rejection, removeDir, tempDir } from '../../helpers.js';
 import { type S3Server, startS3Server } from './s3-server.js';
 
 let server: S3Server;
@@ -180,7 +181,7 @@ describe('the encoder frees what the cipher allocates', () => {
   it('freeNow returns the memory of a buffer at once, with no collection; kept buffers are not freed (control)', () => {
     // In a fresh process, where no other garbage can be collected meanwhile and skew the count.
     const script = `
-      import { freeNow } from ${JSON.stringify(pathToFileURL(path.resolve('dist/backup/object-codec.js')).href)};
+      import { freeNow } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/backup/object-codec.js')).href)};
       const grown = (free) => {
         const before = process.memoryUsage().arrayBuffers;
         const kept = []; // referenced to the end: only freeNow can free them, never the collector
